@@ -1,0 +1,110 @@
+"""Grade many (submission, scenario) pairs on a pool of workers, respecting depends_on.
+
+Scenarios of all submissions share one pool, so a class grades as fast as the cores allow; a
+scenario starts only when its dependencies in the same submission have finished, and is `blocked`
+without running if one of them did not pass.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from harness import grading
+from harness.dialect import Dialect
+from harness.errors import InputFileError
+from harness.grading import ScenarioResult, SubmissionGrade
+from harness.runner import ScenarioRunner
+from harness.scenario import Scenario
+from harness.submissions import Submission
+
+Suite = dict[str, tuple[Path, Scenario]]
+Progress = Callable[[Submission, ScenarioResult], None]
+
+
+@dataclass
+class GradeOptions:
+    jobs: int = os.cpu_count() or 1
+    step_timeout: float | None = None
+
+
+def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions,
+              progress: Progress | None = None, stop: threading.Event | None = None) -> list[SubmissionGrade]:
+    """Grade every submission against every scenario; returns one grade per submission, in order."""
+    dialects: dict[str, Dialect | str] = {}
+    for submission in submissions:
+        try:
+            dialects[submission.name] = Dialect.for_submission(submission.path)
+        except InputFileError as exc:
+            dialects[submission.name] = "the submission's tweeter.yaml is invalid:\n" + "\n".join(exc.problems)
+    results: dict[tuple[str, str], ScenarioResult] = {}
+    pending = [(s, sid) for s in submissions for sid in suite]
+    running: dict[Future, tuple[Submission, str]] = {}
+    stop = stop or threading.Event()
+
+    def finish(submission: Submission, result: ScenarioResult) -> None:
+        results[(submission.name, result.id)] = result
+        if progress:
+            progress(submission, result)
+
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
+        while pending or running:
+            for item in list(pending):
+                submission, scenario_id = item
+                ready = _ready(submission, scenario_id, suite, results, dialects, stop)
+                if ready is None:
+                    continue
+                pending.remove(item)
+                if isinstance(ready, ScenarioResult):
+                    finish(submission, ready)
+                elif len(running) < max(1, options.jobs):
+                    running[pool.submit(_run_one, submission, scenario_id, suite, ready, options)] = item
+                else:
+                    pending.insert(0, item)
+                    break
+            if not running:
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                submission, scenario_id = running.pop(future)
+                finish(submission, future.result())
+    return [_grade(s, suite, results, dialects) for s in submissions]
+
+
+def _ready(submission: Submission, scenario_id: str, suite: Suite, results: dict, dialects: dict,
+           stop: threading.Event) -> ScenarioResult | Dialect | None:
+    """A ready-made result (blocked / error), the dialect to run with, or None (dependencies running)."""
+    file, scenario = suite[scenario_id]
+    dialect = dialects[submission.name]
+    if isinstance(dialect, str):
+        return grading.errored(scenario_id, file, scenario, dialect)
+    if stop.is_set():
+        return grading.errored(scenario_id, file, scenario, "not run: grading was interrupted")
+    outcomes = [results.get((submission.name, dep)) for dep in scenario.depends_on]
+    if any(outcome is None for outcome in outcomes):
+        return None
+    failed = [dep for dep, outcome in zip(scenario.depends_on, outcomes) if outcome.status != "passed"]
+    if failed:
+        return grading.blocked(scenario_id, file, scenario, failed)
+    return dialect
+
+
+def _run_one(submission: Submission, scenario_id: str, suite: Suite, dialect: Dialect,
+             options: GradeOptions) -> ScenarioResult:
+    file, scenario = suite[scenario_id]
+    try:
+        outcome = ScenarioRunner(submission.path, dialect, scenario, options.step_timeout).run()
+    except Exception as exc:  # a harness bug must not lose the other results
+        return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
+    return grading.score_outcome(scenario_id, file, scenario, outcome)
+
+
+def _grade(submission: Submission, suite: Suite, results: dict, dialects: dict) -> SubmissionGrade:
+    scenarios = [results[(submission.name, sid)] for sid in suite]
+    dialect = dialects[submission.name]
+    return SubmissionGrade(submission.name, str(submission.path), scenarios,
+                           error=dialect if isinstance(dialect, str) else None)

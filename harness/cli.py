@@ -1,0 +1,144 @@
+"""The `tweeter-harness` command line: grade, check, validate, schema.
+
+Exit status: 0 every graded submission has full marks; 1 points were lost; 2 usage, spec, manifest
+or harness error (with a one-line reason on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from harness import report, terminal
+from harness.batch import GradeOptions, grade_all
+from harness.errors import HarnessError, InputFileError
+from harness.manifest import MANIFEST_NAME
+from harness.schema import dumps, manifest_schema, scenario_schema
+from harness.scenario import load_suite
+from harness.submissions import discover
+from harness import yaml_source
+from harness.manifest import Manifest
+
+EXIT_OK, EXIT_POINTS_LOST, EXIT_ERROR = 0, 1, 2
+
+
+def default_specs() -> Path:
+    """The public specs: `specs/` beside the package in a checkout, or the copy installed with it."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "specs", here / "bundled_specs"):
+        if candidate.is_dir() and any(candidate.glob("*.yaml")):
+            return candidate
+    raise HarnessError("no bundled specs found; pass --specs PATH")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tweeter-harness", description="Grade Tweeter socket-project "
+                                     "submissions by driving their tracker and users.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    grade = sub.add_parser("grade", help="grade submission folders (or folders of them)")
+    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    check = sub.add_parser("check", help="self-check one submission with readable explanations")
+    check.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="PATH")
+    for command in (grade, check):
+        command.add_argument("--specs", action="append", type=Path, metavar="PATH",
+                             help="scenario file or folder (repeatable; default: the bundled specs)")
+        command.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                             help="scenarios run in parallel (default: number of cores)")
+        command.add_argument("--out", type=Path, default=Path("grading-results"),
+                             help="folder for reports and transcripts (default: ./grading-results)")
+        command.add_argument("--step-timeout", type=float, default=None,
+                             help="seconds per step, overriding the scenarios' own")
+    validate = sub.add_parser("validate", help="schema-check scenario files and manifests")
+    validate.add_argument("paths", nargs="+", type=Path, metavar="SPEC_OR_DIR")
+    schema = sub.add_parser("schema", help="print the JSON Schema of scenarios or manifests")
+    schema.add_argument("kind", choices=("scenario", "manifest"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except InputFileError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return EXIT_ERROR
+    except HarnessError as exc:
+        print(f"tweeter-harness: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("tweeter-harness: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _grade(args: argparse.Namespace, paths: list[Path]) -> list:
+    suite = load_suite(args.specs or [default_specs()])
+    submissions = discover(paths)
+    options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout)
+    grades = grade_all(submissions, suite, options)
+    for grade in grades:
+        report.write_submission(grade, args.out)
+    return grades
+
+
+def _exit_status(grades: list) -> int:
+    if any(g.error for g in grades):
+        return EXIT_ERROR
+    return EXIT_OK if all(g.full_marks for g in grades) else EXIT_POINTS_LOST
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    grades = _grade(args, args.paths)
+    terminal.print_summary(grades)
+    print(f"\nReports written to {args.out}/")
+    return _exit_status(grades)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    grades = _grade(args, [args.path])
+    for grade in grades:
+        terminal.print_check(grade)
+    return _exit_status(grades)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    files: list[Path] = []
+    for path in args.paths:
+        manifests = [path] if path.name == MANIFEST_NAME else sorted(path.rglob(MANIFEST_NAME)) if path.is_dir() else []
+        for manifest in manifests:
+            try:
+                yaml_source.validate(yaml_source.load(manifest), Manifest, "manifest")
+                files.append(manifest)
+            except InputFileError as exc:
+                problems.extend(exc.problems)
+        if path.name != MANIFEST_NAME and (path.is_file() or any(path.glob("*.yaml"))):
+            try:
+                suite = load_suite([path])
+                files.extend(file for file, _ in suite.values())
+            except InputFileError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return EXIT_ERROR
+    if not files:
+        print("tweeter-harness: nothing to validate (no *.yaml scenario files or tweeter.yaml)", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"{len(files)} file(s) valid")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(dumps(scenario_schema() if args.kind == "scenario" else manifest_schema()))
+    return EXIT_OK
+
+
+COMMANDS = {"grade": cmd_grade, "check": cmd_check, "validate": cmd_validate, "schema": cmd_schema}

@@ -1,0 +1,241 @@
+"""The manifest (`tweeter.yaml`): how to launch, type at and read one submission.
+
+Every key has a default taken from the reference's console convention (reference/CONVENTION.md),
+so a submission that follows it needs no manifest at all. The model is validated like the scenario
+files, and its JSON Schema is published beside the specs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness import yaml_source
+
+MANIFEST_NAME = "tweeter.yaml"
+HANDLE = r"@[A-Za-z]+"
+MAX_REGEX_LENGTH = 500
+
+LAUNCH_PLACEHOLDERS = {"tracker_ip", "tracker_port", "handle", "name", "ip", "ports", "port1", "port2",
+                       "port3", "port4", "port5"}
+COMMAND_PLACEHOLDERS = LAUNCH_PLACEHOLDERS | {"target", "target_name", "text"}
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+
+
+def placeholders_in(template: str) -> set[str]:
+    return set(PLACEHOLDER.findall(template.replace("{{", "").replace("}}", "")))
+
+
+def check_placeholders(template: str, allowed: set[str]) -> str:
+    unknown = placeholders_in(template) - allowed
+    if unknown:
+        raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; allowed: "
+                         + ", ".join(f"{{{name}}}" for name in sorted(allowed)))
+    return template
+
+
+def check_regex(pattern: str, required_groups: tuple[str, ...] = ()) -> str:
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise ValueError(f"regular expression longer than {MAX_REGEX_LENGTH} characters")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    missing = [group for group in required_groups if group not in compiled.groupindex]
+    if missing:
+        raise ValueError(f"regular expression needs the named group(s) {', '.join(missing)}, "
+                         f"e.g. (?P<{missing[0]}>...)")
+    return pattern
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _attribute(command: str) -> str:
+    """`register` clashes with a BaseModel method, so that field is stored as `register_`."""
+    return "register_" if command == "register" else command
+
+
+class TypedLine(Strict):
+    """One line typed at a program, optionally after it printed something matching `expect`."""
+
+    send: str = Field(description="The line to type; placeholders like {handle}, {target}, {text}.")
+    expect: str | None = Field(None, description="Regex the program must print first (a prompt).")
+
+    @field_validator("send")
+    @classmethod
+    def _send(cls, value: str) -> str:
+        return check_placeholders(value, COMMAND_PLACEHOLDERS)
+
+    @field_validator("expect")
+    @classmethod
+    def _expect(cls, value: str | None) -> str | None:
+        return None if value is None else check_regex(value)
+
+
+CommandScript = str | list[str | TypedLine] | None
+
+
+def _script(value: CommandScript) -> list[TypedLine] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    return [TypedLine(send=item) if isinstance(item, str) else item for item in items]
+
+
+class Launch(Strict):
+    tracker: str = Field("python3 tracker.py {tracker_port}",
+                         description="Command that starts the tracker (no shell); placeholders allowed.")
+    user: str = Field("python3 user.py {tracker_ip} {tracker_port}",
+                      description="Command that starts one user (no shell); placeholders allowed.")
+
+    @field_validator("tracker", "user")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("launch command is empty")
+        return check_placeholders(value, LAUNCH_PLACEHOLDERS)
+
+
+class Startup(Strict):
+    """Answers to start-up prompts, typed in order, each after its prompt appears."""
+
+    tracker: list[TypedLine] = []
+    user: list[TypedLine] = []
+
+
+class Ready(Strict):
+    tracker: str | None = Field(None, description="Regex the tracker prints when it is ready; "
+                                "default: wait until the tracker's port is bound.")
+    user: str | None = Field(None, description="Regex a user prints when it is ready for commands.")
+
+    @field_validator("tracker", "user")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return None if value is None else check_regex(value)
+
+
+class Commands(Strict):
+    """How each canonical command is typed: one line, a list of lines (menus), or null (absent)."""
+
+    register_: CommandScript = Field("register {handle} {ip} {ports}", alias="register")
+    query: CommandScript = "query handles"
+    follow: CommandScript = "follow {handle} {target}"
+    drop: CommandScript = "drop {handle} {target}"
+    tweet: CommandScript = 'tweet {handle} "{text}"'
+    end_tweet: CommandScript = "end-tweet {handle}"
+    exit: CommandScript = "exit {handle}"
+
+    @field_validator("*")
+    @classmethod
+    def _lines(cls, value: CommandScript) -> CommandScript:
+        for line in _script(value) or []:
+            check_placeholders(line.send, COMMAND_PLACEHOLDERS)
+        return value
+
+    def script(self, command: str) -> list[TypedLine] | None:
+        return _script(getattr(self, _attribute(command)))
+
+
+class Reply(Strict):
+    success: str
+    failure: str
+
+    @field_validator("success", "failure")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        return check_regex(value)
+
+
+def _reply(word: str) -> Reply:
+    return Reply(success=f"^{re.escape(word)}: SUCCESS\\b", failure=f"^{re.escape(word)}: FAILURE\\b")
+
+
+class Replies(Strict):
+    """Regexes that recognise the result line of each command."""
+
+    register_: Reply = Field(_reply("register"), alias="register")
+    query: Reply = _reply("query handles")
+    follow: Reply = _reply("follow")
+    drop: Reply = _reply("drop")
+    tweet: Reply = _reply("tweet")
+    end_tweet: Reply = _reply("end-tweet")
+    exit: Reply = _reply("exit")
+
+    def of(self, command: str) -> Reply:
+        return getattr(self, _attribute(command))
+
+
+class Query(Strict):
+    reply: str = Field(r"^query handles: SUCCESS (?P<count>\d+)(?P<handles>.*)$",
+                       description="Regex for the query answer; groups `count` and/or `handles`.")
+    item: str | None = Field(None, description="Regex for one handle per line after the reply line "
+                             "(group `handle`); `count` lines are read.")
+
+    @field_validator("reply")
+    @classmethod
+    def _reply(cls, value: str) -> str:
+        check_regex(value)
+        if not {"count", "handles"} & set(re.compile(value).groupindex):
+            raise ValueError("query reply regex needs a named group `count` or `handles`")
+        return value
+
+    @field_validator("item")
+    @classmethod
+    def _item(cls, value: str | None) -> str | None:
+        return None if value is None else check_regex(value, ("handle",))
+
+    @model_validator(mode="after")
+    def _item_needs_count(self) -> "Query":
+        if self.item and "count" not in re.compile(self.reply).groupindex:
+            raise ValueError("query.item needs a `count` group in query.reply (how many lines to read)")
+        return self
+
+
+class Tweets(Strict):
+    received: str = Field(
+        rf'^(?P<receiver>{HANDLE}) received tweet from (?P<tweeter>{HANDLE}) via (?P<forwarder>{HANDLE}): '
+        r'"(?P<text>.*)"$',
+        description="Regex for the line a follower prints on receiving a tweet: group `text` required; "
+                    "`tweeter` and `forwarder` (the handle that passed it on) strongly recommended.")
+    returned: str | None = Field(rf'^(?P<tweeter>{HANDLE}) tweet returned: "(?P<text>.*)"$',
+                                 description="Regex the tweeter prints when its tweet came back round.")
+    end_tweet_automatic: bool = Field(True, description="The user sends end-tweet by itself once the "
+                                      "tweet returns (else the harness types it).")
+
+    @field_validator("received")
+    @classmethod
+    def _received(cls, value: str) -> str:
+        return check_regex(value, ("text",))
+
+    @field_validator("returned")
+    @classmethod
+    def _returned(cls, value: str | None) -> str | None:
+        return None if value is None else check_regex(value)
+
+
+class Manifest(Strict):
+    """A submission's `tweeter.yaml`. Every key is optional."""
+
+    name: str | None = Field(None, description="Display name of the submission.")
+    launch: Launch = Launch()
+    startup: Startup = Startup()
+    ready: Ready = Ready()
+    ports_per_user: int = Field(3, ge=1, le=5, description="How many ports `register` takes.")
+    commands: Commands = Commands()
+    replies: Replies = Replies()
+    query: Query = Query()
+    tweets: Tweets = Tweets()
+    transport: Literal["udp", "tcp"] = "udp"
+
+
+def load_manifest(folder: Path) -> Manifest:
+    """The folder's manifest, or the defaults when it has none."""
+    path = folder / MANIFEST_NAME
+    if not path.exists():
+        return Manifest()
+    return yaml_source.validate(yaml_source.load(path), Manifest, "manifest")  # type: ignore[return-value]

@@ -1,0 +1,262 @@
+"""Submission processes under pexpect: launch, type, read into the trace, and kill everything.
+
+One reader thread per scenario multiplexes every child's pty with select, so a process that floods,
+prints binary or never prints cannot stall the others. Each child starts in its own session (pty
+fork calls setsid); at the end the whole process group is killed, and any process that still carries
+this run's marker in its environment (a daemon that double-forked away) is killed too.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shlex
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pexpect
+
+from harness.trace import Trace
+
+MARKER_VAR = "TWEETER_HARNESS_RUN"
+READ_CHUNK = 65536
+PARTIAL_LINE_IDLE_S = 0.15  # a prompt without newline counts as a line after this much silence
+
+
+@dataclass
+class OutputBudget:
+    """Bounds what is kept of one process's output; the rest is counted, not stored."""
+
+    max_bytes: int = 2_000_000
+    kept: int = 0
+    dropped: int = 0
+
+    def admit(self, size: int) -> bool:
+        if self.kept + size > self.max_bytes:
+            self.dropped += size
+            return False
+        self.kept += size
+        return True
+
+
+@dataclass
+class Child:
+    """One running submission process and what has been read from it."""
+
+    name: str
+    argv: list[str]
+    spawn: pexpect.spawn
+    budget: OutputBudget = field(default_factory=OutputBudget)
+    partial: bytes = b""
+    last_read: float = field(default_factory=time.monotonic)
+    output_closed: bool = False
+    exited: bool = False
+    exit_status: int | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.spawn.pid
+
+
+def sanitize(raw: bytes) -> str:
+    """Decode untrusted output: bad bytes become U+FFFD, carriage returns and NULs go."""
+    return raw.decode("utf-8", errors="replace").replace("\r", "").replace("\x00", "")
+
+
+class ProcessSet:
+    """Every process of one scenario, the thread that reads them, and their cleanup."""
+
+    def __init__(self, trace: Trace, workdir: Path, env_extra: dict[str, str] | None = None) -> None:
+        self.trace = trace
+        self.workdir = workdir
+        self.marker = uuid.uuid4().hex
+        self.children: dict[str, Child] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        self._env_extra = env_extra or {}
+        self._reader = threading.Thread(target=self._read_loop, name="tweeter-reader", daemon=True)
+        self._reader.start()
+
+    # -- launching ---------------------------------------------------------------------------
+    def environment(self) -> dict[str, str]:
+        home = self.workdir / ".home"
+        tmp = self.workdir / ".tmp"
+        home.mkdir(exist_ok=True)
+        tmp.mkdir(exist_ok=True)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "TERM": "dumb",
+            MARKER_VAR: self.marker,
+        }
+        env.update(self._env_extra)
+        return env
+
+    def launch(self, name: str, command: str) -> Child:
+        """Start `command` (shell-like words, no shell) in the working copy as process `name`."""
+        argv = shlex.split(command)
+        if not argv:
+            raise ValueError(f"empty launch command for {name}")
+        spawn = pexpect.spawn(argv[0], argv[1:], cwd=str(self.workdir), env=self.environment(),
+                              echo=False, timeout=None, dimensions=(50, 250))
+        # pexpect's defaults pause before each send and after close; the harness waits on events.
+        spawn.delaybeforesend = None
+        spawn.delayafterclose = 0
+        spawn.delayafterterminate = 0
+        child = Child(name=name, argv=argv, spawn=spawn)
+        with self._lock:
+            self.children[name] = child
+        self.trace.add(name, "start", " ".join(argv))
+        os.write(self._wake_w, b"x")
+        return child
+
+    def send_line(self, name: str, line: str) -> bool:
+        """Type one line at a process; False if it can no longer be typed at."""
+        child = self.children[name]
+        self.trace.add(name, "in", line)
+        if child.exited:
+            return False
+        try:
+            child.spawn.send(line.encode("utf-8", errors="replace") + b"\r")
+        except OSError:
+            return False
+        return True
+
+    # -- reading -----------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                children = list(self.children.values())
+            open_children = {c.spawn.child_fd: c for c in children if not c.output_closed}
+            try:
+                ready, _, _ = select.select([self._wake_r, *open_children], [], [], PARTIAL_LINE_IDLE_S / 3)
+            except (OSError, ValueError):
+                continue
+            if self._wake_r in ready:
+                os.read(self._wake_r, 4096)
+            for fd in ready:
+                if fd in open_children:
+                    self._read_child(open_children[fd])
+            self._flush_idle_partials()
+            for child in children:
+                if child.output_closed and not child.exited:
+                    self._check_exit(child)
+
+    def _read_child(self, child: Child) -> None:
+        try:
+            data = os.read(child.spawn.child_fd, READ_CHUNK)
+        except OSError:
+            data = b""
+        if not data:
+            self._close_output(child)
+            return
+        child.last_read = time.monotonic()
+        *complete, child.partial = (child.partial + data).split(b"\n")
+        if len(child.partial) > READ_CHUNK:  # an endless line: cut it into pieces
+            complete.append(child.partial)
+            child.partial = b""
+        for raw in complete:
+            self._emit(child, raw)
+
+    def _emit(self, child: Child, raw: bytes) -> None:
+        if child.budget.admit(len(raw) + 1):
+            self.trace.add(child.name, "out", sanitize(raw))
+
+    def _flush_idle_partials(self) -> None:
+        now = time.monotonic()
+        for child in list(self.children.values()):
+            if child.partial and now - child.last_read >= PARTIAL_LINE_IDLE_S:
+                raw, child.partial = child.partial, b""
+                self._emit(child, raw)
+
+    def _close_output(self, child: Child) -> None:
+        """The pty reached end of file: the process exited, or closed its output and runs on."""
+        if child.partial:
+            raw, child.partial = child.partial, b""
+            self._emit(child, raw)
+        child.output_closed = True
+        if child.budget.dropped:
+            self.trace.add(child.name, "note", f"{child.budget.dropped} further bytes of output not kept")
+        self._check_exit(child)
+
+    def _check_exit(self, child: Child) -> None:
+        """Record the exit once the process is gone (non-blocking wait)."""
+        try:
+            alive = child.spawn.isalive()
+        except (OSError, pexpect.ExceptionPexpect):
+            alive = False
+        if alive:
+            return
+        child.exited = True
+        if child.spawn.signalstatus is not None:
+            child.exit_status = -child.spawn.signalstatus
+            text = f"killed by signal {child.spawn.signalstatus}"
+        else:
+            child.exit_status = child.spawn.exitstatus
+            text = f"exited with status {child.exit_status}"
+        self.trace.add(child.name, "exit", text)
+
+    # -- cleanup -----------------------------------------------------------------------------
+    def kill_all(self) -> None:
+        """Kill every process this set started, its process group, and any marked stray."""
+        with self._lock:
+            children = list(self.children.values())
+        for child in children:
+            for sig in (signal.SIGCONT, signal.SIGKILL):
+                try:
+                    os.killpg(child.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        kill_marked(self.marker)
+        self.trace.wait_for(lambda: True if all(c.exited for c in children) else None,
+                            timeout=5, poll=0.05)
+        self._stop.set()
+        os.write(self._wake_w, b"x")
+        self._reader.join(timeout=5)
+        for child in children:
+            if not child.exited:
+                self._check_exit(child)
+            try:
+                child.spawn.close(force=False)
+            except (OSError, pexpect.ExceptionPexpect):
+                pass
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+
+def marked_pids(marker: str) -> list[int]:
+    """PIDs of processes whose environment carries this run's marker."""
+    needle = f"{MARKER_VAR}={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def kill_marked(marker: str) -> None:
+    """Kill strays that left the process group but kept the environment (double-forked daemons)."""
+    for _ in range(5):
+        pids = marked_pids(marker)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass

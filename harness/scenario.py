@@ -1,0 +1,303 @@
+"""Scenario files (specs/*.yaml) as a typed model, validated before anything runs.
+
+A step is a mapping with exactly one key naming its kind. High-level steps (register, follow, tweet,
+...) are typed through the submission's dialect; raw steps (type, expect, expect_not) talk to one
+process directly. Users are named without `@` (`alice` is typed as `@alice`); a target written with
+`@` is typed literally, which is how scenarios name handles that are not registered.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator,
+                      model_validator)
+
+from harness import yaml_source
+from harness.errors import InputFileError
+from harness.manifest import check_regex, placeholders_in
+
+USER_NAME = r"^[A-Za-z]{1,15}$"
+Outcome = Literal["success", "failure"]
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+MAX_TWEET_LENGTH = 10_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StepArgs(Strict):
+    points: float | None = Field(None, ge=0, description="Points for this step (partial credit).")
+    timeout: float | None = Field(None, gt=0, le=600, description="Seconds this step may take.")
+
+
+class RegisterArgs(StepArgs):
+    users: list[str] | Literal["all"] = "all"
+    handle: str | None = Field(None, description="Type this handle literally (malformed-handle tests).")
+    expect: Outcome = "success"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, (str, list)):
+            return {"users": value}
+        return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict:
+        """Publish the short forms `register: all` and `register: [alice, bob]` too."""
+        return {"anyOf": [handler(core_schema), {"const": "all"},
+                          {"type": "array", "items": {"type": "string"}}]}
+
+    @model_validator(mode="after")
+    def _one_user_for_handle(self) -> "RegisterArgs":
+        if self.handle is not None and (self.users == "all" or len(self.users) != 1):
+            raise ValueError("`handle` needs exactly one user in `users`")
+        return self
+
+
+class PairArgs(StepArgs):
+    user: str
+    target: str = Field(description="A user name, or a literal handle starting with @.")
+    expect: Outcome = "success"
+
+
+class QueryArgs(StepArgs):
+    user: str
+    handles: list[str] = Field(description="Exactly the handles the answer must list (any order).")
+
+
+class TweetArgs(StepArgs):
+    user: str
+    text: str | None = Field(None, description="Tweet text; placeholder {unique} makes it unique. "
+                             "Default: a unique sentence.")
+    length: int | None = Field(None, ge=1, le=MAX_TWEET_LENGTH,
+                               description="Generate a unique text of exactly this many characters.")
+    deliver_to: list[str] | None = Field(None, description="Exactly the users that must receive it "
+                                         "(ring order is theirs sorted). Required when expect is success.")
+    expect: Outcome = "success"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TweetArgs":
+        if self.text is not None and self.length is not None:
+            raise ValueError("give `text` or `length`, not both")
+        if self.expect == "success" and self.deliver_to is None:
+            raise ValueError("`deliver_to` is required for a tweet expected to succeed")
+        return self
+
+
+class UserArgs(StepArgs):
+    user: str
+    expect: Outcome = "success"
+
+
+class TypeArgs(StepArgs):
+    to: str = Field(description="`tracker` or a user name.")
+    line: str
+
+    @field_validator("line")
+    @classmethod
+    def _line(cls, value: str) -> str:
+        return check_raw_placeholders(value)
+
+
+class ExpectArgs(StepArgs):
+    at: str = Field(description="`tracker` or a user name.")
+    pattern: str = Field(description="Regular expression (or literal text with `literal: true`).")
+    literal: bool = False
+
+    @model_validator(mode="after")
+    def _pattern(self) -> "ExpectArgs":
+        if not self.literal:
+            check_regex(self.pattern)
+        return self
+
+
+class ExpectNotArgs(ExpectArgs):
+    within: float = Field(0.5, gt=0, le=30, description="Seconds during which it must not appear.")
+
+
+class AliveArgs(StepArgs):
+    at: str
+
+
+STEP_KINDS = ("register", "follow", "drop", "query", "tweet", "tweets_at_once", "end_tweet", "exit",
+              "type", "expect", "expect_not", "expect_alive")
+RAW_PLACEHOLDER = re.compile(r"^(tracker_ip|tracker_port|ip|unique|[A-Za-z]{1,15}\.(handle|ports|port[1-5]))$")
+
+
+def check_raw_placeholders(line: str) -> str:
+    """Raw lines may name the tracker, a unique token, or a user's handle and ports."""
+    for name in placeholders_in(line):
+        if not RAW_PLACEHOLDER.match(name):
+            raise ValueError(f"unknown placeholder {{{name}}}; allowed: {{tracker_ip}}, {{tracker_port}}, "
+                             "{ip}, {unique}, {USER.handle}, {USER.ports}, {USER.port1}..{USER.port5}")
+    return line
+
+
+def _step(kind: str, args_type: Any) -> Any:
+    """A one-key model `{kind: args}`; the value is stored as `.args` (`register` is a reserved name)."""
+    model = create_model(f"{kind.title().replace('_', '')}Step", __base__=Strict,
+                         __doc__=f"The `{kind}` step.", args=(args_type, Field(alias=kind)))
+    return Annotated[model, Tag(f"<{kind}>")]
+
+
+def _kind_of(value: Any) -> str | None:
+    if isinstance(value, dict) and len(value) == 1:
+        key = next(iter(value))
+        return f"<{key}>" if key in STEP_KINDS else None
+    if isinstance(value, BaseModel):
+        return f"<{step_kind(value)}>"
+    return None
+
+
+Step = Annotated[
+    _step("register", RegisterArgs) | _step("follow", PairArgs) | _step("drop", PairArgs)
+    | _step("query", QueryArgs) | _step("tweet", TweetArgs) | _step("tweets_at_once", list[TweetArgs])
+    | _step("end_tweet", UserArgs) | _step("exit", UserArgs) | _step("type", TypeArgs)
+    | _step("expect", ExpectArgs) | _step("expect_not", ExpectNotArgs) | _step("expect_alive", AliveArgs),
+    Discriminator(_kind_of, custom_error_type="step_kind",
+                  custom_error_message="a step is a mapping with exactly one key, one of: "
+                  + ", ".join(STEP_KINDS)),
+]
+
+
+def step_kind(step: BaseModel) -> str:
+    return str(type(step).model_fields["args"].alias)
+
+
+def step_args(step: BaseModel) -> Any:
+    return step.args  # type: ignore[attr-defined]
+
+
+class Scenario(Strict):
+    """One graded scenario: fresh tracker and users, a list of steps, points."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    points: float = Field(ge=0, le=1000)
+    visibility: Visibility = "visible"
+    tags: list[str] = []
+    depends_on: list[str] = Field([], description="Scenario ids (file names without .yaml) that must "
+                                  "pass first; if one does not, this scenario is `blocked`.")
+    users: list[str] = Field(min_length=1, max_length=50)
+    timeout: float = Field(60, gt=0, le=1800, description="Seconds the whole scenario may take.")
+    step_timeout: float = Field(10, gt=0, le=600, description="Default seconds for one step.")
+    grace: float = Field(0.3, ge=0, le=30, description="Seconds to keep watching for extra deliveries "
+                         "after a tweet came back and end-tweet was answered.")
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("users")
+    @classmethod
+    def _user_names(cls, users: list[str]) -> list[str]:
+        for name in users:
+            if not re.match(USER_NAME, name):
+                raise ValueError(f"user name {name!r} must be 1 to 15 letters (typed as @{name})")
+        if len(set(users)) != len(users):
+            raise ValueError("user names must be distinct")
+        return users
+
+    @model_validator(mode="after")
+    def _references(self) -> "Scenario":
+        problems = [problem for index, step in enumerate(self.steps)
+                    for problem in _reference_problems(index, step, set(self.users))]
+        declared = [s.points for s in self.steps if getattr(step_args(s), "points", None) is not None]
+        if declared and abs(sum(p for p in declared if p) - self.points) > 1e-9:
+            problems.append(f"step points add up to {sum(declared)}, but the scenario is worth {self.points}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _reference_problems(index: int, step: BaseModel, users: set[str]) -> list[str]:
+    """Names a step uses that are not declared users (literal @handles are allowed as targets)."""
+    args = step_args(step)
+    items = args if isinstance(args, list) else [args]
+    problems = []
+    for item in items:
+        names: list[str] = []
+        for field in ("user", "to", "at"):
+            value = getattr(item, field, None)
+            if value is not None and not (field != "user" and value == "tracker"):
+                names.append(value)
+        if isinstance(item, PairArgs) and not item.target.startswith("@"):
+            names.append(item.target)
+        for field in ("deliver_to", "handles"):
+            names.extend(n for n in getattr(item, field, None) or [] if not n.startswith("@"))
+        if isinstance(item, RegisterArgs) and item.users != "all":
+            names.extend(item.users)
+        if isinstance(item, TypeArgs):
+            names.extend(p.split(".")[0] for p in placeholders_in(item.line) if "." in p)
+        problems.extend(f"steps.{index}: {name!r} is not one of the scenario's users"
+                        for name in names if name not in users)
+    return problems
+
+
+def load_scenario(path: Path) -> Scenario:
+    source = yaml_source.load(path)
+    return yaml_source.validate(source, Scenario, "scenario")  # type: ignore[return-value]
+
+
+def scenario_files(paths: list[Path]) -> list[Path]:
+    """Expand folders into their *.yaml files (sorted); a missing path is an error."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.glob("*.yaml") if p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputFileError(str(path), [f"{path}: no such file or folder"])
+    return files
+
+
+def load_suite(paths: list[Path]) -> dict[str, tuple[Path, Scenario]]:
+    """All scenarios by id (file stem), every file validated; all problems reported together."""
+    suite: dict[str, tuple[Path, Scenario]] = {}
+    problems: list[str] = []
+    for file in scenario_files(paths):
+        try:
+            scenario = load_scenario(file)
+        except InputFileError as exc:
+            problems.extend(exc.problems)
+            continue
+        if file.stem in suite:
+            problems.append(f"{file}:1: scenario id {file.stem!r} is also used by {suite[file.stem][0]}")
+        suite[file.stem] = (file, scenario)
+    for scenario_id, (file, scenario) in suite.items():
+        for dependency in scenario.depends_on:
+            if dependency not in suite:
+                problems.append(f"{file}:1: depends_on names {dependency!r}, which is not in the suite")
+    problems.extend(_cycle_problems(suite))
+    if problems:
+        raise InputFileError(", ".join(str(p) for p in paths), problems)
+    if not suite:
+        raise InputFileError(", ".join(str(p) for p in paths), ["no scenario files (*.yaml) found"])
+    return suite
+
+
+def _cycle_problems(suite: dict[str, tuple[Path, Scenario]]) -> list[str]:
+    """depends_on must not loop, or the scenarios in the loop could never run."""
+    state: dict[str, str] = {}
+
+    def visit(scenario_id: str, chain: list[str]) -> str | None:
+        if state.get(scenario_id) == "done" or scenario_id not in suite:
+            return None
+        if state.get(scenario_id) == "active":
+            return " -> ".join([*chain[chain.index(scenario_id):], scenario_id])
+        state[scenario_id] = "active"
+        for dependency in suite[scenario_id][1].depends_on:
+            loop = visit(dependency, [*chain, scenario_id])
+            if loop:
+                return loop
+        state[scenario_id] = "done"
+        return None
+
+    for scenario_id, (file, _) in suite.items():
+        loop = visit(scenario_id, [])
+        if loop:
+            return [f"{file}:1: depends_on forms a loop: {loop}"]
+    return []

@@ -1,0 +1,62 @@
+"""What a person reads in the terminal: per-scenario lines, explanations, and summary tables."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from harness.grading import ScenarioResult, SubmissionGrade
+
+STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "blocked": "BLOCKED"}
+COLOURS = {"passed": "32", "failed": "31", "error": "35", "blocked": "33"}
+
+
+def _colour(text: str, status: str, stream: TextIO) -> str:
+    if not stream.isatty():
+        return text
+    return f"\033[{COLOURS.get(status, '0')}m{text}\033[0m"
+
+
+def _points(score: float, max_score: float) -> str:
+    return f"{score:g}/{max_score:g}"
+
+
+def scenario_line(result: ScenarioResult, stream: TextIO = sys.stdout) -> str:
+    mark = _colour(f"{STATUS_MARK[result.status]:<7}", result.status, stream)
+    return f"{mark} {_points(result.score, result.max_score):>9}  {result.id:<32} {result.name}"
+
+
+def print_check(grade: SubmissionGrade, stream: TextIO = sys.stdout) -> None:
+    """A student's self-check: every scenario, then the explanation of each one that lost points."""
+    print(f"Self-check of {grade.submission} ({grade.path})\n", file=stream)
+    for result in grade.scenarios:
+        print(scenario_line(result, stream), file=stream)
+    for result in grade.scenarios:
+        if result.status != "passed":
+            print(f"\n=== {result.id}: {result.name} [{result.status}] ===", file=stream)
+            if result.description:
+                print(result.description, file=stream)
+            print(result.message, file=stream)
+    print(f"\nScore: {_points(grade.score, grade.max_score)}", file=stream)
+    if grade.error:
+        print(grade.error, file=stream)
+
+
+def print_summary(grades: list[SubmissionGrade], stream: TextIO = sys.stdout) -> None:
+    """One row per submission with counts per status; per-scenario lines for a single submission."""
+    if len(grades) == 1:
+        for result in grades[0].scenarios:
+            print(scenario_line(result, stream), file=stream)
+        print(file=stream)
+    width = max([len("submission"), *(len(g.submission) for g in grades)])
+    header = f"{'submission':<{width}}  {'score':>9}  passed  failed  error  blocked"
+    print(header, file=stream)
+    print("-" * len(header), file=stream)
+    for grade in grades:
+        counts = {status: sum(1 for s in grade.scenarios if s.status == status) for status in STATUS_MARK}
+        status = "passed" if grade.full_marks else "failed"
+        score = _colour(f"{_points(grade.score, grade.max_score):>9}", status, stream)
+        print(f"{grade.submission:<{width}}  {score}  {counts['passed']:>6}  {counts['failed']:>6}  "
+              f"{counts['error']:>5}  {counts['blocked']:>7}", file=stream)
+        if grade.error:
+            print(f"  {grade.error.splitlines()[0]}", file=stream)
