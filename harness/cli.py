@@ -122,7 +122,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 problems.extend(exc.problems)
         if path.name != MANIFEST_NAME and (path.is_file() or any(path.glob("*.yaml"))):
             try:
-                suite = load_suite([path])
+                suite = load_suite([path], require_dependencies=True)
                 files.extend(file for file, _ in suite.values())
             except InputFileError as exc:
                 problems.extend(exc.problems)

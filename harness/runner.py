@@ -230,19 +230,19 @@ class ScenarioRunner:
         self.procs.send_line(name, line)
         return self.trace.last_seq
 
-    def _type_command(self, name: str, command: str, timeout: float, **extra: str) -> int | None:
+    def _type_command(self, proc: str, command: str, timeout: float, **extra: str) -> int | None:
         """Type a canonical command through the dialect; the seq of the last line typed, None if absent."""
         script = self.dialect.command_lines(command)
         if script is None:
             return None
-        values = {**self._base_values(), **self.users[name].values(), **extra}
+        values = {**self._base_values(), **self.users[proc].values(), **extra}
         typed = self.trace.last_seq
         for line in script:
             if line.expect:
-                event = self._wait_line(name, _search(line.expect), typed, timeout)
+                event = self._wait_line(proc, _search(line.expect), typed, timeout)
                 if not isinstance(event, Event):
                     break
-            typed = self._send(name, render(line.send, values))
+            typed = self._send(proc, render(line.send, values))
         return typed
 
     def _await_reply(self, name: str, command: str, after: int, timeout: float) -> tuple[str | None, Event | None]:

@@ -1,0 +1,75 @@
+"""Benchmark: wall time of grading `reference/` with the public specs beside a floor.
+
+The floor is what no grader can beat: starting and stopping the same number of Python processes
+that the grading run starts, with the same parallelism, each printing one line and being killed.
+Prints figures; it is not a pass/fail test.  Usage: python -m harness.bench [--jobs 2] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from harness.batch import GradeOptions, grade_all
+from harness.cli import default_specs
+from harness.scenario import load_suite
+from harness.submissions import discover
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR_PROGRAM = "import sys; print('ready', flush=True); sys.stdin.read()"
+
+
+def grade_reference(jobs: int) -> tuple[float, float, int]:
+    suite = load_suite([default_specs()])
+    submissions = discover([ROOT / "reference"])
+    started = time.perf_counter()
+    grades = grade_all(submissions, suite, GradeOptions(jobs=jobs))
+    elapsed = time.perf_counter() - started
+    processes = sum(1 + len(scenario.users) for _, scenario in suite.values())
+    return elapsed, grades[0].score, processes
+
+
+def _one_scenario_floor(users: int) -> None:
+    procs = [subprocess.Popen([sys.executable, "-c", FLOOR_PROGRAM], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE) for _ in range(users + 1)]
+    for proc in procs:
+        proc.stdout.readline()
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def floor(jobs: int) -> float:
+    """Same processes per scenario, same number of scenarios at once."""
+    suite = load_suite([default_specs()])
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(_one_scenario_floor, [len(s.users) for _, s in suite.values()]))
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    runs, floors = [], []
+    for _ in range(args.rounds):
+        elapsed, score, processes = grade_reference(args.jobs)
+        runs.append(elapsed)
+        floors.append(floor(args.jobs))
+        print(f"grading reference: {elapsed:6.2f} s (score {score:g}), floor: {floors[-1]:6.2f} s "
+              f"for {processes} processes", flush=True)
+    grade_s, floor_s = statistics.median(runs), statistics.median(floors)
+    print(f"\nmedian over {args.rounds} rounds, --jobs {args.jobs}: grading {grade_s:.2f} s, "
+          f"floor {floor_s:.2f} s, ratio {grade_s / floor_s:.2f} (target <= 3)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

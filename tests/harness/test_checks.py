@@ -1,0 +1,83 @@
+"""The delivery properties on hand-built observations: each bug fails its own property only."""
+
+from __future__ import annotations
+
+from harness.checks import Delivery, TweetObservation, judge_delivery
+from harness.dialect import Received
+from harness.trace import Event
+
+FOLLOWERS = ["@bob", "@carol", "@dave"]
+TEXT = "hello ring"
+
+
+def observe(hops: list[tuple[str, str, float]], text: str = TEXT, **overrides) -> TweetObservation:
+    """hops: (receiver, forwarder, arrival time)."""
+    deliveries = [Delivery(receiver, Event(i, t, receiver, "out", "..."),
+                           Received(text=text, tweeter="@alice", forwarder=forwarder, receiver=receiver))
+                  for i, (receiver, forwarder, t) in enumerate(hops)]
+    fields = dict(tweeter="@alice", text=TEXT, followers=FOLLOWERS, deliveries=deliveries,
+                  returned=True, end_tweet="success", reads_forwarder=True)
+    fields.update(overrides)
+    return TweetObservation(**fields)
+
+
+def statuses(obs: TweetObservation) -> dict[str, str]:
+    return {check.name: check.status for check in judge_delivery(obs)}
+
+
+def failing(obs: TweetObservation) -> set[str]:
+    return {name for name, status in statuses(obs).items() if status == "failed"}
+
+
+RING = [("@bob", "@alice", 1.0), ("@carol", "@bob", 1.1), ("@dave", "@carol", 1.2)]
+
+
+def test_a_correct_ring_passes_everything():
+    assert failing(observe(RING)) == set()
+
+
+def test_lines_arriving_out_of_order_do_not_matter_when_forwarders_are_printed():
+    shuffled = [("@dave", "@carol", 1.0), ("@bob", "@alice", 1.001), ("@carol", "@bob", 1.0005)]
+    assert failing(observe(shuffled)) == set()
+
+
+def test_star_fails_peer_to_peer_only():
+    star = [("@bob", "@alice", 1.0), ("@carol", "@alice", 1.0), ("@dave", "@alice", 1.0)]
+    result = statuses(observe(star))
+    assert failing(observe(star)) == {"forwarded peer to peer round the ring"}
+    assert result["followers receive it in alphabetical (ring) order"] == "skipped"
+
+
+def test_ring_in_follow_order_fails_order_only():
+    wrong = [("@carol", "@alice", 1.0), ("@bob", "@carol", 1.1), ("@dave", "@bob", 1.2)]
+    assert failing(observe(wrong)) == {"followers receive it in alphabetical (ring) order"}
+
+
+def test_missing_and_duplicate_and_extra_deliveries():
+    assert failing(observe(RING[:2], returned=False)) == {
+        "every follower receives it exactly once", "it returns to the tweeter and end-tweet succeeds"}
+    assert failing(observe([*RING, ("@dave", "@carol", 1.3)])) == {"every follower receives it exactly once"}
+    assert failing(observe([*RING, ("@erin", "@dave", 1.3)])) == {"nobody else receives it"}
+
+
+def test_truncated_text_fails_intact_only():
+    assert failing(observe(RING, text="hello")) == {"the text arrives intact"}
+
+
+def test_failed_end_tweet():
+    assert failing(observe(RING, end_tweet="failure")) == {"it returns to the tweeter and end-tweet succeeds"}
+    assert failing(observe(RING, end_tweet=None)) == {"it returns to the tweeter and end-tweet succeeds"}
+
+
+def test_without_forwarders_order_is_judged_by_clear_gaps_only():
+    def no_forwarder(hops):
+        obs = observe(hops, reads_forwarder=False)
+        for d in obs.deliveries:
+            d.received = Received(text=TEXT, tweeter="@alice", forwarder=None, receiver=d.receiver)
+        return obs
+
+    noisy = [("@carol", "", 1.000), ("@bob", "", 1.010), ("@dave", "", 1.02)]
+    assert failing(no_forwarder(noisy)) == set()
+    slow_wrong = [("@carol", "", 1.0), ("@bob", "", 2.0), ("@dave", "", 3.0)]
+    assert failing(no_forwarder(slow_wrong)) == {"followers receive it in alphabetical (ring) order"}
+    assert statuses(no_forwarder(noisy))["forwarded peer to peer round the ring"] == "skipped"
