@@ -56,6 +56,7 @@ class Child:
     output_closed: bool = False
     exited: bool = False
     exit_status: int | None = None
+    start_seq: int = -1
 
     @property
     def pid(self) -> int:
@@ -114,23 +115,25 @@ class ProcessSet:
         spawn.delayafterclose = 0
         spawn.delayafterterminate = 0
         child = Child(name=name, argv=argv, spawn=spawn)
+        child.start_seq = self.trace.add(name, "start", " ".join(argv)).seq
         with self._lock:
             self.children[name] = child
-        self.trace.add(name, "start", " ".join(argv))
         os.write(self._wake_w, b"x")
         return child
 
-    def send_line(self, name: str, line: str) -> bool:
-        """Type one line at a process; False if it can no longer be typed at."""
+    def send_line(self, name: str, line: str) -> int:
+        """Type one line at a process; returns the seq of the typing event, recorded before sending
+        so that every reply comes after it in the trace (a fast reply must not be missed)."""
         child = self.children[name]
-        self.trace.add(name, "in", line)
+        typed = self.trace.add(name, "in", line)
         if child.exited:
-            return False
+            self.trace.add(name, "note", "not typed: the program has ended")
+            return typed.seq
         try:
             child.spawn.send(line.encode("utf-8", errors="replace") + b"\r")
-        except OSError:
-            return False
-        return True
+        except OSError as exc:
+            self.trace.add(name, "note", f"not typed: {exc.strerror}")
+        return typed.seq
 
     # -- reading -----------------------------------------------------------------------------
     def _read_loop(self) -> None:

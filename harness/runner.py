@@ -162,10 +162,10 @@ class ScenarioRunner:
         command = self.dialect.launch_command(role, values)
         assert self.procs is not None
         try:
-            self.procs.launch(name, command)
+            child = self.procs.launch(name, command)
         except (pexpect.ExceptionPexpect, OSError, ValueError) as exc:
             raise SetupError(f"could not start the {role} with `{command}`: {exc}") from None
-        self.cursor[name] = self.trace.last_seq
+        self.cursor[name] = child.start_seq
 
     def _await_tracker_ready(self) -> None:
         self._answer_startup(TRACKER, TRACKER, self._base_values())
@@ -227,8 +227,7 @@ class ScenarioRunner:
     # -- typing ------------------------------------------------------------------------------
     def _send(self, name: str, line: str) -> int:
         assert self.procs is not None
-        self.procs.send_line(name, line)
-        return self.trace.last_seq
+        return self.procs.send_line(name, line)
 
     def _type_command(self, proc: str, command: str, timeout: float, **extra: str) -> int | None:
         """Type a canonical command through the dialect; the seq of the last line typed, None if absent."""
@@ -236,7 +235,7 @@ class ScenarioRunner:
         if script is None:
             return None
         values = {**self._base_values(), **self.users[proc].values(), **extra}
-        typed = self.trace.last_seq
+        typed = self.cursor.get(proc, -1)
         for line in script:
             if line.expect:
                 event = self._wait_line(proc, _search(line.expect), typed, timeout)

@@ -21,13 +21,15 @@ def _points(score: float, max_score: float) -> str:
     return f"{score:g}/{max_score:g}"
 
 
-def scenario_line(result: ScenarioResult, stream: TextIO = sys.stdout) -> str:
+def scenario_line(result: ScenarioResult, stream: TextIO | None = None) -> str:
+    stream = stream or sys.stdout
     mark = _colour(f"{STATUS_MARK[result.status]:<7}", result.status, stream)
     return f"{mark} {_points(result.score, result.max_score):>9}  {result.id:<32} {result.name}"
 
 
-def print_check(grade: SubmissionGrade, stream: TextIO = sys.stdout) -> None:
+def print_check(grade: SubmissionGrade, stream: TextIO | None = None) -> None:
     """A student's self-check: every scenario, then the explanation of each one that lost points."""
+    stream = stream or sys.stdout
     print(f"Self-check of {grade.submission} ({grade.path})\n", file=stream)
     for result in grade.scenarios:
         print(scenario_line(result, stream), file=stream)
@@ -42,8 +44,9 @@ def print_check(grade: SubmissionGrade, stream: TextIO = sys.stdout) -> None:
         print(grade.error, file=stream)
 
 
-def print_summary(grades: list[SubmissionGrade], stream: TextIO = sys.stdout) -> None:
+def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -> None:
     """One row per submission with counts per status; per-scenario lines for a single submission."""
+    stream = stream or sys.stdout
     if len(grades) == 1:
         for result in grades[0].scenarios:
             print(scenario_line(result, stream), file=stream)

@@ -83,8 +83,3 @@ class Trace:
         for event in self.snapshot():
             seen.setdefault(event.proc, None)
         return list(seen)
-
-    @property
-    def last_seq(self) -> int:
-        with self._cond:
-            return len(self.events) - 1

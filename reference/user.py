@@ -113,8 +113,8 @@ class User:
         self.has_ring = False  # a ring exists once I have tweeted
         self.holders: dict[str, Holding] = {}  # what each follower holds of my ring, as I set it up
         self.version = -1  # of the follower list I last adopted
-        self.updates_in_flight = 0  # setups/teardowns not yet acknowledged
-        self.when_settled: list[Callable[[], None]] = []
+        self.in_flight = {"setup": 0, "teardown": 0}  # ring updates not yet acknowledged, by op
+        self.when_settled: dict[str, list[Callable[[], None]]] = {"setup": [], "teardown": []}
         self.round = 0
         self.round_open = False
         self.round_text = ""
@@ -361,7 +361,7 @@ class User:
         self.say(f"tweet: SUCCESS {len(followers)} followers" + "".join(f" {h}" for h, _ in followers))
         self.version = max(self.version, version)
         self._set_up_ring(followers)
-        self._after_ring_updates(lambda: self._send_round(text))
+        self._after_all("setup", lambda: self._send_round(text))
 
     def _send_round(self, text: str) -> None:
         """Send the tweet to f1 (or, with no followers, it is back at once)."""
@@ -409,8 +409,8 @@ class User:
         for handle in list(self.holders):
             self._send_teardown(handle)
         me = self.me.handle
-        self._after_ring_updates(lambda: self._ask({"op": "exit_complete", "handle": me},
-                                                   self._exit_completed))
+        self._after_all("teardown", lambda: self._ask({"op": "exit_complete", "handle": me},
+                                                      self._exit_completed))
 
     def _exit_completed(self, reply: dict[str, Any] | None) -> None:
         if reply is None or reply.get("ok") is not True:
@@ -462,28 +462,31 @@ class User:
                           on_give_up: Callable[[], None]) -> None:
         """Send a setup or teardown, counting it until it is acknowledged or given up."""
         assert self.me is not None
-        self.updates_in_flight += 1
+        op = message["op"]
+        self.in_flight[op] += 1
 
         def given_up() -> None:
-            self.trace(f"{handle} did not acknowledge {message['op']}")
+            self.trace(f"{handle} did not acknowledge {op}")
             on_give_up()
-            self._ring_update_done()
-        self._request(self.me.ring_out, address, message, lambda reply: self._ring_update_done(),
+            self._ring_update_done(op)
+        self._request(self.me.ring_out, address, message, lambda reply: self._ring_update_done(op),
                       given_up, RING_TIMEOUT, RING_TRIES)
 
-    def _ring_update_done(self) -> None:
-        self.updates_in_flight -= 1
-        if self.updates_in_flight == 0:
-            waiting, self.when_settled = self.when_settled, []
+    def _ring_update_done(self, op: str) -> None:
+        self.in_flight[op] -= 1
+        if self.in_flight[op] == 0:
+            waiting, self.when_settled[op] = self.when_settled[op], []
             for callback in waiting:
                 callback()
 
-    def _after_ring_updates(self, callback: Callable[[], None]) -> None:
-        """Run `callback` once every follower has acknowledged (or ignored) its setup or teardown."""
-        if self.updates_in_flight == 0:
+    def _after_all(self, op: str, callback: Callable[[], None]) -> None:
+        """Run `callback` once every setup (before a tweet) or teardown (before exit_complete) sent
+        has been acknowledged or given up. A tweet does not wait for teardowns: they go to users who
+        left the ring, often because they are exiting and will not answer."""
+        if self.in_flight[op] == 0:
             callback()
         else:
-            self.when_settled.append(callback)
+            self.when_settled[op].append(callback)
 
     # --- datagrams --------------------------------------------------------------------------------
 

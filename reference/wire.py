@@ -23,7 +23,7 @@ class WireError(ValueError):
     """A datagram or field that is not what the protocol allows; str(error) is the reason."""
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: Any) -> bytes:
     """Compact JSON: small datagrams, and non-ASCII tweet text stays readable in traces."""
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -101,7 +101,8 @@ def test_alias_bomb_is_refused(tmp_path, capsys):
 
 
 def test_published_schemas_match_the_models():
-    assert json.loads((ROOT / "specs" / "schema.json").read_text()) == json.loads(dumps(scenario_schema()))
+    regenerate = "regenerate with: tweeter-harness schema scenario > specs/schema.json (and manifest)"
+    assert json.loads((ROOT / "specs" / "schema.json").read_text()) == json.loads(dumps(scenario_schema())), regenerate
     assert json.loads((ROOT / "specs" / "manifest.schema.json").read_text()) == json.loads(dumps(manifest_schema()))
 
 

@@ -1,0 +1,268 @@
+"""Benchmark of the reference beside bare-Python floors measured in the same run (not a test).
+
+    python -m reference.bench
+
+(a) Ring round trip: the time from the tweeter sending its tweet to f1 until it is back, as the tweeter
+    itself measures it (its `[trace] ring round trip ... ms` line), median of several tweets, for rings
+    of 1, 10, 50 and 200 followers; the floor is the same number of bare Python forwarder processes
+    passing one datagram round (recvfrom, sendto, nothing else). Target: reference/floor <= 2.
+(b) Tracker throughput for `query handles` with 1,000 registered users, from 8 client processes that
+    each send a query and wait for its answer; the floor is a bare Python UDP echo server fed the same
+    queries by the same clients. Target: reference/floor >= 0.5.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import queue
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SIZES = (1, 10, 50, 200)
+TWEETS_PER_SIZE = 7
+FLOOR_ROUNDS = 21
+USERS_FOR_QUERY = 1000
+CLIENTS = 8
+SECONDS = 3.0
+FORWARDER = """
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 0))
+print(sock.getsockname()[1], flush=True)
+onward = None
+while True:
+    data, _ = sock.recvfrom(65535)
+    if data.startswith(b"NEXT "):
+        onward = ("127.0.0.1", int(data[5:]))
+    else:
+        sock.sendto(data, onward)
+"""
+ECHO = """
+import socket
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", 0))
+print(sock.getsockname()[1], flush=True)
+while True:
+    data, address = sock.recvfrom(65535)
+    sock.sendto(data, address)
+"""
+
+
+class Program:
+    """A child process whose output lines are read by a thread (so its pipe never fills)."""
+
+    def __init__(self, args: list[str], stdout_lines: bool = True) -> None:
+        self.popen = subprocess.Popen([sys.executable, *args], cwd=HERE, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE if stdout_lines else subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        if stdout_lines:
+            threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for raw in self.popen.stdout:
+            self.lines.put(raw.decode(errors="replace").rstrip("\n"))
+
+    def send(self, line: str) -> None:
+        assert self.popen.stdin is not None
+        self.popen.stdin.write(line.encode() + b"\n")
+        self.popen.stdin.flush()
+
+    def expect(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        regex, deadline, seen = re.compile(pattern), time.monotonic() + timeout, ""
+        while True:
+            try:
+                seen = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError(f"no line matching {pattern!r}; last line: {seen!r}") from None
+            match = regex.search(seen)
+            if match:
+                return match
+
+    def stop(self) -> None:
+        self.popen.kill()
+        self.popen.wait()
+
+
+def free_ports(count: int, handed_out: set[int] = set()) -> list[int]:
+    """`count` distinct free ports, never the same twice in one run."""
+    ports = _bound_ports(count)
+    while handed_out & set(ports):
+        ports = _bound_ports(count)
+    handed_out.update(ports)
+    return ports
+
+
+def _bound_ports(count: int) -> list[int]:
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def start_tracker(programs: list[Program]) -> int:
+    """A tracker on a free port, its output discarded (written, but nobody pays to read it)."""
+    port = free_ports(1)[0]
+    programs.append(Program(["tracker.py", str(port), "--host", "127.0.0.1"], stdout_lines=False))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(0.05)
+        for attempt in range(200):
+            probe.sendto(b'{"op":"query","id":%d}' % attempt, ("127.0.0.1", port))
+            try:
+                probe.recv(65535)
+                return port
+            except socket.timeout:
+                continue
+    raise RuntimeError("the tracker did not answer")
+
+
+def handle(number: int) -> str:
+    """A distinct all-letter handle for user `number` (aa, ab, ...)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return "@u" + letters[number // 676 % 26] + letters[number // 26 % 26] + letters[number % 26]
+
+
+def ring_reference(programs: list[Program]) -> dict[int, float]:
+    """Median ring round trip in ms per size, measured by the tweeter."""
+    port = start_tracker(programs)
+    users = [Program(["user.py", "127.0.0.1", str(port)]) for _ in range(max(SIZES) + 1)]
+    programs.extend(users)
+    for number, user in enumerate(users):
+        user.send(f"register {handle(number)} 127.0.0.1 {' '.join(map(str, free_ports(3)))}")
+    for user in users:
+        user.expect(r"^register: SUCCESS")
+    tweeter, followers, medians, following = users[0], users[1:], {}, 0
+    for size in SIZES:
+        for number in range(following + 1, size + 1):
+            followers[number - 1].send(f"follow {handle(number)} {handle(0)}")
+        for number in range(following + 1, size + 1):
+            followers[number - 1].expect(r"^follow: SUCCESS")
+        following = size
+        times = []
+        for round_number in range(TWEETS_PER_SIZE):
+            tweeter.send(f'tweet {handle(0)} "benchmark tweet number {round_number} round the ring"')
+            times.append(float(tweeter.expect(r"ring round trip ([\d.]+) ms").group(1)))
+            tweeter.expect(r"^end-tweet: SUCCESS")
+        medians[size] = statistics.median(times)
+    return medians
+
+
+def ring_floor(programs: list[Program]) -> dict[int, float]:
+    """Median round trip in ms of one datagram through N bare forwarder processes, per size."""
+    forwarders = [Program(["-c", FORWARDER]) for _ in range(max(SIZES))]
+    programs.extend(forwarders)
+    ports = [int(f.expect(r"^(\d+)$").group(1)) for f in forwarders]
+    origin = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    origin.bind(("127.0.0.1", 0))
+    origin.settimeout(5)
+    payload = json.dumps({"op": "tweet", "id": 1, "tweeter": "@uaaa", "from": "@uaaa", "round": 1,
+                          "text": "benchmark tweet number 1 round the ring"}).encode()
+    medians = {}
+    for size in SIZES:
+        chain = ports[:size] + [origin.getsockname()[1]]
+        for here, onward in zip(chain, chain[1:]):
+            origin.sendto(b"NEXT %d" % onward, ("127.0.0.1", here))
+        time.sleep(0.2)  # let the configuration datagrams land (this is a benchmark, not a test)
+        times = []
+        for _ in range(FLOOR_ROUNDS):
+            started = time.perf_counter()
+            origin.sendto(payload, ("127.0.0.1", chain[0]))
+            origin.recvfrom(65535)
+            times.append(1000 * (time.perf_counter() - started))
+        medians[size] = statistics.median(times)
+    origin.close()
+    return medians
+
+
+def query_client(port: int, seconds: float, results: "multiprocessing.Queue[int]") -> None:
+    """Send `query handles` and wait for each answer, as fast as possible, for `seconds`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(1.0)
+    answered, request_id, deadline = 0, 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        request_id += 1
+        sock.sendto(b'{"op":"query","id":%d}' % request_id, ("127.0.0.1", port))
+        try:
+            sock.recvfrom(65535)
+            answered += 1
+        except socket.timeout:
+            pass
+    results.put(answered)
+
+
+def throughput(port: int) -> float:
+    """Answers per second from CLIENTS concurrent query clients."""
+    results: multiprocessing.Queue[int] = multiprocessing.Queue()
+    clients = [multiprocessing.Process(target=query_client, args=(port, SECONDS, results))
+               for _ in range(CLIENTS)]
+    for client in clients:
+        client.start()
+    total = sum(results.get() for _ in clients)
+    for client in clients:
+        client.join()
+    return total / SECONDS
+
+
+def register_many(port: int, count: int) -> None:
+    """Register `count` users straight over UDP (each from its own p1 socket, as the tracker asks)."""
+    for number in range(count):
+        p1 = free_ports(1)[0]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", p1))
+            sock.settimeout(2)
+            message = {"op": "register", "id": number, "handle": handle(number), "ip": "127.0.0.1",
+                       "ports": [p1, 10000 + 2 * number, 10001 + 2 * number]}  # below the ephemeral range
+            sock.sendto(json.dumps(message).encode(), ("127.0.0.1", port))
+            assert json.loads(sock.recv(65535))["ok"], f"register {handle(number)} failed"
+
+
+def query_benchmark(programs: list[Program]) -> tuple[float, float]:
+    port = start_tracker(programs)
+    register_many(port, USERS_FOR_QUERY)
+    reference = throughput(port)
+    echo = Program(["-c", ECHO])
+    programs.append(echo)
+    floor = throughput(int(echo.expect(r"^(\d+)$").group(1)))
+    return reference, floor
+
+
+def main() -> int:
+    programs: list[Program] = []
+    try:
+        started = time.monotonic()
+        print("(a) ring round trip, tweeter's send to f1 until back; median ms", flush=True)
+        reference, floor = ring_reference(programs), ring_floor(programs)
+        for size in SIZES:
+            ratio = reference[size] / floor[size]
+            print(f"  {size:4d} followers: reference {reference[size]:8.3f} ms  floor {floor[size]:8.3f} ms  "
+                  f"ratio {ratio:5.2f}  {'ok' if ratio <= 2 else 'over target 2'}", flush=True)
+        for program in programs:
+            program.stop()
+        programs.clear()
+        print(f"(b) query handles with {USERS_FOR_QUERY} users, {CLIENTS} clients, {SECONDS:g} s each",
+              flush=True)
+        answered, echoed = query_benchmark(programs)
+        ratio = answered / echoed
+        print(f"  reference {answered:9.0f} answers/s  echo floor {echoed:9.0f} answers/s  ratio {ratio:5.2f}  "
+              f"{'ok' if ratio >= 0.5 else 'under target 0.5'}", flush=True)
+        print(f"total {time.monotonic() - started:.1f} s", flush=True)
+    finally:
+        for program in programs:
+            program.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Submissions that cannot run or never answer end with a clear status, and leave no process."""
+
+from __future__ import annotations
+
+from tests.harness.conftest import SUBMISSIONS
+
+
+def test_tracker_that_dies_at_start_is_an_error_not_a_failure(grade):
+    graded = grade(SUBMISSIONS / "tracker_crashes_at_start", specs=["register_new"])
+    scenario = graded.scenario("tracker_crashes_at_start", "register_new")
+    assert scenario["status"] == "error"
+    assert "the tracker exited at start-up" in scenario["message"]
+    assert "deliberately broken" in scenario["message"]  # its last words are shown
+    assert graded.status == 1
+
+
+def test_program_that_never_answers_fails_at_the_step_timeout(grade):
+    graded = grade(SUBMISSIONS / "silent", specs=["register_new"], extra=("--step-timeout", "1"))
+    scenario = graded.scenario("silent", "register_new")
+    assert scenario["status"] == "failed"
+    assert "Failed at step 1 of 1" in scenario["message"]
+    assert "expected SUCCESS; no result line within 1 s" in scenario["message"]
+    assert "> register @alice 127.0.0.1" in scenario["message"]  # what was typed is shown
+
+
+def test_dependent_scenario_is_blocked_not_failed_again(grade):
+    graded = grade(SUBMISSIONS / "silent", specs=["register_new", "register_duplicate"],
+                   extra=("--step-timeout", "1"))
+    blocked = graded.scenario("silent", "register_duplicate")
+    assert blocked["status"] == "blocked" and blocked["score"] == 0
+    assert "register_new" in blocked["message"]
+
+
+def test_missing_folder_is_a_usage_error(grade, tmp_path):
+    graded = grade(tmp_path / "nope")
+    assert graded.status == 2 and "no such folder" in graded.output
+
+
+def test_folder_without_submissions_is_a_usage_error(grade, tmp_path):
+    graded = grade(tmp_path)
+    assert graded.status == 2 and "not a submission" in graded.output
