@@ -112,8 +112,9 @@ class ProcessSet:
                               echo=False, timeout=None, dimensions=(50, 250))
         # pexpect's defaults pause before each send and after close; the harness waits on events.
         spawn.delaybeforesend = None
-        spawn.delayafterclose = 0
-        spawn.delayafterterminate = 0
+        for holder in (spawn, spawn.ptyproc):
+            holder.delayafterclose = 0
+            holder.delayafterterminate = 0
         child = Child(name=name, argv=argv, spawn=spawn)
         child.start_seq = self.trace.add(name, "start", " ".join(argv)).seq
         with self._lock:

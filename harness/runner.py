@@ -28,6 +28,7 @@ from harness.trace import Event, Trace
 TRACKER = "tracker"
 TRACKER_IP = "127.0.0.1"
 STARTUP_TIMEOUT_S = 10.0
+STRAGGLER_S = 1.0
 COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", "grading-results")
 
 
@@ -493,25 +494,32 @@ class ScenarioRunner:
         return result
 
     def _await_tweets_done(self, accepted: list[PendingTweet], first_seq: int, timeout: float) -> None:
-        """Wait until every accepted tweet reached its followers, came back and end-tweet was answered."""
+        """Wait until every accepted tweet reached its followers, came back and end-tweet was answered.
+
+        Once a tweeter has ended its tweet (end-tweet answered), followers' lines still missing get
+        STRAGGLER_S more: lines of different processes reach the harness in any order, but a tweet
+        that never went round (a follower that does not forward) must not hold the step for its
+        whole timeout.
+        """
         manual_sent: set[int] = set()
+        ended_at: dict[int, float] = {}
+
+        def finished(tweet: PendingTweet, receivers: set[str]) -> bool:
+            followers = {self.users[n].handle if not n.startswith("@") else n for n in tweet.args.deliver_to or []}
+            round_done = self._returned(tweet) if self.dialect.returned_re else followers <= receivers
+            if round_done and not self.dialect.end_tweet_automatic and id(tweet) not in manual_sent:
+                manual_sent.add(id(tweet))
+                self._type_command(tweet.args.user, "end_tweet", timeout)
+            if not self._end_tweet_outcome(tweet):
+                return False
+            ended = ended_at.setdefault(id(tweet), time.monotonic())
+            return followers <= receivers or time.monotonic() - ended >= STRAGGLER_S
 
         def done() -> bool | None:
             deliveries = self._deliveries(accepted, first_seq)
-            all_done = True
-            for tweet in accepted:
-                receivers = {d.receiver for d in deliveries[id(tweet)]}
-                followers = {self.users[n].handle if not n.startswith("@") else n
-                             for n in tweet.args.deliver_to or []}
-                round_done = self._returned(tweet) if self.dialect.returned_re else followers <= receivers
-                if round_done and not self.dialect.end_tweet_automatic and id(tweet) not in manual_sent:
-                    manual_sent.add(id(tweet))
-                    self._type_command(tweet.args.user, "end_tweet", timeout)
-                if not (followers <= receivers and round_done and self._end_tweet_outcome(tweet)):
-                    all_done = False
-            return True if all_done else None
+            return True if all(finished(t, {d.receiver for d in deliveries[id(t)]}) for t in accepted) else None
 
-        self.trace.wait_for(done, self._budget(timeout))
+        self.trace.wait_for(done, self._budget(timeout), poll=0.05)
 
 
 def _attribute(received, pending: list[PendingTweet], users: dict[str, UserSlot]) -> PendingTweet | None:

@@ -1,0 +1,133 @@
+"""Build the example submissions with classic bugs from the reference, one bug each.
+
+Each example is the reference with a few exact text replacements (every replacement must apply
+exactly once, so a change to the reference that moves the code fails loudly here instead of quietly
+building a correct "buggy" example). The folders are committed so that a fresh checkout can grade
+them; `tests/test_examples.py` checks that they are what this script builds.
+
+    python3 student_submissions/build_examples.py          # rebuild every example folder
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REFERENCE = HERE.parent / "reference"
+PROGRAM_FILES = ("tracker.py", "user.py", "wire.py", "reliable.py", "console.py")
+
+FORWARD = '''        self._request(self.me.ring_out, state.right_address, onward, lambda reply: None,
+                      lambda: self.trace(f"{state.right} did not take the tweet of {tweeter}"),
+                      RING_TIMEOUT, RING_TRIES)'''
+SEND_TO_FIRST = '''        self._request(self.me.ring_out, self.ring[0][1], message, lambda reply: None,
+                      lambda: self.trace(f"{self.ring[0][0]} did not take my tweet"), RING_TIMEOUT, RING_TRIES)
+        self.timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))'''
+
+
+@dataclass(frozen=True)
+class Bug:
+    """One example: which replacements make it, and what its README says."""
+
+    name: str
+    title: str
+    explanation: str
+    replacements: tuple[tuple[str, str, str], ...]  # (file, old, new)
+
+
+BUGS = (
+    Bug("star_not_ring", "A star instead of a ring",
+        "The tweeter sends its tweet straight to every follower, and followers do not pass it on. "
+        "Every follower still gets it once, but each one names the tweeter as the forwarder, so the "
+        "harness sees that the tweet never travelled peer to peer.",
+        (("user.py", SEND_TO_FIRST,
+          '''        for _handle, address in self.ring:  # BUG: a star, every follower straight from me
+            self._request(self.me.ring_out, address, dict(message), lambda reply: None, lambda: None,
+                          RING_TIMEOUT, RING_TRIES)
+        self._round_returned()'''),
+         ("user.py", FORWARD, "        pass  # BUG: followers do not pass the tweet on"))),
+    Bug("ring_in_follow_order", "The ring in follow order instead of alphabetical order",
+        "The tracker keeps each follower list in the order the follows arrived instead of sorted, so "
+        "the ring runs in follow order. With followers who followed alphabetically nothing shows; with "
+        "any other order the tweet visits them in the wrong order.",
+        (("tracker.py", "bisect.insort(owner.followers, follower.handle)",
+          "owner.followers.append(follower.handle)  # BUG: follow order, not alphabetical"),)),
+    Bug("first_word_only", "Only the first word of a tweet is sent",
+        "The user sends only the first word of the tweet text (a classic parsing slip), so followers "
+        "print a truncated tweet.",
+        (("user.py", "    def _tweet(self, handle: str, text: str) -> None:\n",
+          "    def _tweet(self, handle: str, text: str) -> None:\n"
+          "        text = text.split(\" \")[0]  # BUG: only the first word\n"),)),
+    Bug("no_length_check", "No length check on tweets",
+        "Neither the user nor the tracker checks the 140-character limit, so a 141-character tweet is "
+        "accepted and delivered instead of refused.",
+        (("user.py", "        if len(text) > wire.MAX_TWEET:\n", "        if False:  # BUG: no length check\n"),
+         ("wire.py", "    if len(value) > MAX_TWEET:\n", "    if False:  # BUG: no length check\n"))),
+    Bug("follower_does_not_forward", "A follower that does not forward",
+        "Followers print the tweet but never pass it on to their right neighbour: only the first "
+        "follower gets it, and it never comes back to the tweeter.",
+        (("user.py", FORWARD, "        pass  # BUG: the tweet is not passed on"),)),
+    Bug("duplicate_handles", "Duplicate handles accepted",
+        "The tracker does not check whether a handle is already registered, so a second user can take "
+        "over an existing handle.",
+        (("tracker.py", '''        if handle in self.users:
+            raise Reject(f"duplicate handle {handle}")
+''', "        # BUG: no check for a duplicate handle\n"),)),
+    Bug("exit_leaves_follower", "Exit leaves the user as a follower",
+        "On exit the tracker deletes the user but does not remove it from the follower lists of the "
+        "users it followed, so their next tweets still try to go through it.",
+        (("tracker.py", '''            for owner in self.users.values():
+                if member.handle in owner.followers:
+                    owner.followers.remove(member.handle)
+                    notices += self._ring_changed(owner, now)
+''', "            pass  # BUG: stays a follower of everyone it followed\n"),)),
+    Bug("tracker_crashes_on_duplicate_follow", "The tracker crashes on a duplicate follow",
+        "A second identical follow raises an exception the tracker does not catch, so the tracker "
+        "dies and every later command goes unanswered.",
+        (("tracker.py", 'raise Reject(f"{follower.handle} already follows {owner.handle}")',
+          "raise KeyError(follower.handle)  # BUG: crashes the tracker"),)),
+    Bug("slow_but_correct", "Slow but correct: one second per hop",
+        "Each follower waits one second before passing the tweet on (its timeouts are raised to "
+        "match). It is slow, but everything it does is right: it must score full marks, because the "
+        "harness waits for events, not for fixed times.",
+        (("user.py", FORWARD, "        time.sleep(1)  # deliberately slow, but correct\n" + FORWARD),
+         ("user.py", "RETURN_TIMEOUT = 4.0", "RETURN_TIMEOUT = 30.0"),
+         ("tracker.py", "TWEET_TIMEOUT = 5.0", "TWEET_TIMEOUT = 30.0"))),
+)
+
+
+def build(bug: Bug, target: Path) -> dict[str, str]:
+    """The example's files as text (README included), built from the reference."""
+    files = {name: (REFERENCE / name).read_text(encoding="utf-8") for name in PROGRAM_FILES}
+    for file, old, new in bug.replacements:
+        count = files[file].count(old)
+        if count != 1:
+            raise SystemExit(f"{bug.name}: the text to replace occurs {count} times in reference/{file}:\n{old}")
+        files[file] = files[file].replace(old, new)
+    files["README.md"] = (f"# Example submission: {bug.title}\n\n{bug.explanation}\n\n"
+                          "Its expected score and the scenarios where it loses points are in "
+                          "`../expected_scores.json`. It was built from `reference/` by "
+                          "`../build_examples.py`; do not edit it by hand.\n")
+    return files
+
+
+def write(bug: Bug) -> None:
+    target = HERE / bug.name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir()
+    for name, text in build(bug, target).items():
+        (target / name).write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    for bug in BUGS:
+        write(bug)
+        print(f"built {bug.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
