@@ -70,10 +70,23 @@ class TweetObservation:
     reads_forwarder: bool = True
 
 
-def judge_delivery(obs: TweetObservation) -> list[CheckResult]:
+DELIVERY_PROPERTIES = ("delivered_once", "nobody_else", "ring_order", "peer_to_peer", "returned", "intact")
+
+
+def judge_delivery(obs: TweetObservation, graded: tuple[str, ...] = DELIVERY_PROPERTIES) -> list[CheckResult]:
+    """All six properties; those a scenario does not grade are reported but cannot fail it.
+
+    So that one bug costs one scenario, each scenario grades the properties it is about (a tweet
+    truncated to its first word loses the text scenarios, not every ring scenario as well).
+    """
     ring = sorted(obs.followers)
-    return [_once(obs, ring), _nobody_else(obs), _ring_order(obs, ring), _peer_to_peer(obs, ring),
-            _came_back(obs), _intact(obs)]
+    results = [_once(obs, ring), _nobody_else(obs), _ring_order(obs, ring), _peer_to_peer(obs, ring),
+               _came_back(obs), _intact(obs)]
+    for key, result in zip(DELIVERY_PROPERTIES, results):
+        if key not in graded and result.status == "failed":
+            result.status = "skipped"
+            result.message = f"not graded in this scenario, but seen: {result.message}"
+    return results
 
 
 def _by_receiver(obs: TweetObservation) -> dict[str, list[Delivery]]:

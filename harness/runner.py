@@ -17,7 +17,8 @@ from typing import Callable
 import pexpect
 
 from harness import ports
-from harness.checks import CheckResult, Delivery, TweetObservation, failed, judge_delivery, passed
+from harness.checks import (DELIVERY_PROPERTIES, CheckResult, Delivery, TweetObservation, failed,
+                            judge_delivery, passed)
 from harness.dialect import Dialect, render
 from harness.manifest import TypedLine
 from harness.processes import ProcessSet
@@ -450,7 +451,8 @@ class ScenarioRunner:
         deliveries = self._deliveries(pending, first_seq)
         for tweet in pending:
             if tweet.reply == "success" and tweet.args.deliver_to is not None:
-                checks.extend(judge_delivery(self._observe(tweet, deliveries[id(tweet)])))
+                graded = tuple(tweet.args.grade) if tweet.args.grade is not None else DELIVERY_PROPERTIES
+                checks.extend(judge_delivery(self._observe(tweet, deliveries[id(tweet)]), graded))
             elif tweet.reply == "failure" or tweet.args.expect == "failure":
                 checks.append(self._refused_not_delivered(tweet, deliveries[id(tweet)]))
         return checks

@@ -17,10 +17,12 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, create_m
 
 from harness import yaml_source
 from harness.errors import InputFileError
+from harness.checks import DELIVERY_PROPERTIES
 from harness.manifest import check_regex, placeholders_in
 
 USER_NAME = r"^[A-Za-z]{1,15}$"
 Outcome = Literal["success", "failure"]
+DeliveryProperty = Literal[DELIVERY_PROPERTIES]  # type: ignore[valid-type]
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 MAX_TWEET_LENGTH = 10_000
 
@@ -79,6 +81,9 @@ class TweetArgs(StepArgs):
     deliver_to: list[str] | None = Field(None, description="Exactly the users that must receive it "
                                          "(ring order is theirs sorted). Required when expect is success.")
     expect: Outcome = "success"
+    grade: list[DeliveryProperty] | None = Field(
+        None, description="Delivery properties this step grades (default: all). The others are still "
+        "checked and reported, but cannot fail the scenario: one bug, one scenario.")
 
     @model_validator(mode="after")
     def _consistent(self) -> "TweetArgs":
