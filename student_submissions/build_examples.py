@@ -10,6 +10,7 @@ them; `tests/test_examples.py` checks that they are what this script builds.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from dataclasses import dataclass
@@ -98,7 +99,7 @@ BUGS = (
 )
 
 
-def build(bug: Bug, target: Path) -> dict[str, str]:
+def build(bug: Bug) -> dict[str, str]:
     """The example's files as text (README included), built from the reference."""
     files = {name: (REFERENCE / name).read_text(encoding="utf-8") for name in PROGRAM_FILES}
     for file, old, new in bug.replacements:
@@ -106,11 +107,20 @@ def build(bug: Bug, target: Path) -> dict[str, str]:
         if count != 1:
             raise SystemExit(f"{bug.name}: the text to replace occurs {count} times in reference/{file}:\n{old}")
         files[file] = files[file].replace(old, new)
-    files["README.md"] = (f"# Example submission: {bug.title}\n\n{bug.explanation}\n\n"
-                          "Its expected score and the scenarios where it loses points are in "
-                          "`../expected_scores.json`. It was built from `reference/` by "
-                          "`../build_examples.py`; do not edit it by hand.\n")
+    files["README.md"] = readme(bug)
     return files
+
+
+def readme(bug: Bug) -> str:
+    """What the bug is, and the score and lost scenarios promised in expected_scores.json."""
+    expected = json.loads((HERE / "expected_scores.json").read_text(encoding="utf-8"))[bug.name]
+    lost = "".join(f"- `{scenario}` ({outcome['status']}"
+                   + (f": {'; '.join(outcome['checks'])}" if outcome.get("checks") else "") + ")\n"
+                   for scenario, outcome in expected["lost"].items())
+    return (f"# Example submission: {bug.title}\n\n{bug.explanation}\n\n"
+            f"Expected score on the public specs: **{expected['score']}/100**.\n\n"
+            + (f"Scenarios it does not pass:\n\n{lost}\n" if lost else "It passes every scenario.\n\n")
+            + "Built from `reference/` by `../build_examples.py`; do not edit it by hand.\n")
 
 
 def write(bug: Bug) -> None:
@@ -118,7 +128,7 @@ def write(bug: Bug) -> None:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir()
-    for name, text in build(bug, target).items():
+    for name, text in build(bug).items():
         (target / name).write_text(text, encoding="utf-8")
 
 
