@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +19,7 @@ from harness.dialect import Dialect
 from harness.errors import InputFileError
 from harness.grading import ScenarioResult, SubmissionGrade
 from harness.runner import ScenarioRunner
+from harness.sandbox import Limits
 from harness.scenario import Scenario
 from harness.submissions import Submission
 
@@ -30,6 +31,8 @@ Progress = Callable[[Submission, ScenarioResult], None]
 class GradeOptions:
     jobs: int = os.cpu_count() or 1
     step_timeout: float | None = None
+    limits: dict[str, int | None] = field(default_factory=dict)  # the grader's overrides win
+    separate_user: bool = True
 
 
 def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions,
@@ -96,8 +99,10 @@ def _ready(submission: Submission, scenario_id: str, suite: Suite, results: dict
 def _run_one(submission: Submission, scenario_id: str, suite: Suite, dialect: Dialect,
              options: GradeOptions) -> ScenarioResult:
     file, scenario = suite[scenario_id]
+    limits = Limits().merged(dialect.manifest.limits.model_dump()).merged(options.limits)
     try:
-        outcome = ScenarioRunner(submission.path, dialect, scenario, options.step_timeout).run()
+        outcome = ScenarioRunner(submission.path, dialect, scenario, options.step_timeout, limits,
+                                 options.separate_user).run()
     except Exception as exc:  # a harness bug must not lose the other results
         return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
     return grading.score_outcome(scenario_id, file, scenario, outcome)

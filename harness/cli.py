@@ -22,6 +22,14 @@ from harness import yaml_source
 from harness.manifest import Manifest
 
 EXIT_OK, EXIT_POINTS_LOST, EXIT_ERROR = 0, 1, 2
+LIMIT_OPTIONS = {
+    "cpu_seconds": "CPU seconds per process",
+    "memory_mb": "address space per process, MiB",
+    "processes": "processes per scenario",
+    "file_size_mb": "largest file a process may write, MiB",
+    "open_files": "open files per process",
+    "output_kb": "output kept per process, KiB (the rest is counted)",
+}
 
 
 def default_specs() -> Path:
@@ -57,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
                              help="folder for reports and transcripts (default: ./grading-results)")
         command.add_argument("--step-timeout", type=float, default=None,
                              help="seconds per step, overriding the scenarios' own")
+        limits = command.add_argument_group("limits for submission processes (defaults in README)")
+        for name, what in LIMIT_OPTIONS.items():
+            limits.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", type=_positive_int,
+                                metavar="N", help=what)
+        limits.add_argument("--same-user", action="store_true",
+                            help="when run as root, do not give each scenario an unprivileged user "
+                                 "of its own (the process limit then does not bind)")
     validate = sub.add_parser("validate", help="schema-check scenario files and manifests")
     validate.add_argument("paths", nargs="+", type=Path, metavar="SPEC_OR_DIR")
     schema = sub.add_parser("schema", help="print the JSON Schema of scenarios or manifests")
@@ -82,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 def _grade(args: argparse.Namespace, paths: list[Path]) -> list:
     suite = load_suite(args.specs or [default_specs()])
     submissions = discover(paths)
-    options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout)
+    options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout, separate_user=not args.same_user,
+                           limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
     grades = grade_all(submissions, suite, options)
     for grade in grades:
         report.write_submission(grade, args.out)

@@ -31,6 +31,7 @@ class ScenarioResult:
     tags: list[str] = field(default_factory=list)
     description: str = ""
     trace: Trace | None = None
+    protections: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "file": self.file, "score": round(self.score, 4),
@@ -62,6 +63,9 @@ class SubmissionGrade:
     def to_json(self) -> dict:
         data = {"submission": self.submission, "score": round(self.score, 4), "max_score": self.max_score,
                 "scenarios": [s.to_json() for s in self.scenarios]}
+        sandbox = next((s.protections for s in self.scenarios if s.protections), None)
+        if sandbox:
+            data["sandbox"] = {k: v for k, v in sandbox.items() if k != "uid"}
         if self.error:
             data["error"] = self.error
         return data
@@ -85,7 +89,7 @@ def score_outcome(scenario_id: str, file: Path, scenario: Scenario, outcome: Run
     checks = [check for step in outcome.steps for check in step.checks]
     return ScenarioResult(**_base(scenario_id, file, scenario), score=score, status=outcome.status,
                           duration_s=outcome.duration_s, message=explain(outcome), checks=checks,
-                          trace=outcome.trace)
+                          trace=outcome.trace, protections=outcome.protections)
 
 
 def blocked(scenario_id: str, file: Path, scenario: Scenario, failed_dependencies: list[str]) -> ScenarioResult:

@@ -218,6 +218,18 @@ class Tweets(Strict):
         return None if value is None else check_regex(value)
 
 
+class LimitOverrides(Strict):
+    """Resource limits a submission may ask for (e.g. more memory for a JVM); bounded, and a grader's
+    command-line limits win over these."""
+
+    cpu_seconds: int | None = Field(None, ge=1, le=600)
+    memory_mb: int | None = Field(None, ge=64, le=8192)
+    processes: int | None = Field(None, ge=4, le=256)
+    file_size_mb: int | None = Field(None, ge=1, le=512)
+    open_files: int | None = Field(None, ge=16, le=4096)
+    output_kb: int | None = Field(None, ge=64, le=16384)
+
+
 class Manifest(Strict):
     """A submission's `tweeter.yaml`. Every key is optional."""
 
@@ -231,6 +243,7 @@ class Manifest(Strict):
     query: Query = Query()
     tweets: Tweets = Tweets()
     transport: Literal["udp", "tcp"] = "udp"
+    limits: LimitOverrides = LimitOverrides()
 
 
 def load_manifest(folder: Path) -> Manifest:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pexpect
 
+from harness.sandbox import Sandbox
 from harness.trace import Trace
 
 MARKER_VAR = "TWEETER_HARNESS_RUN"
@@ -31,7 +32,7 @@ PARTIAL_LINE_IDLE_S = 0.15  # a prompt without newline counts as a line after th
 class OutputBudget:
     """Bounds what is kept of one process's output; the rest is counted, not stored."""
 
-    max_bytes: int = 2_000_000
+    max_bytes: int
     kept: int = 0
     dropped: int = 0
 
@@ -71,10 +72,15 @@ def sanitize(raw: bytes) -> str:
 class ProcessSet:
     """Every process of one scenario, the thread that reads them, and their cleanup."""
 
-    def __init__(self, trace: Trace, workdir: Path, env_extra: dict[str, str] | None = None) -> None:
+    def __init__(self, trace: Trace, workdir: Path, sandbox: Sandbox,
+                 env_extra: dict[str, str] | None = None) -> None:
         self.trace = trace
         self.workdir = workdir
-        self.marker = uuid.uuid4().hex
+        self.sandbox = sandbox
+        for private in (".home", ".tmp"):
+            (workdir / private).mkdir(exist_ok=True)
+        sandbox.adopt()
+        self.marker = f"{os.getpid()}-{uuid.uuid4().hex}"  # which harness process, which scenario
         self.children: dict[str, Child] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -85,14 +91,10 @@ class ProcessSet:
 
     # -- launching ---------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
-        home = self.workdir / ".home"
-        tmp = self.workdir / ".tmp"
-        home.mkdir(exist_ok=True)
-        tmp.mkdir(exist_ok=True)
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "TMPDIR": str(tmp),
+            "PATH": self.sandbox.search_path(os.environ.get("PATH", "/usr/bin:/bin")),
+            "HOME": str(self.workdir / ".home"),
+            "TMPDIR": str(self.workdir / ".tmp"),
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
@@ -109,13 +111,15 @@ class ProcessSet:
         if not argv:
             raise ValueError(f"empty launch command for {name}")
         spawn = pexpect.spawn(argv[0], argv[1:], cwd=str(self.workdir), env=self.environment(),
-                              echo=False, timeout=None, dimensions=(50, 250))
+                              echo=False, timeout=None, dimensions=(50, 250),
+                              preexec_fn=self.sandbox.preexec())
         # pexpect's defaults pause before each send and after close; the harness waits on events.
         spawn.delaybeforesend = None
         for holder in (spawn, spawn.ptyproc):
             holder.delayafterclose = 0
             holder.delayafterterminate = 0
-        child = Child(name=name, argv=argv, spawn=spawn)
+        child = Child(name=name, argv=argv, spawn=spawn,
+                      budget=OutputBudget(max_bytes=self.sandbox.limits.output_kb * 1024))
         child.start_seq = self.trace.add(name, "start", " ".join(argv)).seq
         with self._lock:
             self.children[name] = child
@@ -222,6 +226,7 @@ class ProcessSet:
                 except (ProcessLookupError, PermissionError):
                     pass
         kill_marked(self.marker)
+        self.sandbox.kill_all()
         self.trace.wait_for(lambda: True if all(c.exited for c in children) else None,
                             timeout=5, poll=0.05)
         self._stop.set()

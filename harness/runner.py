@@ -22,6 +22,7 @@ from harness.checks import (DELIVERY_PROPERTIES, CheckResult, Delivery, TweetObs
 from harness.dialect import Dialect, render
 from harness.manifest import TypedLine
 from harness.processes import ProcessSet
+from harness.sandbox import Limits, Sandbox
 from harness.scenario import (ExpectArgs, ExpectNotArgs, PairArgs, QueryArgs, RegisterArgs, Scenario,
                               TweetArgs, TypeArgs, UserArgs, AliveArgs, step_args, step_kind)
 from harness.trace import Event, Trace
@@ -63,6 +64,7 @@ class RunOutcome:
     error: str | None
     duration_s: float
     total_steps: int
+    protections: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -92,8 +94,12 @@ class ScenarioRunner:
     """Plays one scenario; `run()` never raises for anything the submission does."""
 
     def __init__(self, submission: Path, dialect: Dialect, scenario: Scenario,
-                 step_timeout: float | None = None) -> None:
+                 step_timeout: float | None = None, limits: Limits | None = None,
+                 drop_privileges: bool = True) -> None:
         self.submission = submission
+        self.limits = limits or Limits()
+        self.drop_privileges = drop_privileges
+        self.protections: dict = {}
         self.dialect = dialect
         self.scenario = scenario
         self.step_timeout = step_timeout or scenario.step_timeout
@@ -115,7 +121,9 @@ class ScenarioRunner:
         try:
             copy = workdir / "submission"
             shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
-            self.procs = ProcessSet(self.trace, copy)
+            sandbox = Sandbox(self.limits, copy, self.drop_privileges)
+            self.protections = sandbox.protections()
+            self.procs = ProcessSet(self.trace, copy, sandbox)
             self._assign_ports(allocated)
             self._start_all()
             for number, step in enumerate(self.scenario.steps, start=1):
@@ -134,10 +142,11 @@ class ScenarioRunner:
         finally:
             if self.procs is not None:
                 self.procs.kill_all()
+                self.procs.sandbox.close()
             ports.release(allocated)
             shutil.rmtree(workdir, ignore_errors=True)
         return RunOutcome(status, steps, self.trace, error, time.monotonic() - started,
-                          len(self.scenario.steps))
+                          len(self.scenario.steps), self.protections)
 
     def _assign_ports(self, allocated: list[int]) -> None:
         self.tracker_port, rest = allocated[0], allocated[1:]

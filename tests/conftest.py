@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,10 @@ import pytest
 from harness.processes import MARKER_VAR
 
 
-def harness_started_pids() -> list[int]:
-    """Live processes carrying the harness's run marker in their environment."""
-    needle = f"{MARKER_VAR}=".encode()
+def harness_started_pids(harness_pid: int | None = None) -> list[int]:
+    """Live processes carrying the run marker of the harness in process `harness_pid` (default: this
+    one, where the tests run the harness in-process); other harness runs on the machine are ignored."""
+    needle = f"{MARKER_VAR}={harness_pid or os.getpid()}-".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ EXPECTED = {k: v for k, v in json.loads((EXAMPLES / "expected_scores.json").read
 def _builder():
     spec = importlib.util.spec_from_file_location("build_examples", EXAMPLES / "build_examples.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -1,0 +1,195 @@
+"""Confinement of submission processes: resource limits, a user of their own, a pids cgroup.
+
+Root ignores RLIMIT_NPROC, so when the harness runs as root (CI, Gradescope) each scenario's
+processes run as a fresh unprivileged uid of their own: then the process limit binds, they cannot
+signal the harness or another scenario, and every process they leave behind can be found by uid and
+killed, even one that double-forked, called setsid and cleared its environment. Where a pids cgroup
+can be made, it bounds the number of processes as well. `protections()` says what was in force.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import signal
+import stat
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+UID_RANGE = (61000, 61999)
+CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
+SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+_uid_lock = threading.Lock()
+_uids_in_use: set[int] = set()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-process resource limits (documented defaults; overridable per run and per manifest)."""
+
+    cpu_seconds: int = 120
+    memory_mb: int = 2048
+    processes: int = 64
+    file_size_mb: int = 64
+    open_files: int = 256
+    output_kb: int = 2048
+
+    def merged(self, overrides: dict[str, int | None]) -> "Limits":
+        return Limits(**{**asdict(self), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def _set(kind: int, value: int) -> None:
+    soft_hard = (value, value)
+    try:
+        resource.setrlimit(kind, soft_hard)
+    except (ValueError, OSError):
+        current = resource.getrlimit(kind)[1]
+        if current != resource.RLIM_INFINITY and current < value:
+            return  # already tighter than asked
+        raise
+
+
+def processes_of(uid: int) -> list[int]:
+    """PIDs of live processes owned by `uid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _reachable_by_others(directory: str) -> bool:
+    """Whether a user other than the owner can run programs from `directory` (all parents +x)."""
+    path = Path(directory)
+    try:
+        for part in [path, *path.parents]:
+            if not part.stat().st_mode & stat.S_IXOTH:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+class Sandbox:
+    """The confinement of one scenario's processes."""
+
+    def __init__(self, limits: Limits, workdir: Path, drop_privileges: bool = True) -> None:
+        self.limits = limits
+        self.workdir = workdir
+        self.uid = _allocate_uid() if drop_privileges and os.geteuid() == 0 else None
+        self.cgroup = _make_cgroup(limits.processes) if os.geteuid() == 0 else None
+        self._nproc = limits.processes if self.uid is not None else len(processes_of(os.geteuid())) + limits.processes
+
+    def adopt(self) -> None:
+        """Hand the working copy to the sandbox user (call once the copy is complete)."""
+        if self.uid is not None:
+            os.chmod(self.workdir.parent, 0o711)
+            _chown_tree(self.workdir, self.uid)
+
+    def search_path(self, inherited: str) -> str:
+        """PATH for the children: a separate user cannot enter e.g. /root, so keep what it can reach."""
+        if self.uid is None:
+            return inherited
+        kept = [d for d in inherited.split(os.pathsep) if d and _reachable_by_others(d)]
+        return os.pathsep.join(dict.fromkeys([*kept, *SYSTEM_PATH]))
+
+    def preexec(self) -> Callable[[], None]:
+        """Runs in the child between fork and exec: join the cgroup, set limits, drop root."""
+        limits, uid, cgroup, nproc = self.limits, self.uid, self.cgroup, self._nproc
+
+        def confine() -> None:
+            if cgroup is not None:
+                (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+            _set(resource.RLIMIT_CPU, limits.cpu_seconds)
+            _set(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
+            _set(resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024)
+            _set(resource.RLIMIT_NOFILE, limits.open_files)
+            _set(resource.RLIMIT_CORE, 0)
+            if uid is not None:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+            _set(resource.RLIMIT_NPROC, nproc)
+
+        return confine
+
+    def protections(self) -> dict:
+        """What was in force, for the report: graders must know what their sandbox did."""
+        return {
+            "separate_user": self.uid is not None,
+            "uid": self.uid if self.uid is not None else os.geteuid(),
+            "process_limit_binds": self.uid is not None or os.geteuid() != 0,
+            "pids_cgroup": self.cgroup is not None,
+            "limits": asdict(self.limits),
+        }
+
+    def kill_all(self) -> None:
+        """Kill every process of this scenario that is still around, however it hid."""
+        for _ in range(10):
+            pids = set(self._cgroup_pids()) | set(processes_of(self.uid) if self.uid is not None else [])
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def close(self) -> None:
+        self.kill_all()
+        if self.cgroup is not None:
+            try:
+                self.cgroup.rmdir()
+            except OSError:
+                pass
+        if self.uid is not None:
+            with _uid_lock:
+                _uids_in_use.discard(self.uid)
+
+    def _cgroup_pids(self) -> list[int]:
+        if self.cgroup is None:
+            return []
+        try:
+            return [int(p) for p in (self.cgroup / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
+
+
+def _allocate_uid() -> int:
+    """A uid no process is using, reserved for one scenario."""
+    with _uid_lock:
+        for _ in range(200):
+            uid = random.randint(*UID_RANGE)
+            if uid not in _uids_in_use and not processes_of(uid):
+                _uids_in_use.add(uid)
+                return uid
+    raise RuntimeError("no free uid for the sandbox")
+
+
+def _make_cgroup(max_pids: int) -> Path | None:
+    if not (CGROUP_PIDS / "cgroup.procs").exists():
+        return None
+    path = CGROUP_PIDS / f"tweeter-{os.getpid()}-{random.getrandbits(40):x}"
+    try:
+        path.mkdir()
+        (path / "pids.max").write_text(str(max_pids))
+    except OSError:
+        return None
+    return path
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            try:
+                os.lchown(os.path.join(folder, name), uid, uid)
+            except OSError:
+                pass
