@@ -58,15 +58,22 @@ class Child:
     exited: bool = False
     exit_status: int | None = None
     start_seq: int = -1
+    dropped_noted: bool = False
 
     @property
     def pid(self) -> int:
         return self.spawn.pid
 
 
+CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f]}
+CONTROL[0x0d] = None  # a pty ends lines with \r\n
+
+
 def sanitize(raw: bytes) -> str:
-    """Decode untrusted output: bad bytes become U+FFFD, carriage returns and NULs go."""
-    return raw.decode("utf-8", errors="replace").replace("\r", "").replace("\x00", "")
+    """Decode untrusted output: bad bytes become U+FFFD and control characters (terminal escape
+    sequences included) become visible \\xNN text, so nothing a program prints can drive the
+    terminal or break a report."""
+    return raw.decode("utf-8", errors="replace").translate(CONTROL)
 
 
 class ProcessSet:
@@ -86,6 +93,7 @@ class ProcessSet:
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._env_extra = env_extra or {}
+        self._stopping = False
         self._reader = threading.Thread(target=self._read_loop, name="tweeter-reader", daemon=True)
         self._reader.start()
 
@@ -193,9 +201,14 @@ class ProcessSet:
             raw, child.partial = child.partial, b""
             self._emit(child, raw)
         child.output_closed = True
-        if child.budget.dropped:
-            self.trace.add(child.name, "note", f"{child.budget.dropped} further bytes of output not kept")
+        self._note_dropped(child)
         self._check_exit(child)
+
+    def _note_dropped(self, child: Child) -> None:
+        if child.budget.dropped and not child.dropped_noted:
+            child.dropped_noted = True
+            self.trace.add(child.name, "note", f"output over {child.budget.max_bytes // 1024} KiB: "
+                           f"{child.budget.dropped} more bytes counted, not kept")
 
     def _check_exit(self, child: Child) -> None:
         """Record the exit once the process is gone (non-blocking wait)."""
@@ -206,9 +219,12 @@ class ProcessSet:
         if alive:
             return
         child.exited = True
-        if child.spawn.signalstatus is not None:
+        if child.spawn.signalstatus == signal.SIGKILL and self._stopping:
+            child.exit_status = -signal.SIGKILL
+            text = "stopped by the harness at the end of the scenario"
+        elif child.spawn.signalstatus is not None:
             child.exit_status = -child.spawn.signalstatus
-            text = f"killed by signal {child.spawn.signalstatus}"
+            text = f"killed by signal {child.spawn.signalstatus} ({signal.strsignal(child.spawn.signalstatus)})"
         else:
             child.exit_status = child.spawn.exitstatus
             text = f"exited with status {child.exit_status}"
@@ -219,7 +235,9 @@ class ProcessSet:
         """Kill every process this set started, its process group, and any marked stray."""
         with self._lock:
             children = list(self.children.values())
+        self._stopping = True
         for child in children:
+            self._note_dropped(child)
             for sig in (signal.SIGCONT, signal.SIGKILL):
                 try:
                     os.killpg(child.pid, sig)

@@ -6,6 +6,7 @@ deliberate wait is the scenario's `grace` after a tweet, during which an extra d
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import tempfile
@@ -123,6 +124,7 @@ class ScenarioRunner:
             shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
             sandbox = Sandbox(self.limits, copy, self.drop_privileges)
             self.protections = sandbox.protections()
+            self.trace.add("harness", "note", f"sandbox: {json.dumps(self.protections, sort_keys=True)}")
             self.procs = ProcessSet(self.trace, copy, sandbox)
             self._assign_ports(allocated)
             self._start_all()
@@ -167,6 +169,8 @@ class ScenarioRunner:
             self._answer_startup(slot.name, "user", {**self._base_values(), **slot.values()})
             if self.dialect.user_ready_re:
                 self._await_setup_line(slot.name, self.dialect.user_ready_re.search, "be ready")
+        if self._exited(TRACKER):  # e.g. its port was bound by another process, which fooled readiness
+            raise SetupError(f"the tracker exited at start-up ({self._exit_text(TRACKER)})")
 
     def _launch(self, name: str, values: dict[str, str]) -> None:
         role = TRACKER if name == TRACKER else "user"

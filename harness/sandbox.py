@@ -131,11 +131,17 @@ class Sandbox:
         }
 
     def kill_all(self) -> None:
-        """Kill every process of this scenario that is still around, however it hid."""
+        """Kill every process of this scenario that is still around, however it hid.
+
+        As the sandbox user, kill(-1) reaches all its processes at once, so a fork bomb cannot
+        outrun the killing one pid at a time.
+        """
         for _ in range(10):
             pids = set(self._cgroup_pids()) | set(processes_of(self.uid) if self.uid is not None else [])
             if not pids:
-                break
+                return
+            if self.uid is not None:
+                _kill_everything_of(self.uid)
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -193,3 +199,17 @@ def _chown_tree(root: Path, uid: int) -> None:
                 os.lchown(os.path.join(folder, name), uid, uid)
             except OSError:
                 pass
+
+
+def _kill_everything_of(uid: int) -> None:
+    """Fork, become `uid`, and SIGKILL every process that uid owns (kill -1 spares only the caller)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)

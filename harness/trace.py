@@ -76,7 +76,7 @@ class Trace:
             return [e for e in self.events if e.proc == proc and e.kind in kinds and e.seq > after]
 
     def tail(self, proc: str, count: int) -> list[Event]:
-        return self.lines(proc, ("out", "in", "exit"))[-count:]
+        return self.lines(proc, ("out", "in", "exit", "note"))[-count:]
 
     def procs(self) -> list[str]:
         seen: dict[str, None] = {}

