@@ -90,6 +90,7 @@ class ProcessSet:
         self.marker = f"{os.getpid()}-{uuid.uuid4().hex}"  # which harness process, which scenario
         self.children: dict[str, Child] = {}
         self._lock = threading.Lock()
+        self._partial_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._env_extra = env_extra or {}
@@ -138,7 +139,11 @@ class ProcessSet:
         """Type one line at a process; returns the seq of the typing event, recorded before sending
         so that every reply comes after it in the trace (a fast reply must not be missed)."""
         child = self.children[name]
-        typed = self.trace.add(name, "in", line)
+        with self._partial_lock:  # a terminal that echoed would end the prompt's line here
+            if child.partial:
+                raw, child.partial = child.partial, b""
+                self._emit(child, raw)
+            typed = self.trace.add(name, "in", line)
         if child.exited:
             self.trace.add(name, "note", "not typed: the program has ended")
             return typed.seq
@@ -177,12 +182,13 @@ class ProcessSet:
             self._close_output(child)
             return
         child.last_read = time.monotonic()
-        *complete, child.partial = (child.partial + data).split(b"\n")
-        if len(child.partial) > READ_CHUNK:  # an endless line: cut it into pieces
-            complete.append(child.partial)
-            child.partial = b""
-        for raw in complete:
-            self._emit(child, raw)
+        with self._partial_lock:
+            *complete, child.partial = (child.partial + data).split(b"\n")
+            if len(child.partial) > READ_CHUNK:  # an endless line: cut it into pieces
+                complete.append(child.partial)
+                child.partial = b""
+            for raw in complete:
+                self._emit(child, raw)
 
     def _emit(self, child: Child, raw: bytes) -> None:
         if child.budget.admit(len(raw) + 1):
@@ -190,16 +196,18 @@ class ProcessSet:
 
     def _flush_idle_partials(self) -> None:
         now = time.monotonic()
-        for child in list(self.children.values()):
-            if child.partial and now - child.last_read >= PARTIAL_LINE_IDLE_S:
-                raw, child.partial = child.partial, b""
-                self._emit(child, raw)
+        with self._partial_lock:
+            for child in list(self.children.values()):
+                if child.partial and now - child.last_read >= PARTIAL_LINE_IDLE_S:
+                    raw, child.partial = child.partial, b""
+                    self._emit(child, raw)
 
     def _close_output(self, child: Child) -> None:
         """The pty reached end of file: the process exited, or closed its output and runs on."""
-        if child.partial:
-            raw, child.partial = child.partial, b""
-            self._emit(child, raw)
+        with self._partial_lock:
+            if child.partial:
+                raw, child.partial = child.partial, b""
+                self._emit(child, raw)
         child.output_closed = True
         self._note_dropped(child)
         self._check_exit(child)

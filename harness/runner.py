@@ -250,7 +250,7 @@ class ScenarioRunner:
         if script is None:
             return None
         values = {**self._base_values(), **self.users[proc].values(), **extra}
-        typed = self.cursor.get(proc, -1)
+        typed = max(self.cursor.get(proc, -1), self._last_typed(proc))  # a prompt answered is used up
         for line in script:
             if line.expect:
                 event = self._wait_line(proc, _search(line.expect), typed, timeout)
@@ -393,7 +393,7 @@ class ScenarioRunner:
             values.update({f"{slot.name}.{key}": value for key, value in slot.values().items()})
         return render(line, values)
 
-    def _raw_start(self, name: str) -> int:
+    def _last_typed(self, name: str) -> int:
         typed = self.trace.lines(name, ("in",))
         return typed[-1].seq if typed else -1
 
@@ -402,7 +402,7 @@ class ScenarioRunner:
 
     def _step_expect(self, args: ExpectArgs, timeout: float) -> list[CheckResult]:
         label = f"{self._label(args.at)} prints /{args.pattern}/"
-        event = self._wait_line(args.at, self._matcher(args), self._raw_start(args.at), timeout)
+        event = self._wait_line(args.at, self._matcher(args), self._last_typed(args.at), timeout)
         if isinstance(event, Event):
             return [passed(label, event.text)]
         why = "its program ended" if event == "exited" else f"not within {timeout:g} s"
@@ -411,7 +411,7 @@ class ScenarioRunner:
     def _step_expect_not(self, args: ExpectNotArgs, timeout: float) -> list[CheckResult]:
         label = f"{self._label(args.at)} does not print /{args.pattern}/"
         matcher = self._matcher(args)
-        start = self._raw_start(args.at)
+        start = self._last_typed(args.at)
         hit = self.trace.wait_for(lambda: next((e for e in self.trace.lines(args.at, after=start)
                                                 if matcher(e.text)), None), self._budget(args.within))
         if hit:

@@ -1,0 +1,67 @@
+"""ProcessSet on real programs under a pty: prompts, hostile bytes, bounded output."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.processes import ProcessSet
+from harness.sandbox import Limits, Sandbox
+from harness.trace import Trace
+
+
+@pytest.fixture
+def procs(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    sandbox = Sandbox(Limits(output_kb=64), work, drop_privileges=False)
+    trace = Trace()
+    started = ProcessSet(trace, work, sandbox)
+    yield started
+    started.kill_all()
+    sandbox.close()
+
+
+def launch_python(procs: ProcessSet, code: str) -> None:
+    script = procs.workdir / "prog.py"
+    script.write_text(code)
+    procs.launch("prog", f"{sys.executable} prog.py")
+
+
+def printed(procs: ProcessSet) -> list[str]:
+    return [e.text for e in procs.trace.lines("prog")]
+
+
+def test_typing_at_a_prompt_ends_its_line_like_an_echoing_terminal(procs):
+    launch_python(procs, "answer = input('Choice: ')\nprint(f'OK {answer}')\n")
+    child = procs.children["prog"]
+    assert procs.trace.wait_for(lambda: True if child.partial == b"Choice: " else None, 10, poll=0.01)
+    procs.send_line("prog", "5")
+    assert procs.trace.wait_for(lambda: True if "OK 5" in printed(procs) else None, 10)
+    assert printed(procs) == ["Choice: ", "OK 5"]
+
+
+def test_a_prompt_without_newline_becomes_a_line_after_silence(procs):
+    launch_python(procs, "import sys\nsys.stdout.write('Your handle: ')\nsys.stdout.flush()\ninput()\n")
+    assert procs.trace.wait_for(lambda: True if printed(procs) == ["Your handle: "] else None, 10)
+
+
+def test_undecodable_bytes_and_control_sequences_are_made_harmless(procs):
+    launch_python(procs, "import sys\nsys.stdout.buffer.write(b'\\xff\\x1b[2Jhi\\x00\\n')\n")
+    assert procs.trace.wait_for(lambda: True if printed(procs) else None, 10)
+    assert printed(procs) == ["\ufffd\\x1b[2Jhi\\x00"]
+
+
+def test_output_is_bounded_and_the_rest_counted(procs):
+    launch_python(procs, "import sys\nfor _ in range(3000):\n    print('x' * 999)\n")
+    assert procs.trace.wait_for(lambda: True if procs.children["prog"].exited else None, 20, poll=0.05)
+    lines = printed(procs)
+    notes = [e.text for e in procs.trace.lines("prog", ("note",))]
+    assert 0 < len(lines) * 1000 <= 64 * 1024
+    assert set(lines) == {"x" * 999}
+    assert notes and "more bytes counted, not kept" in notes[0]
+    per_line_on_the_pty = 1001  # 999 x, then the terminal's \r\n
+    dropped = int(notes[0].split(": ")[1].split()[0])
+    assert dropped == (3000 - len(lines)) * per_line_on_the_pty
