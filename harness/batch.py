@@ -65,7 +65,7 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
                 if isinstance(ready, ScenarioResult):
                     finish(submission, ready)
                 elif len(running) < max(1, options.jobs):
-                    running[pool.submit(_run_one, submission, scenario_id, suite, ready, options)] = item
+                    running[pool.submit(_run_one, submission, scenario_id, suite, ready, options, stop)] = item
                 else:
                     pending.insert(0, item)
                     break
@@ -75,7 +75,10 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
             for future in done:
                 submission, scenario_id = running.pop(future)
                 finish(submission, future.result())
-    return [_grade(s, suite, results, dialects) for s in submissions]
+    grades = [_grade(s, suite, results, dialects) for s in submissions]
+    for grade in grades:
+        grade.incomplete = stop.is_set()
+    return grades
 
 
 def _ready(submission: Submission, scenario_id: str, suite: Suite, results: dict, dialects: dict,
@@ -97,12 +100,12 @@ def _ready(submission: Submission, scenario_id: str, suite: Suite, results: dict
 
 
 def _run_one(submission: Submission, scenario_id: str, suite: Suite, dialect: Dialect,
-             options: GradeOptions) -> ScenarioResult:
+             options: GradeOptions, stop: threading.Event) -> ScenarioResult:
     file, scenario = suite[scenario_id]
     limits = Limits().merged(dialect.manifest.limits.model_dump()).merged(options.limits)
     try:
         outcome = ScenarioRunner(submission.path, dialect, scenario, options.step_timeout, limits,
-                                 options.separate_user).run()
+                                 options.separate_user, abort=stop).run()
     except Exception as exc:  # a harness bug must not lose the other results
         return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
     return grading.score_outcome(scenario_id, file, scenario, outcome)

@@ -7,13 +7,18 @@ or harness error (with a one-line reason on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness import report, terminal
 from harness.batch import GradeOptions, grade_all
 from harness.errors import HarnessError, InputFileError
+from harness.grading import SubmissionGrade
 from harness.manifest import MANIFEST_NAME
 from harness.schema import dumps, manifest_schema, scenario_schema
 from harness.scenario import load_suite
@@ -65,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="folder for reports and transcripts (default: ./grading-results)")
         command.add_argument("--step-timeout", type=float, default=None,
                              help="seconds per step, overriding the scenarios' own")
+        command.add_argument("--quiet", action="store_true", help="no progress lines")
         limits = command.add_argument_group("limits for submission processes (defaults in README)")
         for name, what in LIMIT_OPTIONS.items():
             limits.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", type=_positive_int,
@@ -94,19 +100,66 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def _grade(args: argparse.Namespace, paths: list[Path]) -> list:
+def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]:
+    """Grade, writing each submission's report as soon as it is complete; on SIGINT or SIGTERM stop,
+    kill every child, and write what was graded so far, marked incomplete."""
     suite = load_suite(args.specs or [default_specs()])
     submissions = discover(paths)
     options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout, separate_user=not args.same_user,
                            limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
-    grades = grade_all(submissions, suite, options)
+    progress = Progress(submissions, len(suite), args.out, quiet=args.quiet)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        grades = grade_all(submissions, suite, options, progress=progress.scenario_done, stop=stop)
     for grade in grades:
         report.write_submission(grade, args.out)
+    if stop.is_set():
+        print(f"tweeter-harness: interrupted; results graded so far are in {args.out}/ (marked incomplete)",
+              file=sys.stderr)
     return grades
 
 
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set `stop` (running scenarios end and clean up); a second Ctrl+C is fatal."""
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class Progress:
+    """One line per finished scenario on stderr, and each submission's report written once complete."""
+
+    def __init__(self, submissions: list, scenarios: int, out: Path, quiet: bool) -> None:
+        self.total = len(submissions) * scenarios
+        self.per_submission = scenarios
+        self.done: dict[str, list] = {s.name: [] for s in submissions}
+        self.out = out
+        self.quiet = quiet
+        self.lock = threading.Lock()
+        self.finished = 0
+
+    def scenario_done(self, submission, result) -> None:
+        with self.lock:
+            self.finished += 1
+            self.done[submission.name].append(result)
+            if not self.quiet:
+                print(f"[{self.finished}/{self.total}] {submission.name}: {terminal.scenario_line(result, sys.stderr)}",
+                      file=sys.stderr, flush=True)
+            if len(self.done[submission.name]) == self.per_submission:
+                report.write_submission(SubmissionGrade(submission.name, str(submission.path),
+                                                        self.done[submission.name]), self.out)
+
+
 def _exit_status(grades: list) -> int:
-    if any(g.error for g in grades):
+    if any(g.error or g.incomplete for g in grades):
         return EXIT_ERROR
     return EXIT_OK if all(g.full_marks for g in grades) else EXIT_POINTS_LOST
 

@@ -47,6 +47,7 @@ class SubmissionGrade:
     path: str
     scenarios: list[ScenarioResult]
     error: str | None = None
+    incomplete: bool = False  # grading was stopped before every scenario had run
 
     @property
     def score(self) -> float:
@@ -58,7 +59,7 @@ class SubmissionGrade:
 
     @property
     def full_marks(self) -> bool:
-        return self.error is None and abs(self.score - self.max_score) < 1e-9
+        return self.error is None and not self.incomplete and abs(self.score - self.max_score) < 1e-9
 
     def to_json(self) -> dict:
         data = {"submission": self.submission, "score": round(self.score, 4), "max_score": self.max_score,
@@ -68,6 +69,8 @@ class SubmissionGrade:
             data["sandbox"] = {k: v for k, v in sandbox.items() if k != "uid"}
         if self.error:
             data["error"] = self.error
+        if self.incomplete:
+            data["incomplete"] = True
         return data
 
 

@@ -10,6 +10,7 @@ import json
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,14 @@ class SetupError(Exception):
 
 class ScenarioTimeout(Exception):
     """The whole scenario ran past its time limit."""
+
+
+class ScenarioAborted(Exception):
+    """Grading was stopped (Ctrl+C, SIGTERM) while this scenario ran."""
+
+
+ABORTED = object()
+ABORT_POLL_S = 0.25  # how soon a running scenario notices that grading was stopped
 
 
 @dataclass
@@ -96,8 +105,9 @@ class ScenarioRunner:
 
     def __init__(self, submission: Path, dialect: Dialect, scenario: Scenario,
                  step_timeout: float | None = None, limits: Limits | None = None,
-                 drop_privileges: bool = True) -> None:
+                 drop_privileges: bool = True, abort: threading.Event | None = None) -> None:
         self.submission = submission
+        self.abort = abort or threading.Event()
         self.limits = limits or Limits()
         self.drop_privileges = drop_privileges
         self.protections: dict = {}
@@ -136,6 +146,8 @@ class ScenarioRunner:
                     break
         except SetupError as exc:
             status, error = "error", str(exc)
+        except ScenarioAborted:
+            status, error = "error", "interrupted: grading was stopped while this scenario ran"
         except ScenarioTimeout:
             status = "failed"
             error = f"the scenario did not finish within its {self.scenario.timeout:g} s limit"
@@ -187,9 +199,9 @@ class ScenarioRunner:
         if self.dialect.tracker_ready_re:
             self._await_setup_line(TRACKER, self.dialect.tracker_ready_re.search, "say it is ready")
             return
-        bound = self.trace.wait_for(
+        bound = self._wait(
             lambda: True if self.tracker_port in ports.bound_ports() or self._exited(TRACKER) else None,
-            timeout=STARTUP_TIMEOUT_S, poll=0.01)
+            STARTUP_TIMEOUT_S, poll=0.01)
         if self._exited(TRACKER):
             raise SetupError(f"the tracker exited at start-up ({self._exit_text(TRACKER)})")
         if not bound:
@@ -228,9 +240,19 @@ class ScenarioRunner:
                     return event
             return "exited" if self._exited(name) else None
 
-        return self.trace.wait_for(probe, self._budget(timeout))
+        return self._wait(probe, timeout)
+
+    def _wait(self, probe: Callable[[], object], timeout: float, poll: float = ABORT_POLL_S) -> object:
+        """Wait on the trace for `probe`, within the step's and the scenario's time, until aborted."""
+        value = self.trace.wait_for(lambda: ABORTED if self.abort.is_set() else probe(),
+                                    self._budget(timeout), poll=min(poll, ABORT_POLL_S))
+        if value is ABORTED:
+            raise ScenarioAborted()
+        return value
 
     def _budget(self, timeout: float) -> float:
+        if self.abort.is_set():
+            raise ScenarioAborted()
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise ScenarioTimeout()
@@ -377,7 +399,7 @@ class ScenarioRunner:
                      if (h := self.dialect.parse_query_item(e.text))]
             return found[:count] if len(found) >= count or self._exited(name) else None
 
-        items = self.trace.wait_for(probe, self._budget(timeout)) or []
+        items = self._wait(probe, timeout) or []
         if items:
             last = [e for e in self.trace.lines(name, after=after) if self.dialect.parse_query_item(e.text)]
             self.cursor[name] = last[len(items) - 1].seq
@@ -412,8 +434,8 @@ class ScenarioRunner:
         label = f"{self._label(args.at)} does not print /{args.pattern}/"
         matcher = self._matcher(args)
         start = self._last_typed(args.at)
-        hit = self.trace.wait_for(lambda: next((e for e in self.trace.lines(args.at, after=start)
-                                                if matcher(e.text)), None), self._budget(args.within))
+        hit = self._wait(lambda: next((e for e in self.trace.lines(args.at, after=start)
+                                       if matcher(e.text)), None), args.within)
         if hit:
             return [failed(label, f"it printed {hit.text!r}")]
         return [passed(label, f"nothing matching within {args.within:g} s")]
@@ -460,7 +482,7 @@ class ScenarioRunner:
         first_seq = min(t.typed_seq for t in pending)
         accepted = [t for t in pending if t.reply == "success"]
         self._await_tweets_done(accepted, first_seq, timeout)
-        self.trace.wait_for(lambda: None, self._budget(self.scenario.grace))  # extra deliveries show now
+        self._wait(lambda: None, self.scenario.grace)  # extra deliveries would show now
         deliveries = self._deliveries(pending, first_seq)
         for tweet in pending:
             if tweet.reply == "success" and tweet.args.deliver_to is not None:
@@ -534,7 +556,7 @@ class ScenarioRunner:
             deliveries = self._deliveries(accepted, first_seq)
             return True if all(finished(t, {d.receiver for d in deliveries[id(t)]}) for t in accepted) else None
 
-        self.trace.wait_for(done, self._budget(timeout), poll=0.05)
+        self._wait(done, timeout, poll=0.05)
 
 
 def _attribute(received, pending: list[PendingTweet], users: dict[str, UserSlot]) -> PendingTweet | None:

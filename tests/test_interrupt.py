@@ -1,0 +1,47 @@
+"""Stopping the harness mid-batch (SIGTERM, Ctrl+C) kills every child and writes what was graded so
+far, marked incomplete."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from harness.sandbox import processes_of
+from tests.conftest import ROOT, SPECS, SUBMISSIONS, harness_started_pids
+from tests.test_hostile import sandbox_uids
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_mid_batch_writes_partial_results_and_leaves_nothing(tmp_path, stop_signal):
+    batch = tmp_path / "class"
+    shutil.copytree(ROOT / "reference", batch / "reference", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SUBMISSIONS / "silent", batch / "silent")
+    out = tmp_path / "results"
+    specs = [arg for name in ("register_new", "query_none") for arg in ("--specs", str(SPECS / f"{name}.yaml"))]
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "harness", "grade", str(batch), *specs, "--jobs", "2",
+         "--step-timeout", "600", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # both reference scenarios are done, so the silent submission's scenarios are running, hung
+        assert harness.stderr.readline().startswith("[1/4] reference:")
+        assert harness.stderr.readline().startswith("[2/4] reference:")
+        harness.send_signal(stop_signal)
+        _, rest = harness.communicate(timeout=30)  # far less than the 600 s the hung steps would wait
+    finally:
+        harness.kill()
+    assert harness.returncode == 2
+    assert "interrupted" in rest
+    reports = {name: json.loads((out / name / "report.json").read_text()) for name in ("reference", "silent")}
+    assert all(r.get("incomplete") is True for r in reports.values())
+    assert [s["status"] for s in reports["reference"]["scenarios"]] == ["passed", "passed"]
+    silent = reports["silent"]["scenarios"]
+    assert [s["status"] for s in silent] == ["error", "error"]
+    assert "interrupted: grading was stopped while this scenario ran" in silent[0]["message"]
+    assert harness_started_pids(harness.pid) == []
+    assert [pid for uid in sandbox_uids(out) for pid in processes_of(uid)] == []
