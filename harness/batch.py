@@ -33,6 +33,7 @@ class GradeOptions:
     step_timeout: float | None = None
     limits: dict[str, int | None] = field(default_factory=dict)  # the grader's overrides win
     separate_user: bool = True
+    isolate_network: bool = False
 
 
 def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions,
@@ -105,7 +106,8 @@ def _run_one(submission: Submission, scenario_id: str, suite: Suite, dialect: Di
     limits = Limits().merged(dialect.manifest.limits.model_dump()).merged(options.limits)
     try:
         outcome = ScenarioRunner(submission.path, dialect, scenario, options.step_timeout, limits,
-                                 options.separate_user, abort=stop).run()
+                                 options.separate_user, abort=stop,
+                                 isolate_network=options.isolate_network).run()
     except Exception as exc:  # a harness bug must not lose the other results
         return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
     return grading.score_outcome(scenario_id, file, scenario, outcome)

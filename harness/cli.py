@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness import report, terminal
+from harness import netns, report, terminal
 from harness.batch import GradeOptions, grade_all
 from harness.errors import HarnessError, InputFileError
 from harness.grading import SubmissionGrade
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         for name, what in LIMIT_OPTIONS.items():
             limits.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", type=_positive_int,
                                 metavar="N", help=what)
+        limits.add_argument("--isolate-network", action="store_true",
+                            help="run each scenario in a fresh network namespace with loopback only "
+                                 "(needs root and iproute2)")
         limits.add_argument("--same-user", action="store_true",
                             help="when run as root, do not give each scenario an unprivileged user "
                                  "of its own (the process limit then does not bind)")
@@ -105,7 +108,10 @@ def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]
     kill every child, and write what was graded so far, marked incomplete."""
     suite = load_suite(args.specs or [default_specs()])
     submissions = discover(paths)
+    if args.isolate_network:
+        netns.check_available()
     options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout, separate_user=not args.same_user,
+                           isolate_network=args.isolate_network,
                            limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
     progress = Progress(submissions, len(suite), args.out, quiet=args.quiet)
     stop = threading.Event()

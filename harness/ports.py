@@ -62,9 +62,10 @@ def _proc_net_ports(path: str) -> set[int]:
     return ports
 
 
-def bound_ports() -> set[int]:
-    """Ports with a local socket bound on this host (UDP, and TCP for submissions that use it)."""
+def bound_ports(pid: int | str = "self") -> set[int]:
+    """Ports with a local socket bound (UDP, and TCP for submissions that use it) in the network
+    namespace of process `pid`: with --isolate-network that is not the harness's own."""
     found: set[int] = set()
-    for table in ("/proc/net/udp", "/proc/net/udp6", "/proc/net/tcp", "/proc/net/tcp6"):
-        found |= _proc_net_ports(table)
+    for table in ("udp", "udp6", "tcp", "tcp6"):
+        found |= _proc_net_ports(f"/proc/{pid}/net/{table}")
     return found

@@ -105,8 +105,10 @@ class ScenarioRunner:
 
     def __init__(self, submission: Path, dialect: Dialect, scenario: Scenario,
                  step_timeout: float | None = None, limits: Limits | None = None,
-                 drop_privileges: bool = True, abort: threading.Event | None = None) -> None:
+                 drop_privileges: bool = True, abort: threading.Event | None = None,
+                 isolate_network: bool = False) -> None:
         self.submission = submission
+        self.isolate_network = isolate_network
         self.abort = abort or threading.Event()
         self.limits = limits or Limits()
         self.drop_privileges = drop_privileges
@@ -129,10 +131,11 @@ class ScenarioRunner:
         status, error = "passed", None
         allocated = ports.allocate(1 + self.dialect.ports_per_user * len(self.scenario.users))
         workdir = Path(tempfile.mkdtemp(prefix="tweeter-run-"))
+        sandbox: Sandbox | None = None
         try:
             copy = workdir / "submission"
             shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
-            sandbox = Sandbox(self.limits, copy, self.drop_privileges)
+            sandbox = Sandbox(self.limits, copy, self.drop_privileges, self.isolate_network)
             self.protections = sandbox.protections()
             self.trace.add("harness", "note", f"sandbox: {json.dumps(self.protections, sort_keys=True)}")
             self.procs = ProcessSet(self.trace, copy, sandbox)
@@ -156,7 +159,8 @@ class ScenarioRunner:
         finally:
             if self.procs is not None:
                 self.procs.kill_all()
-                self.procs.sandbox.close()
+            if sandbox is not None:
+                sandbox.close()
             ports.release(allocated)
             shutil.rmtree(workdir, ignore_errors=True)
         return RunOutcome(status, steps, self.trace, error, time.monotonic() - started,
@@ -200,7 +204,8 @@ class ScenarioRunner:
             self._await_setup_line(TRACKER, self.dialect.tracker_ready_re.search, "say it is ready")
             return
         bound = self._wait(
-            lambda: True if self.tracker_port in ports.bound_ports() or self._exited(TRACKER) else None,
+            lambda: True if self.tracker_port in ports.bound_ports(self._pid(TRACKER)) or self._exited(TRACKER)
+            else None,
             STARTUP_TIMEOUT_S, poll=0.01)
         if self._exited(TRACKER):
             raise SetupError(f"the tracker exited at start-up ({self._exit_text(TRACKER)})")
@@ -226,6 +231,10 @@ class ScenarioRunner:
         assert self.procs is not None
         child = self.procs.children.get(name)
         return child is None or child.exited
+
+    def _pid(self, name: str) -> int:
+        assert self.procs is not None
+        return self.procs.children[name].pid
 
     def _exit_text(self, name: str) -> str:
         exits = [e.text for e in self.trace.lines(name, ("exit",))]

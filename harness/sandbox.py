@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from harness.netns import NetworkNamespace
+
 UID_RANGE = (61000, 61999)
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
@@ -80,9 +82,11 @@ def _reachable_by_others(directory: str) -> bool:
 class Sandbox:
     """The confinement of one scenario's processes."""
 
-    def __init__(self, limits: Limits, workdir: Path, drop_privileges: bool = True) -> None:
+    def __init__(self, limits: Limits, workdir: Path, drop_privileges: bool = True,
+                 isolate_network: bool = False) -> None:
         self.limits = limits
         self.workdir = workdir
+        self.netns = NetworkNamespace() if isolate_network else None
         self.uid = _allocate_uid() if drop_privileges and os.geteuid() == 0 else None
         self.cgroup = _make_cgroup(limits.processes) if os.geteuid() == 0 else None
         self._nproc = limits.processes if self.uid is not None else len(processes_of(os.geteuid())) + limits.processes
@@ -102,11 +106,13 @@ class Sandbox:
 
     def preexec(self) -> Callable[[], None]:
         """Runs in the child between fork and exec: join the cgroup, set limits, drop root."""
-        limits, uid, cgroup, nproc = self.limits, self.uid, self.cgroup, self._nproc
+        limits, uid, cgroup, nproc, netns = self.limits, self.uid, self.cgroup, self._nproc, self.netns
 
         def confine() -> None:
             if cgroup is not None:
                 (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+            if netns is not None:
+                netns.enter()
             _set(resource.RLIMIT_CPU, limits.cpu_seconds)
             _set(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
             _set(resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024)
@@ -127,6 +133,7 @@ class Sandbox:
             "uid": self.uid if self.uid is not None else os.geteuid(),
             "process_limit_binds": self.uid is not None or os.geteuid() != 0,
             "pids_cgroup": self.cgroup is not None,
+            "network": "isolated (own namespace, loopback only)" if self.netns else "shared with the host",
             "limits": asdict(self.limits),
         }
 
@@ -150,6 +157,8 @@ class Sandbox:
 
     def close(self) -> None:
         self.kill_all()
+        if self.netns is not None:
+            self.netns.close()
         if self.cgroup is not None:
             try:
                 self.cgroup.rmdir()
