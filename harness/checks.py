@@ -69,6 +69,14 @@ class TweetObservation:
     end_tweet: str | None = None  # 'success', 'failure', or None (no answer)
     reads_forwarder: bool = True
 
+    def to_json(self, t0: float) -> dict:
+        """For reports (the time-space diagram): who printed it, from whom, and when."""
+        return {"tweeter": self.tweeter, "text": self.text, "ring": sorted(self.followers),
+                "returned": self.returned, "end_tweet": self.end_tweet,
+                "deliveries": [{"receiver": d.receiver, "forwarder": d.received.forwarder,
+                                "text": d.received.text, "seq": d.event.seq,
+                                "t": round(d.event.t - t0, 6)} for d in self.deliveries]}
+
 
 DELIVERY_PROPERTIES = ("delivered_once", "nobody_else", "ring_order", "peer_to_peer", "returned", "intact")
 

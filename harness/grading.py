@@ -32,6 +32,8 @@ class ScenarioResult:
     description: str = ""
     trace: Trace | None = None
     protections: dict = field(default_factory=dict)
+    tweets: list[dict] = field(default_factory=list)  # judged tweets, for the time-space diagram
+    steps: list[dict] = field(default_factory=list)  # numbered steps played, for the reports
 
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "file": self.file, "score": round(self.score, 4),
@@ -92,7 +94,9 @@ def score_outcome(scenario_id: str, file: Path, scenario: Scenario, outcome: Run
     checks = [check for step in outcome.steps for check in step.checks]
     return ScenarioResult(**_base(scenario_id, file, scenario), score=score, status=outcome.status,
                           duration_s=outcome.duration_s, message=explain(outcome), checks=checks,
-                          trace=outcome.trace, protections=outcome.protections)
+                          trace=outcome.trace, protections=outcome.protections, tweets=outcome.tweets,
+                          steps=[{"number": st.number, "description": st.description,
+                                  "failed": st.failed} for st in outcome.steps])
 
 
 def blocked(scenario_id: str, file: Path, scenario: Scenario, failed_dependencies: list[str]) -> ScenarioResult:

@@ -75,6 +75,7 @@ class RunOutcome:
     duration_s: float
     total_steps: int
     protections: dict = field(default_factory=dict)
+    tweets: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -113,6 +114,7 @@ class ScenarioRunner:
         self.limits = limits or Limits()
         self.drop_privileges = drop_privileges
         self.protections: dict = {}
+        self.tweets: list[dict] = []  # what each judged tweet did, for the reports
         self.dialect = dialect
         self.scenario = scenario
         self.step_timeout = step_timeout or scenario.step_timeout
@@ -164,7 +166,7 @@ class ScenarioRunner:
             ports.release(allocated)
             shutil.rmtree(workdir, ignore_errors=True)
         return RunOutcome(status, steps, self.trace, error, time.monotonic() - started,
-                          len(self.scenario.steps), self.protections)
+                          len(self.scenario.steps), self.protections, self.tweets)
 
     def _assign_ports(self, allocated: list[int]) -> None:
         self.tracker_port, rest = allocated[0], allocated[1:]
@@ -496,7 +498,9 @@ class ScenarioRunner:
         for tweet in pending:
             if tweet.reply == "success" and tweet.args.deliver_to is not None:
                 graded = tuple(tweet.args.grade) if tweet.args.grade is not None else DELIVERY_PROPERTIES
-                checks.extend(judge_delivery(self._observe(tweet, deliveries[id(tweet)]), graded))
+                observation = self._observe(tweet, deliveries[id(tweet)])
+                self.tweets.append(observation.to_json(self.trace.t0))
+                checks.extend(judge_delivery(observation, graded))
             elif tweet.reply == "failure" or tweet.args.expect == "failure":
                 checks.append(self._refused_not_delivered(tweet, deliveries[id(tweet)]))
         return checks
