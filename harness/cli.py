@@ -18,6 +18,7 @@ from pathlib import Path
 from harness import netns, report, terminal
 from harness.batch import GradeOptions, grade_all
 from harness.errors import HarnessError, InputFileError
+from harness.gradescope_bundle import build_bundle
 from harness.grading import SubmissionGrade
 from harness.manifest import MANIFEST_NAME
 from harness.schema import dumps, manifest_schema, scenario_schema
@@ -83,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "of its own (the process limit then does not bind)")
     validate = sub.add_parser("validate", help="schema-check scenario files and manifests")
     validate.add_argument("paths", nargs="+", type=Path, metavar="SPEC_OR_DIR")
+    bundle = sub.add_parser("gradescope-bundle", help="build an autograder.zip for Gradescope")
+    bundle.add_argument("--specs", action="append", type=Path, metavar="PATH",
+                        help="scenario file or folder (repeatable; default: the bundled specs)")
+    bundle.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
     schema = sub.add_parser("schema", help="print the JSON Schema of scenarios or manifests")
     schema.add_argument("kind", choices=("scenario", "manifest"))
     return parser
@@ -101,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tweeter-harness: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:  # a harness bug: one line, and the traceback only on request
+        if os.environ.get("TWEETER_HARNESS_DEBUG"):
+            raise
+        print(f"tweeter-harness: internal error: {type(exc).__name__}: {exc} "
+              "(set TWEETER_HARNESS_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]:
@@ -117,8 +128,7 @@ def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]
     stop = threading.Event()
     with stop_on_signals(stop):
         grades = grade_all(submissions, suite, options, progress=progress.scenario_done, stop=stop)
-    for grade in grades:
-        report.write_submission(grade, args.out)
+    report.write_batch(grades, args.out)
     if stop.is_set():
         print(f"tweeter-harness: interrupted; results graded so far are in {args.out}/ (marked incomplete)",
               file=sys.stderr)
@@ -211,9 +221,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
+    specs = args.specs or [default_specs()]
+    load_suite(specs)  # refuse to bundle specs that would not validate
+    names = build_bundle(specs, args.output)
+    print(f"{args.output}: setup.sh, run_autograder, the harness and {len(names)} scenario file(s). "
+          "Upload it as the autograder of a Gradescope programming assignment.")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     sys.stdout.write(dumps(scenario_schema() if args.kind == "scenario" else manifest_schema()))
     return EXIT_OK
 
 
-COMMANDS = {"grade": cmd_grade, "check": cmd_check, "validate": cmd_validate, "schema": cmd_schema}
+COMMANDS = {"grade": cmd_grade, "check": cmd_check, "validate": cmd_validate,
+            "gradescope-bundle": cmd_gradescope_bundle, "schema": cmd_schema}

@@ -3,6 +3,9 @@ last lines each process printed, in the assignment's terms."""
 
 from __future__ import annotations
 
+import re
+
+from harness.dialect import MATCH_LIMIT
 from harness.runner import RunOutcome
 from harness.trace import Trace
 
@@ -26,7 +29,7 @@ def explain(outcome: RunOutcome) -> str:
             parts.append(_failures_text(failing))
         if outcome.error:
             parts.append(outcome.error)
-    parts.append(_tails_text(outcome.trace))
+    parts.append(_tails_text(outcome.trace, outcome.trace_lines))
     return "\n\n".join(part for part in parts if part)
 
 
@@ -46,10 +49,17 @@ def _failures_text(step) -> str:
     return "What went wrong:\n" + "\n".join(lines) if lines else ""
 
 
-def _tails_text(trace: Trace) -> str:
-    blocks = ["Last lines of each process (> typed, < printed):"]
+def _tails_text(trace: Trace, trace_lines: str | None) -> str:
+    """The last lines of each submission process, protocol-trace lines left out (they are in the
+    transcripts) so that what the program said about its commands shows."""
+    noise = re.compile(trace_lines) if trace_lines else None
+    blocks = ["Last lines of each process (> typed, < printed; protocol trace lines are in the transcripts):"]
     for proc in trace.procs():
-        tail = trace.tail(proc, TAIL_LINES)
+        if proc == "harness":
+            continue
+        events = [e for e in trace.lines(proc, ("out", "in", "exit", "note"))
+                  if not (noise and e.kind == "out" and noise.search(e.text[:MATCH_LIMIT]))]
+        tail = events[-TAIL_LINES:]
         if not tail:
             continue
         blocks.append(f"  [{proc}]")

@@ -243,7 +243,16 @@ class Manifest(Strict):
     query: Query = Query()
     tweets: Tweets = Tweets()
     transport: Literal["udp", "tcp"] = "udp"
+    trace_lines: str | None = Field(r"^\[trace\] ", description="Regex for the program's protocol-trace "
+                                    "lines: kept in transcripts, left out of the short excerpts in failure "
+                                    "explanations so that the lines that matter show.")
     limits: LimitOverrides = LimitOverrides()
+
+
+    @field_validator("trace_lines")
+    @classmethod
+    def _trace_lines(cls, value: str | None) -> str | None:
+        return None if value is None else check_regex(value)
 
 
 def load_manifest(folder: Path) -> Manifest:

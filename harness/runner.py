@@ -76,6 +76,7 @@ class RunOutcome:
     total_steps: int
     protections: dict = field(default_factory=dict)
     tweets: list[dict] = field(default_factory=list)
+    trace_lines: str | None = None  # the dialect's regex for protocol-trace lines
 
 
 @dataclass
@@ -166,7 +167,8 @@ class ScenarioRunner:
             ports.release(allocated)
             shutil.rmtree(workdir, ignore_errors=True)
         return RunOutcome(status, steps, self.trace, error, time.monotonic() - started,
-                          len(self.scenario.steps), self.protections, self.tweets)
+                          len(self.scenario.steps), self.protections, self.tweets,
+                          self.dialect.manifest.trace_lines)
 
     def _assign_ports(self, allocated: list[int]) -> None:
         self.tracker_port, rest = allocated[0], allocated[1:]
@@ -625,6 +627,6 @@ def describe_step(kind: str, args: object) -> str:
 
 
 def _describe_tweet(args: TweetArgs, handle: Callable[[str], str]) -> str:
-    size = f"{args.length} characters" if args.length else repr(args.text or "a unique sentence")
+    size = f"a text of {args.length} characters" if args.length else repr(args.text) if args.text else "a unique text"
     to = ", ".join(map(handle, sorted(args.deliver_to))) if args.deliver_to else "nobody"
     return f"{handle(args.user)} tweets {size} (must reach {to})"

@@ -1,0 +1,124 @@
+"""`tweeter-harness gradescope-bundle`: an autograder.zip for Gradescope.
+
+The zip holds the harness's own source (installed by setup.sh into a virtual environment), the
+scenario files, and run_autograder, which grades /autograder/submission and always leaves a
+results.json behind: if the harness cannot run at all, a zero score with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+
+from harness.scenario import scenario_files
+
+PACKAGES = {"harness": "cli", "reference": "tracker"}  # package, a module that proves it is ours
+SETUP_SH = r"""#!/usr/bin/env bash
+# Gradescope runs this once when the autograder image is built.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y iproute2
+PY=$(command -v python3.13 || command -v python3.12 || command -v python3.11 || true)
+if [ -z "$PY" ]; then
+    apt-get install -y software-properties-common
+    apt-get install -y python3.11 python3.11-venv || {
+        add-apt-repository -y ppa:deadsnakes/ppa && apt-get update && apt-get install -y python3.11 python3.11-venv; }
+    PY=python3.11
+fi
+"$PY" -m venv /autograder/venv
+/autograder/venv/bin/pip install --upgrade pip
+/autograder/venv/bin/pip install /autograder/source/tweeter-harness
+"""
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
+# Gradescope runs this for every submission. results.json is written whatever happens.
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+HARNESS="${TWEETER_HARNESS:-$ROOT/venv/bin/tweeter-harness}"
+RESULTS="$ROOT/results"
+WORK="$ROOT/grading"
+mkdir -p "$RESULTS"
+rm -rf "$WORK"
+"$HARNESS" grade "$ROOT/submission" --specs "$ROOT/source/specs" --out "$WORK" --quiet \
+    >"$RESULTS/harness-output.txt" 2>&1
+status=$?
+found=$(find "$WORK" -mindepth 2 -maxdepth 2 -name results.json 2>/dev/null | head -n 1)
+if [ -n "$found" ]; then
+    cp "$found" "$RESULTS/results.json"
+else
+    python3 - "$RESULTS/results.json" "$RESULTS/harness-output.txt" "$status" <<'PY'
+import json, sys
+results, log, status = sys.argv[1], sys.argv[2], sys.argv[3]
+try:
+    tail = open(log, encoding="utf-8", errors="replace").read()[-3000:]
+except OSError:
+    tail = "(no output)"
+json.dump({"score": 0.0, "visibility": "visible", "stdout_visibility": "hidden",
+           "output": "The grader could not grade this submission (exit status " + status + ").\n"
+                     "Check that your files are at the top level of the upload, or that your "
+                     "tweeter.yaml is valid.\n\n" + tail,
+           "tests": []}, open(results, "w"), indent=2)
+PY
+fi
+exit 0
+"""
+
+
+def _pyproject() -> str:
+    """A minimal pyproject with the installed harness's own requirements."""
+    requirements = [r for r in importlib.metadata.requires("tweeter-harness") or [] if "extra ==" not in r]
+    deps = ",\n".join(f'    "{r}"' for r in requirements)
+    version = importlib.metadata.version("tweeter-harness")
+    return f"""[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "tweeter-harness"
+version = "{version}"
+requires-python = ">=3.11"
+dependencies = [
+{deps}
+]
+
+[project.scripts]
+tweeter-harness = "harness.cli:main"
+
+[tool.setuptools.packages.find]
+include = ["harness*", "reference*"]
+
+[tool.setuptools.package-data]
+"*" = ["*.yaml", "*.json", "*.md", "*.j2", "templates/*"]
+"""
+
+
+def _add_executable(archive: zipfile.ZipFile, name: str, text: str) -> None:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFREG | 0o755) << 16
+    archive.writestr(info, text)
+
+
+def build_bundle(specs: list[Path], output: Path) -> list[str]:
+    """Write autograder.zip; returns the names of the scenario files it carries."""
+    files = scenario_files(specs)
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tweeter-harness"
+        for package, module in PACKAGES.items():
+            source = Path(importlib.util.find_spec(f"{package}.{module}").origin).parent
+            shutil.copytree(source, tree / package,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "bundled_specs"))
+        (tree / "pyproject.toml").write_text(_pyproject())
+        with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
+            _add_executable(archive, "setup.sh", SETUP_SH)
+            _add_executable(archive, "run_autograder", RUN_AUTOGRADER)
+            for path in sorted(tree.rglob("*")):
+                if path.is_file():
+                    archive.write(path, str(path.relative_to(tmp)))
+            for spec in files:
+                archive.write(spec, f"specs/{spec.name}")
+    return [f.name for f in files]
+
