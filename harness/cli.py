@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="folder for reports and transcripts (default: ./grading-results)")
         command.add_argument("--step-timeout", type=float, default=None,
                              help="seconds per step, overriding the scenarios' own")
-        command.add_argument("--quiet", action="store_true", help="no progress lines")
+        command.add_argument("--quiet", action="store_true", help="no progress display")
+        command.add_argument("--verbose", action="store_true",
+                             help="also print each failure's explanation as soon as it happens")
         limits = command.add_argument_group("limits for submission processes (defaults in README)")
         for name, what in LIMIT_OPTIONS.items():
             limits.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", type=_positive_int,
@@ -124,10 +126,11 @@ def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]
     options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout, separate_user=not args.same_user,
                            isolate_network=args.isolate_network,
                            limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
-    progress = Progress(submissions, len(suite), args.out, quiet=args.quiet)
+    progress = Progress(submissions, len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose)
     stop = threading.Event()
     with stop_on_signals(stop):
         grades = grade_all(submissions, suite, options, progress=progress.scenario_done, stop=stop)
+    progress.close()
     report.write_batch(grades, args.out)
     if stop.is_set():
         print(f"tweeter-harness: interrupted; results graded so far are in {args.out}/ (marked incomplete)",
@@ -151,27 +154,31 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 class Progress:
-    """One line per finished scenario on stderr, and each submission's report written once complete."""
+    """Shows progress, and writes each submission's report as soon as its last scenario is done."""
 
-    def __init__(self, submissions: list, scenarios: int, out: Path, quiet: bool) -> None:
-        self.total = len(submissions) * scenarios
+    def __init__(self, submissions: list, scenarios: int, out: Path, verbosity: int) -> None:
         self.per_submission = scenarios
         self.done: dict[str, list] = {s.name: [] for s in submissions}
         self.out = out
-        self.quiet = quiet
+        self.verbosity = verbosity
+        self.bar = terminal.ProgressBar(len(submissions) * scenarios) if verbosity > 0 else None
         self.lock = threading.Lock()
-        self.finished = 0
 
     def scenario_done(self, submission, result) -> None:
         with self.lock:
-            self.finished += 1
             self.done[submission.name].append(result)
-            if not self.quiet:
-                print(f"[{self.finished}/{self.total}] {submission.name}: {terminal.scenario_line(result, sys.stderr)}",
+            if self.bar:
+                self.bar.advance(submission.name, result)
+            if self.verbosity > 1 and result.status != "passed":
+                print(f"\n=== {submission.name} / {result.id} [{result.status}] ===\n{result.message}\n",
                       file=sys.stderr, flush=True)
             if len(self.done[submission.name]) == self.per_submission:
                 report.write_submission(SubmissionGrade(submission.name, str(submission.path),
                                                         self.done[submission.name]), self.out)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
 
 
 def _exit_status(grades: list) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import time
 from typing import TextIO
 
 from harness.grading import ScenarioResult, SubmissionGrade
@@ -63,3 +65,50 @@ def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -
               f"{counts['error']:>5}  {counts['blocked']:>7}", file=stream)
         if grade.error:
             print(f"  {grade.error.splitlines()[0]}", file=stream)
+
+
+class ProgressBar:
+    """Progress of a batch on stderr: a bar with counts and ETA redrawn in place on a terminal, one
+    plain line per finished scenario elsewhere (CI logs)."""
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.started = time.monotonic()
+        self.finished = 0
+        self.counts = {status: 0 for status in STATUS_MARK}
+        self.live = self.stream.isatty()
+
+    def advance(self, label: str, result: ScenarioResult) -> None:
+        self.finished += 1
+        self.counts[result.status] += 1
+        if not self.live:
+            print(f"[{self.finished}/{self.total}] {label}: {scenario_line(result, self.stream)}",
+                  file=self.stream, flush=True)
+            return
+        if result.status != "passed":
+            self._clear()
+            print(f"{label}: {scenario_line(result, self.stream)}", file=self.stream)
+        self._draw()
+
+    def _eta(self) -> str:
+        if not self.finished:
+            return "--:--"
+        remaining = (time.monotonic() - self.started) / self.finished * (self.total - self.finished)
+        return f"{int(remaining) // 60}:{int(remaining) % 60:02d}"
+
+    def _draw(self) -> None:
+        width = max(10, min(40, shutil.get_terminal_size().columns - 60))
+        filled = width * self.finished // max(1, self.total)
+        counts = " ".join(f"{n} {status}" for status, n in self.counts.items() if n)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.finished}/{self.total} "
+                          f"scenarios  ETA {self._eta()}  {counts}\033[K")
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        self.stream.write("\r\033[K")
+
+    def close(self) -> None:
+        if self.live and self.finished:
+            self.stream.write("\n")
+            self.stream.flush()
