@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,17 @@ def harness_started_pids(harness_pid: int | None = None) -> list[int]:
         if state != "Z" and any(item.startswith(needle) for item in environ.split(b"\0")):
             found.append(int(entry.name))
     return found
+
+
+def wait_until(condition, timeout: float, interval: float = 0.02) -> bool:
+    """Wait for a condition outside any trace (another process's state) with a deadline; True once
+    it holds. The interval only bounds how late the change is noticed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)  # a polling interval, not a wait for time to pass
+    return True
 
 
 @pytest.fixture(autouse=True)

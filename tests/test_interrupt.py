@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from harness.sandbox import processes_of
-from tests.conftest import ROOT, SPECS, SUBMISSIONS, harness_started_pids
+from tests.conftest import ROOT, SPECS, SUBMISSIONS, harness_started_pids, wait_until
 from tests.test_hostile import sandbox_uids
 
 
@@ -28,9 +28,11 @@ def test_stopping_mid_batch_writes_partial_results_and_leaves_nothing(tmp_path, 
          "--step-timeout", "600", "--out", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        # both reference scenarios are done, so the silent submission's scenarios are running, hung
+        # both reference scenarios are done; the silent submission's are running (hung) once its
+        # programs exist: then stop the harness
         assert harness.stderr.readline().startswith("[1/4] reference:")
         assert harness.stderr.readline().startswith("[2/4] reference:")
+        assert wait_until(lambda: len(harness_started_pids(harness.pid)) >= 3, timeout=30)
         harness.send_signal(stop_signal)
         _, rest = harness.communicate(timeout=30)  # far less than the 600 s the hung steps would wait
     finally:
