@@ -116,5 +116,7 @@ def _run_one(submission: Submission, scenario_id: str, suite: Suite, dialect: Di
 def _grade(submission: Submission, suite: Suite, results: dict, dialects: dict) -> SubmissionGrade:
     scenarios = [results[(submission.name, sid)] for sid in suite]
     dialect = dialects[submission.name]
+    if isinstance(dialect, str):
+        return SubmissionGrade(submission.name, str(submission.path), scenarios, error=dialect)
     return SubmissionGrade(submission.name, str(submission.path), scenarios,
-                           error=dialect if isinstance(dialect, str) else None)
+                           trace_lines=dialect.manifest.trace_lines)

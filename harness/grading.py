@@ -50,6 +50,7 @@ class SubmissionGrade:
     scenarios: list[ScenarioResult]
     error: str | None = None
     incomplete: bool = False  # grading was stopped before every scenario had run
+    trace_lines: str | None = r"^\[trace\] "  # the dialect's protocol-trace lines, left out of excerpts
 
     @property
     def score(self) -> float:

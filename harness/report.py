@@ -1,5 +1,5 @@
-"""Writing results: per submission report.json, Gradescope's results.json, junit.xml and the
-transcripts of every process; per batch grades.csv and summary.md.
+"""Writing results: per submission report.json, Gradescope's results.json, junit.xml, report.html
+and the transcripts of every process; per batch grades.csv and summary.md.
 
 Reports read only grades and traces; nothing here runs or re-runs anything. Every file is written to
 a temporary name and renamed, so an interrupted run never leaves half a report.
@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.class_reports import grades_csv, summary_md
 from harness.gradescope import results_json
 from harness.grading import ScenarioResult, SubmissionGrade
+from harness.html_report import render_html
 from harness.junit import junit_xml
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
@@ -44,6 +45,7 @@ def write_submission(grade: SubmissionGrade, out: Path) -> Path:
         _write_transcripts(result, folder / "transcripts" / safe_name(result.id))
     _write(folder / "junit.xml", junit_xml([grade]))
     _write(folder / "results.json", _json(results_json(grade, sum(s.duration_s for s in grade.scenarios))))
+    _write(folder / "report.html", render_html(grade, trace_lines=grade.trace_lines))
     _write(folder / "report.json", _json(grade.to_json()))
     return folder
 

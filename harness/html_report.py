@@ -1,0 +1,625 @@
+"""The HTML report: one self-contained page per submission, with a time-space diagram per scenario.
+
+`render_html(grade)` reads only the grade and its traces (nothing is run again) and returns the page
+as text. Everything a submission printed is hostile: the template autoescapes, and every string is
+first made visible (control characters as \\xNN, lone surrogates replaced) and cut to a bounded
+length, so neither a `<script>` line nor a flood of output can break or bloat the page.
+
+The time-space diagram has one vertical lane per process (the tracker, then the users in order of
+first appearance) and time running downwards. Rows follow the order in which lines reached the
+harness (the trace's sequence numbers), not a time scale: the events of a ring are sub-millisecond
+apart, so a linear scale would draw them on top of each other. Each row shows its time since the
+scenario started; a pause longer than GAP_S is drawn as a break. Each tweet is drawn as arrows from
+the forwarding handle's lane to the receiver's lane, ending on the row where the receiver printed it.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+import jinja2
+
+from harness.grading import ScenarioResult, SubmissionGrade
+from harness.trace import Event, Trace
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATUSES = ("passed", "failed", "error", "blocked")
+
+# bounds: whatever a submission printed, the page stays small
+MAX_LANES = 10  # processes drawn in a diagram
+MAX_ROWS = 160  # rows (events) drawn in a diagram
+MAX_ARROWS = 200  # tweet deliveries drawn in a diagram
+MAX_TRANSCRIPT_LINES = 500  # last lines shown per process
+MAX_LINE = 400  # characters shown of one transcript line
+MAX_MESSAGE = 20_000  # characters of a failure explanation
+MAX_CHECK_MESSAGE = 2_000
+MAX_TEXT = 300  # any other short string (names, tweet texts, sandbox values)
+
+# geometry of the diagram (px)
+ROW_H = 19
+GAP_S = 0.25  # a pause longer than this between two rows is drawn as a break
+GAP_H = 16
+TOP = 44  # room for the lane names
+GUTTER = 70  # left margin with the row times
+RIGHT = 16
+MAX_WIDTH = 1090
+LANE_INSET = 56  # first lane's distance from the gutter (room for its name box)
+LANE_MIN, LANE_MAX = 112, 200
+CHAR_W = 6.1  # width of one character of a 10px monospace label
+ARROW_RISE = 12  # an arrow starts this much above the row where it ends (the send is not observed)
+
+DEFAULT_TRACE_LINES = r"^\[trace\] "  # the reference's protocol-trace lines: not drawn in the diagram
+RESULT_RE = re.compile(r"\b(success(ful(ly)?)?|succeeded|ok)\b|\b(failure|failed|fail|error|refused|"
+                       r"rejected|invalid|denied)\b", re.IGNORECASE)
+RETURNED_RE = re.compile(r"\b(return(ed|s)?|came back|back (at|to|home))\b", re.IGNORECASE)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+COLOURS = {"normal": "#2563eb", "wrong-forwarder": "#ea580c", "duplicate": "#9333ea", "extra": "#dc2626",
+           "unknown": "#6b7280", "return": "#059669", "missing": "#dc2626", "no-return": "#b91c1c"}
+LEGEND = [
+    ("normal", "delivered by its left neighbour in the ring (as required)"),
+    ("wrong-forwarder", "out of order / wrong forwarder: not from the receiver's left neighbour "
+                        "(e.g. a star, where every arrow starts at the tweeter)"),
+    ("duplicate", "duplicate: a second or later copy printed by the same receiver"),
+    ("extra", "extra: printed by a user who does not follow the tweeter"),
+    ("unknown", "source not printed: drawn from the expected left neighbour"),
+    ("return", "the tweet came back to the tweeter (drawn from the last follower)"),
+    ("missing", "missing: a follower that never printed it (dashed, ✗ at the end of the tweet)"),
+    ("no-return", "never came back to the tweeter (✗)"),
+]
+
+
+# -- strings from submissions ----------------------------------------------------------------------
+def visible(value: object, limit: int = MAX_TEXT) -> str:
+    """Any value as printable, bounded text: control characters as \\xNN, surrogates replaced."""
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    cut = ""
+    if len(text) > limit:
+        cut = f"… ({len(text) - limit} more characters)"
+        text = text[:limit]
+    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return SURROGATE.sub("\ufffd", text) + cut
+
+
+def short(value: object, chars: int) -> str:
+    text = visible(value, MAX_TEXT)
+    chars = max(chars, 2)
+    return text if len(text) <= chars else text[:chars - 1] + "…"
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.1f} ms" if abs(seconds) < 1 else f"{seconds:.3f} s"
+
+
+def _number(value: object) -> str:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return visible(value, 40)
+    return f"{number:g}"
+
+
+# -- the diagram's model ---------------------------------------------------------------------------
+@dataclass
+class Lane:
+    name: str  # process name in the trace
+    label: str
+    x: float = 0.0
+
+
+@dataclass
+class Item:
+    """One thing drawn on one row of one lane."""
+
+    lane: int
+    kind: str  # typed | result-ok | result-fail | other | start | exit | note | delivery | returned | synthetic
+    text: str = ""
+    title: str = ""
+    priority: int = 3  # 0 kept first when rows are capped
+
+
+@dataclass
+class Row:
+    key: float  # the event's seq (a synthetic row sits between two seqs)
+    t: float | None
+    items: list[Item] = field(default_factory=list)
+    y: float = 0.0
+
+    @property
+    def priority(self) -> int:
+        return min((item.priority for item in self.items), default=3)
+
+
+@dataclass
+class Arrow:
+    cls: str
+    key: float
+    src: int | None  # lane index; None: the source is not a drawn lane
+    dst: int
+    title: str
+    label: str = ""
+
+
+@dataclass
+class Mark:
+    cls: str  # missing | no-return
+    key: float
+    lane: int
+    src: int | None
+    title: str
+    label: str
+
+
+class Diagram:
+    """Lanes, rows and arrows of one scenario, laid out for SVG."""
+
+    def __init__(self, result: ScenarioResult, index: int, trace_lines: str | None) -> None:
+        self.id = f"d{index}"
+        self.notes: list[str] = []
+        trace = result.trace
+        self.events: list[Event] = trace.snapshot() if isinstance(trace, Trace) else []
+        self.t0 = trace.t0 if isinstance(trace, Trace) else 0.0
+        self.noise = _compile(trace_lines)
+        self.tweets = [t for t in (result.tweets or []) if isinstance(t, dict)]
+        self.lanes = self._lanes()
+        self.by_name = {lane.name.lower(): i for i, lane in enumerate(self.lanes)}
+        self.rows: dict[float, Row] = {}
+        self.arrows: list[Arrow] = []
+        self.marks: list[Mark] = []
+        self.tweet_rows: list[dict] = []
+        self.hidden_arrows = 0
+        self._collect_events()
+        self._collect_tweets()
+        self._cap_rows()
+        self._layout()
+
+    # lanes: the tracker, then users in order of first appearance, then handles only tweets name
+    def _lanes(self) -> list[Lane]:
+        names: dict[str, None] = {}
+        for event in self.events:
+            if event.proc != "harness":
+                names.setdefault(str(event.proc), None)
+        ordered = (["tracker"] if "tracker" in names else []) + [n for n in names if n != "tracker"]
+        known = {n.lower() for n in ordered}
+        for tweet in self.tweets:
+            handles = [tweet.get("tweeter"), *(tweet.get("ring") or []),
+                       *(d.get("receiver") for d in tweet.get("deliveries") or [] if isinstance(d, dict))]
+            for handle in handles:
+                name = _lane_name(handle)
+                if name and name.lower() not in known:
+                    known.add(name.lower())
+                    ordered.append(name)
+        if len(ordered) > MAX_LANES:
+            self.notes.append(f"{len(ordered) - MAX_LANES} more processes not drawn "
+                              f"({', '.join(visible(n, 40) for n in ordered[MAX_LANES:MAX_LANES + 5])}"
+                              f"{', …' if len(ordered) > MAX_LANES + 5 else ''}); see the transcripts")
+            ordered = ordered[:MAX_LANES]
+        return [Lane(n, n if n in ("tracker", "harness") else f"@{n}") for n in ordered]
+
+    def lane_of(self, handle: object) -> int | None:
+        name = _lane_name(handle)
+        return self.by_name.get(name.lower()) if name else None
+
+    def _row(self, key: float, t: float | None) -> Row:
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = Row(key, t)
+        elif row.t is None:
+            row.t = t
+        return row
+
+    def _collect_events(self) -> None:
+        delivery_seqs = {d.get("seq") for tweet in self.tweets for d in tweet.get("deliveries") or []
+                         if isinstance(d, dict)}
+        self.returned_seq = self._returned_lines()
+        for event in self.events:
+            lane = self.by_name.get(str(event.proc).lower())
+            if lane is None or event.seq in delivery_seqs:
+                continue  # deliveries are drawn with their tweet
+            text = visible(event.text, MAX_LINE)
+            t = event.t - self.t0
+            kind, priority, mark = _classify(event, self.noise)
+            if event.seq in self.returned_seq.values():
+                kind, priority, mark = "returned", 0, "<"
+            if kind is None:
+                continue
+            self._row(event.seq, t).items.append(
+                Item(lane, kind, f"{mark} {text}" if mark else text,
+                     f"{self.lanes[lane].label} {_time(t)} {mark} {text}".strip(), priority))
+        self._share_start_exit_rows()
+
+    def _returned_lines(self) -> dict[int, int]:
+        """Per tweet index, the seq of the tweeter's line that says the tweet came back (a guess:
+        the dialect is not known here), looked for after the tweet's first delivery."""
+        found: dict[int, int] = {}
+        for index, tweet in enumerate(self.tweets):
+            if tweet.get("returned") is not True:
+                continue
+            seqs = [d.get("seq") for d in tweet.get("deliveries") or [] if isinstance(d, dict)
+                    and isinstance(d.get("seq"), int)]
+            after = min(seqs) - 40 if seqs else -1  # lines of different processes arrive in any order
+            tweeter = _lane_name(tweet.get("tweeter"))
+            for event in self.events:
+                if (event.seq > after and event.kind == "out" and tweeter
+                        and str(event.proc).lower() == tweeter.lower()
+                        and not (self.noise and self.noise.search(event.text[:4096]))
+                        and RETURNED_RE.search(event.text[:4096]) and event.seq not in found.values()):
+                    found[index] = event.seq
+                    break
+        return found
+
+    def _share_start_exit_rows(self) -> None:
+        """Starts and exits of different processes in a row share one row (they end every run)."""
+        keys = sorted(self.rows)
+        previous: Row | None = None
+        for key in keys:
+            row = self.rows[key]
+            lone = len(row.items) == 1 and row.items[0].kind in ("start", "exit")
+            if (lone and previous is not None and all(i.kind == row.items[0].kind for i in previous.items)
+                    and row.items[0].lane not in {i.lane for i in previous.items}
+                    and (row.t or 0) - (previous.t or 0) < GAP_S):
+                previous.items.extend(row.items)
+                del self.rows[key]
+                continue
+            previous = row if lone or all(i.kind in ("start", "exit") for i in row.items) else None
+
+    def _collect_tweets(self) -> None:
+        drawn = 0
+        for number, tweet in enumerate(self.tweets, start=1):
+            tweeter = str(tweet.get("tweeter") or "?")
+            ring = [str(h) for h in tweet.get("ring") or []]
+            cycle = [tweeter, *ring]
+            left = {member: cycle[i - 1] for i, member in enumerate(cycle) if i > 0}
+            deliveries = sorted((d for d in tweet.get("deliveries") or [] if isinstance(d, dict)),
+                                key=lambda d: d.get("seq") if isinstance(d.get("seq"), (int, float)) else 1e18)
+            seen: set[str] = set()
+            counts = {cls: 0 for cls, _ in LEGEND}
+            last_key = -1.0
+            tag = f"#{number} " if len(self.tweets) > 1 else ""
+            for position, delivery in enumerate(deliveries):
+                receiver = str(delivery.get("receiver") or "?")
+                forwarder = delivery.get("forwarder")
+                seq = delivery.get("seq")
+                key = float(seq) if isinstance(seq, (int, float)) else 1e9 + number * 1000 + position
+                t = delivery.get("t") if isinstance(delivery.get("t"), (int, float)) else None
+                cls = _delivery_class(receiver, forwarder, ring, left, seen)
+                seen.add(receiver.lower())
+                counts[cls] += 1
+                last_key = max(last_key, key)
+                dst = self.lane_of(receiver)
+                src = self.lane_of(forwarder) if forwarder is not None else self.lane_of(left.get(receiver))
+                printed = visible(delivery.get("text"), MAX_LINE)
+                title = (f"tweet {tag}by {visible(tweeter)}: {visible(receiver)} printed it, forwarded by "
+                         f"{visible(forwarder) if forwarder is not None else '(not printed)'} "
+                         f"[{cls}] {_time(t)}: {printed}")
+                if dst is None or drawn >= MAX_ARROWS:
+                    self.hidden_arrows += 1
+                    continue
+                drawn += 1
+                self._row(key, t).items.append(Item(dst, "delivery", f"{tag}< {printed}", title, 0))
+                label = tag + ("" if forwarder is not None and src is not None else
+                               f"from {short(forwarder, 12)}" if forwarder is not None else "?")
+                self.arrows.append(Arrow(cls, key, src, dst, title, label.strip()))
+            self._tweet_end(number, tweet, tweeter, ring, left, deliveries, last_key, tag)
+            self.tweet_rows.append(_tweet_summary(number, tweet, tweeter, ring, counts, deliveries))
+
+    def _tweet_end(self, number: int, tweet: dict, tweeter: str, ring: list[str], left: dict,
+                   deliveries: list[dict], last_key: float, tag: str) -> None:
+        """The return arrow, and the ✗ marks of followers that never printed it, after the tweet."""
+        got = {str(d.get("receiver") or "").lower() for d in deliveries}
+        missing = [member for member in ring if member.lower() not in got]
+        returned = tweet.get("returned")
+        tweeter_lane = self.lane_of(tweeter)
+        end_key = last_key + 0.5 + number * 1e-4 if last_key >= 0 else None
+        if end_key is None:  # nobody printed it: after the tweet was typed (or at the end)
+            typed = [e.seq for e in self.events if e.kind == "in" and tweeter_lane is not None
+                     and str(e.proc).lower() == self.lanes[tweeter_lane].name.lower()
+                     and str(tweet.get("text") or "\0") in e.text]
+            end_key = (typed[-1] if typed else (self.events[-1].seq if self.events else 0)) + 0.5 + number * 1e-4
+        end_t = self.rows[last_key].t if last_key in self.rows else None
+        if returned is True and ring and tweeter_lane is not None:
+            source = self.lane_of(ring[-1]) if ring[-1].lower() in got else None
+            if source is None and deliveries:
+                source = self.lane_of(deliveries[-1].get("receiver"))
+            key = float(self.returned_seq.get(number - 1, -1))
+            if key <= last_key:
+                key = end_key
+            row = self._row(key, end_t)
+            if not row.items:
+                row.items.append(Item(tweeter_lane, "synthetic", "", "", 0))
+            self.arrows.append(Arrow("return", key, source, tweeter_lane,
+                                     f"tweet {tag}by {visible(tweeter)} came back round the ring",
+                                     f"{tag}back".strip()))
+        if missing or returned is False:
+            row = self._row(end_key, end_t)
+            row.items.append(Item(tweeter_lane if tweeter_lane is not None else 0, "synthetic", "", "", 0))
+            for member in missing:
+                lane = self.lane_of(member)
+                if lane is not None:
+                    self.marks.append(Mark("missing", end_key, lane, self.lane_of(left.get(member)),
+                                           f"tweet {tag}by {visible(tweeter)}: {visible(member)} never printed it",
+                                           f"{tag}missing".strip()))
+            if returned is False and tweeter_lane is not None:
+                self.marks.append(Mark("no-return", end_key, tweeter_lane, None,
+                                       f"tweet {tag}by {visible(tweeter)} never came back round the ring",
+                                       f"{tag}never came back".strip()))
+
+    def _cap_rows(self) -> None:
+        if len(self.rows) <= MAX_ROWS:
+            return
+        keep = sorted(self.rows.values(), key=lambda r: (r.priority, r.key))[:MAX_ROWS]
+        kept = {row.key for row in keep}
+        dropped = len(self.rows) - len(kept)
+        self.rows = {key: row for key, row in self.rows.items() if key in kept}
+        before = len(self.arrows)
+        self.arrows = [a for a in self.arrows if a.key in kept]
+        self.marks = [m for m in self.marks if m.key in kept]
+        self.hidden_arrows += before - len(self.arrows)
+        self.notes.append(f"truncated: {dropped} of {dropped + len(kept)} rows not drawn (printed lines "
+                          "other than typed commands, results and tweets go first); see the transcripts")
+
+    def _layout(self) -> None:
+        count = max(len(self.lanes), 1)
+        self.spacing = max(LANE_MIN, min(LANE_MAX, (MAX_WIDTH - GUTTER - LANE_INSET - RIGHT) / count))
+        for i, lane in enumerate(self.lanes):
+            lane.x = GUTTER + LANE_INSET + self.spacing * i
+        self.width = int(GUTTER + LANE_INSET + self.spacing * count + RIGHT)
+        self.label_chars = int((self.spacing - 14) / CHAR_W)
+        self.gaps: list[dict] = []
+        y, previous_t = float(TOP), None
+        for key in sorted(self.rows):
+            row = self.rows[key]
+            if row.t is not None and previous_t is not None and row.t - previous_t > GAP_S:
+                self.gaps.append({"y": y - ROW_H / 2 + GAP_H / 2, "label": f"+{_time(row.t - previous_t)}"})
+                y += GAP_H
+            row.y = y
+            y += ROW_H
+            if row.t is not None:
+                previous_t = row.t
+        self.height = int(y + 8)
+        if self.hidden_arrows:
+            self.notes.append(f"{self.hidden_arrows} deliveries not drawn (over {MAX_ARROWS}, or on a "
+                              "process that is not drawn)")
+
+    # -- what the template draws -------------------------------------------------------------
+    def view(self) -> dict:
+        rows = [self.rows[k] for k in sorted(self.rows)]
+        from_right = {(a.key, a.dst) for a in self.arrows
+                      if a.src is not None and self.lanes[a.src].x > self.lanes[a.dst].x}
+        marks_out, labels = [], []
+        for row in rows:
+            for item in row.items:
+                if item.kind == "synthetic":
+                    continue
+                x = self.lanes[item.lane].x
+                marks_out.append({"kind": item.kind, "x": x, "y": row.y, "title": item.title})
+                if item.kind not in ("delivery",) and item.text:
+                    left = (row.key, item.lane) in from_right  # keep the label clear of the arrow
+                    labels.append({"kind": item.kind, "x": x - 7 if left else x + 7, "y": row.y + 3.5,
+                                   "anchor": "end" if left else "start",
+                                   "text": short(item.text, self.label_chars), "title": item.title})
+        arrows = []
+        for arrow in self.arrows:
+            row = self.rows[arrow.key]
+            x2 = self.lanes[arrow.dst].x
+            if arrow.src is None:
+                x1 = x2 - min(60, self.spacing * 0.45)
+                dashed = True
+            else:
+                x1 = self.lanes[arrow.src].x
+                dashed = False
+            if abs(x1 - x2) < 1:  # sent to itself: a small loop
+                path = (f"M{x1:.1f},{row.y - ARROW_RISE:.1f} C{x1 + 36:.1f},{row.y - ARROW_RISE:.1f} "
+                        f"{x1 + 36:.1f},{row.y:.1f} {x2 + 5:.1f},{row.y:.1f}")
+            else:
+                end = x2 - 5 if x2 > x1 else x2 + 5
+                path = f"M{x1:.1f},{row.y - ARROW_RISE:.1f} L{end:.1f},{row.y:.1f}"
+            arrows.append({"cls": arrow.cls, "path": path, "title": arrow.title, "dashed": dashed,
+                           "label": arrow.label, "lx": (x1 + x2) / 2, "ly": row.y - ARROW_RISE / 2 - 4})
+        crosses = []
+        for mark in self.marks:
+            row = self.rows[mark.key]
+            x = self.lanes[mark.lane].x
+            ghost = None
+            if mark.src is not None and mark.src != mark.lane:
+                x1 = self.lanes[mark.src].x
+                ghost = f"M{x1:.1f},{row.y - ARROW_RISE:.1f} L{x + (-7 if x > x1 else 7):.1f},{row.y:.1f}"
+            crosses.append({"cls": mark.cls, "x": x, "y": row.y, "title": mark.title, "ghost": ghost,
+                            "label": mark.label})
+        return {"id": self.id, "width": self.width, "height": self.height,
+                "lanes": [{"label": short(l.label, 14), "x": l.x, "title": visible(l.label)}
+                          for l in self.lanes],
+                "times": [{"y": r.y + 3.5, "text": _time(r.t)} for r in rows],
+                "gaps": self.gaps, "marks": marks_out, "labels": labels, "arrows": arrows,
+                "crosses": crosses, "bottom": self.height - 4, "notes": self.notes,
+                "tweets": self.tweet_rows, "legend": LEGEND, "colours": COLOURS, "gap_s": GAP_S}
+
+
+def _lane_name(handle: object) -> str | None:
+    if handle is None:
+        return None
+    name = str(handle).strip()
+    return name[1:] if name.startswith("@") else name or None
+
+
+def _compile(pattern: str | None) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern) if pattern else None
+    except re.error:
+        return None
+
+
+def _classify(event: Event, noise: re.Pattern[str] | None) -> tuple[str | None, int, str]:
+    """What an event is in the diagram: (kind, priority, transcript mark); kind None: not drawn."""
+    if event.kind == "in":
+        return "typed", 1, ">"
+    if event.kind in ("start", "exit"):
+        return event.kind, 2, "*"
+    if event.kind == "note":
+        return "note", 2, "*"
+    if event.kind != "out":
+        return None, 3, ""
+    head = event.text[:4096]
+    if noise and noise.search(head):
+        return None, 3, ""
+    match = RESULT_RE.search(head)
+    if match:
+        return ("result-ok" if match.group(1) else "result-fail"), 2, "<"
+    if not head.strip():
+        return None, 3, ""  # a blank line (or a prompt's end) says nothing
+    return "other", 3, "<"
+
+
+def _delivery_class(receiver: str, forwarder: object, ring: list[str], left: dict, seen: set[str]) -> str:
+    ring_lower = {member.lower(): member for member in ring}
+    if receiver.lower() not in ring_lower:
+        return "extra"
+    if receiver.lower() in seen:
+        return "duplicate"
+    if forwarder is None:
+        return "unknown"
+    expected = left.get(ring_lower[receiver.lower()])
+    return "normal" if expected is not None and str(forwarder).lower() == expected.lower() else "wrong-forwarder"
+
+
+def _tweet_summary(number: int, tweet: dict, tweeter: str, ring: list[str], counts: dict,
+                   deliveries: list[dict]) -> dict:
+    got = {str(d.get("receiver") or "").lower() for d in deliveries}
+    returned = tweet.get("returned")
+    end = tweet.get("end_tweet")
+    observed = [f"{visible(d.get('receiver'), 40)} ← {visible(d.get('forwarder'), 40) if d.get('forwarder') is not None else '?'}"
+                for d in deliveries[:30]]
+    if len(deliveries) > 30:
+        observed.append(f"… {len(deliveries) - 30} more")
+    return {"number": number, "tweeter": visible(tweeter, 40), "text": visible(tweet.get("text"), 160),
+            "expected": " → ".join(visible(h, 40) for h in [tweeter, *ring, tweeter]) if ring else "(no followers)",
+            "observed": ", ".join(observed) or "nobody printed it",
+            "missing": [visible(m, 40) for m in ring if m.lower() not in got],
+            "counts": {k: v for k, v in counts.items() if v},
+            "returned": {True: "yes", False: "no", None: "not printed"}.get(returned, visible(returned, 20)),
+            "end_tweet": {"success": "SUCCESS", "failure": "FAILURE", None: "no answer"}.get(end, visible(end, 20))}
+
+
+# -- the rest of a scenario ------------------------------------------------------------------------
+def _transcripts(result: ScenarioResult) -> list[dict]:
+    trace = result.trace
+    if not isinstance(trace, Trace):
+        return []
+    events = trace.snapshot()
+    by_proc: dict[str, list[Event]] = {}
+    for event in events:
+        by_proc.setdefault(str(event.proc), []).append(event)
+    order = (["tracker"] if "tracker" in by_proc else []) + [p for p in by_proc if p not in ("tracker", "harness")]
+    order += ["harness"] if "harness" in by_proc else []
+    blocks = []
+    for proc in order:
+        lines = by_proc[proc]
+        shown = lines[-MAX_TRANSCRIPT_LINES:]
+        text = "\n".join(f"{e.t - trace.t0:9.4f} {_mark(e.kind)} {visible(e.text, MAX_LINE)}" for e in shown)
+        blocks.append({"proc": visible(proc if proc in ("tracker", "harness") else f"@{proc}", 60),
+                       "count": len(lines), "hidden": len(lines) - len(shown),
+                       "typed": sum(1 for e in lines if e.kind == "in"), "text": text})
+    return blocks
+
+
+def _mark(kind: str) -> str:
+    return {"in": ">", "out": "<"}.get(kind, "*")
+
+
+def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None) -> dict:
+    status = result.status if result.status in STATUSES else "error"
+    diagram = None
+    if (isinstance(result.trace, Trace) and result.trace.snapshot()) or result.tweets:
+        try:
+            diagram = Diagram(result, index, trace_lines).view()
+        except Exception as exc:  # a diagram must never cost the rest of the report
+            diagram = {"error": f"the diagram could not be drawn: {type(exc).__name__}: {visible(exc)}"}
+    checks = [{"name": visible(getattr(c, "name", ""), MAX_TEXT), "status": visible(getattr(c, "status", ""), 20),
+               "message": visible(getattr(c, "message", ""), MAX_CHECK_MESSAGE),
+               "step": getattr(c, "step", None)} for c in (result.checks or [])[:200]]
+    steps = [{"number": s.get("number"), "description": visible(s.get("description"), MAX_TEXT),
+              "failed": bool(s.get("failed"))} for s in (result.steps or [])[:200] if isinstance(s, dict)]
+    return {"anchor": f"s{index}", "id": visible(result.id, 120), "name": visible(result.name, MAX_TEXT),
+            "file": visible(result.file, MAX_TEXT), "description": visible(result.description, 2000),
+            "status": status, "score": _number(result.score), "max_score": _number(result.max_score),
+            "duration": _time(result.duration_s) if isinstance(result.duration_s, (int, float)) else "",
+            "message": visible(result.message, MAX_MESSAGE), "checks": checks, "steps": steps,
+            "tags": [visible(t, 40) for t in (result.tags or [])][:20],
+            "visibility": visible(result.visibility, 40), "diagram": diagram,
+            "transcripts": _transcripts(result), "max_lines": MAX_TRANSCRIPT_LINES}
+
+
+def _flatten(data: object, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(data, dict):
+        pairs = []
+        for key, value in data.items():
+            pairs.extend(_flatten(value, f"{prefix}{visible(key, 60)}."))
+        return pairs
+    if isinstance(data, bool):
+        return [(prefix.rstrip("."), "yes" if data else "no")]
+    return [(prefix.rstrip("."), visible(data, MAX_TEXT))]
+
+
+def _page(grade: SubmissionGrade, trace_lines: str | None) -> dict:
+    scenarios = [_scenario_view(result, i, trace_lines) for i, result in enumerate(grade.scenarios or [], start=1)]
+    counts = {status: sum(1 for s in scenarios if s["status"] == status) for status in STATUSES}
+    try:
+        sandbox = grade.to_json().get("sandbox")
+    except Exception:
+        sandbox = None
+    score, max_score = grade.score, grade.max_score
+    percent = 100 * score / max_score if max_score else 100.0
+    return {"submission": visible(grade.submission), "path": visible(grade.path, 500),
+            "score": _number(score), "max_score": _number(max_score), "percent": max(0.0, min(100.0, percent)),
+            "full_marks": bool(grade.full_marks), "error": visible(grade.error, MAX_MESSAGE) if grade.error else "",
+            "incomplete": bool(grade.incomplete), "counts": counts, "scenarios": scenarios,
+            "sandbox": _flatten(sandbox) if sandbox else [], "legend": LEGEND, "colours": COLOURS}
+
+
+_ENVIRONMENT: jinja2.Environment | None = None
+
+
+def environment() -> jinja2.Environment:
+    global _ENVIRONMENT
+    if _ENVIRONMENT is None:
+        _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                                          undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                          lstrip_blocks=True)
+        _ENVIRONMENT.filters["px"] = lambda value: f"{float(value):.1f}"
+    return _ENVIRONMENT
+
+
+def render_html(grade: SubmissionGrade, *, trace_lines: str | None = DEFAULT_TRACE_LINES) -> str:
+    """The whole report as one self-contained HTML page (inline CSS and SVG, no network).
+
+    `trace_lines` is the regex of protocol-trace lines left out of the diagram (they stay in the
+    transcripts). Never raises for odd data: if the full page cannot be built, a plain page with the
+    scores and the reason is returned instead.
+    """
+    try:
+        page = environment().get_template("report.html.j2").render(**_page(grade, trace_lines))
+    except Exception as exc:
+        page = _fallback(grade, exc)
+    return page.encode("utf-8", "replace").decode("utf-8")
+
+
+def _fallback(grade: SubmissionGrade, exc: Exception) -> str:
+    rows = []
+    for result in getattr(grade, "scenarios", None) or []:
+        rows.append(f"<tr><td>{escape(visible(getattr(result, 'id', '?')))}</td>"
+                    f"<td>{escape(visible(getattr(result, 'status', '?')))}</td>"
+                    f"<td>{escape(_number(getattr(result, 'score', '')))} / "
+                    f"{escape(_number(getattr(result, 'max_score', '')))}</td></tr>")
+    detail = "".join(traceback.format_exception_only(type(exc), exc))
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Tweeter report</title>"
+            "</head><body class=\"fallback\"><h1>Tweeter grading report: "
+            f"{escape(visible(getattr(grade, 'submission', '?')))}</h1>"
+            f"<p>The full report could not be drawn ({escape(visible(detail, 2000))}); the scores:</p>"
+            f"<table>{''.join(rows)}</table></body></html>")

@@ -1,0 +1,386 @@
+"""The HTML report: real submissions graded in-process, then the page and its time-space diagram
+checked by structure (arrows by CSS class against the judged deliveries), by escaping of hostile
+output, by its bounds under a flood, and by a headless-Chromium screenshot that must not be blank."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from harness import html_report
+from harness.batch import GradeOptions, grade_all
+from harness.checks import CheckResult
+from harness.grading import ScenarioResult, SubmissionGrade
+from harness.html_report import render_html
+from harness.scenario import load_suite
+from harness.submissions import discover
+from harness.trace import Trace
+from tests.conftest import ROOT, SPECS
+
+EXAMPLES = ROOT / "student_submissions"
+HOSTILE = '<script>alert(1)</script> "quoted" \'single\' & <marquee>x</marquee><img src=x onerror=alert(4)>'
+
+
+def grade_one(submission: Path, *specs: str, **options) -> SubmissionGrade:
+    suite = load_suite([SPECS / f"{spec}.yaml" for spec in specs])
+    [grade] = grade_all(discover([submission]), suite, GradeOptions(jobs=2, **options))
+    return grade
+
+
+def scenario(grade: SubmissionGrade, scenario_id: str) -> ScenarioResult:
+    return next(s for s in grade.scenarios if s.id == scenario_id)
+
+
+class Page(HTMLParser):
+    """Every element of the page as (tag, attributes, section id), and the text of each section."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str], str | None]] = []
+        self.section: str | None = None
+        self.text: dict[str | None, list[str]] = {}
+        self.lanes: dict[str | None, list[str]] = {}  # lane names of each section's diagram
+        self._lane_head = 0
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = {key: value or "" for key, value in attrs}
+        if tag == "section" and "scenario" in attributes.get("class", "").split():
+            self.section = attributes.get("id")
+        self.elements.append((tag, attributes, self.section))
+        if tag == "g":
+            self._lane_head = 1 if attributes.get("class") == "lane-head" else 0
+        elif tag == "text" and self._lane_head:
+            self._lane_head = 2
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.text.setdefault(self.section, []).append(data)
+        if self._lane_head == 2:
+            self.lanes.setdefault(self.section, []).append(data)
+            self._lane_head = 0
+
+    def find(self, tag: str, *classes: str, section: str | None = None) -> list[dict[str, str]]:
+        return [attrs for t, attrs, s in self.elements
+                if t == tag and set(classes) <= set(attrs.get("class", "").split())
+                and (section is None or s == section)]
+
+    def section_of(self, grade: SubmissionGrade, scenario_id: str) -> str:
+        index = [s.id for s in grade.scenarios].index(scenario_id) + 1
+        return f"s{index}"
+
+    def section_text(self, section: str) -> str:
+        return "".join(self.text.get(section, []))
+
+
+def no_injected_markup(page: Page) -> bool:
+    """None of the markup the hostile text carries became an element or an event handler."""
+    return (not page.find("script") and not page.find("marquee") and not page.find("img")
+            and not any(key.startswith("on") for _, attrs, _ in page.elements for key in attrs))
+
+
+def arrow_classes(page: Page, section: str) -> list[str]:
+    return sorted(" ".join(c for c in a["class"].split() if c not in ("arrow", "dashed"))
+                  for a in page.find("path", "arrow", section=section))
+
+
+def lane_x(page: Page, section: str) -> list[float]:
+    return [float(line["x1"]) for line in page.find("line", "lane-line", section=section)]
+
+
+# -- graded once per module: real runs of real submissions ----------------------------------------
+@pytest.fixture(scope="module")
+def reference() -> SubmissionGrade:
+    return grade_one(ROOT / "reference", "tweet_ring_order", "concurrent_tweets")
+
+
+@pytest.fixture(scope="module")
+def star() -> SubmissionGrade:
+    return grade_one(EXAMPLES / "star_not_ring", "tweet_ring_order")
+
+
+@pytest.fixture(scope="module")
+def not_forwarding() -> SubmissionGrade:
+    """tweet_one_follower fails (no return), so tweet_ring_order in the same suite is blocked."""
+    return grade_one(EXAMPLES / "follower_does_not_forward", "tweet_one_follower", "tweet_ring_order")
+
+
+@pytest.fixture(scope="module")
+def not_forwarding_ring() -> SubmissionGrade:
+    """tweet_ring_order on its own: three followers never get the tweet."""
+    return grade_one(EXAMPLES / "follower_does_not_forward", "tweet_ring_order")
+
+
+def test_reference_ring_is_all_normal_arrows_and_a_return(reference):
+    html = render_html(reference)
+    page = Page(html)
+    ring = scenario(reference, "tweet_ring_order")
+    assert ring.status == "passed"
+    [tweet] = ring.tweets
+    section = page.section_of(reference, "tweet_ring_order")
+    assert arrow_classes(page, section) == sorted(["normal"] * len(tweet["deliveries"]) + ["return"])
+    assert len(tweet["deliveries"]) == 4
+    assert not page.find("g", "cross", section=section)
+    # one lane per process: the tracker first, then the users in order of first appearance
+    assert page.lanes[section] == ["tracker", "@alice", "@bob", "@carol", "@dave", "@erin"]
+    # the tweet arrows go left to right round the ring: alice -> bob -> carol -> dave -> erin
+    xs = lane_x(page, section)
+    starts = sorted(float(a["d"][1:].split(",")[0]) for a in page.find("path", "arrow", "normal", section=section))
+    assert starts == xs[1:5]
+    assert 'class="fallback"' not in html
+    assert "Time runs downwards" in html and "not to scale" in html  # the legend says how time is drawn
+
+
+def test_two_tweets_at_once_are_numbered_and_all_normal(reference):
+    page = Page(render_html(reference))
+    section = page.section_of(reference, "concurrent_tweets")
+    result = scenario(reference, "concurrent_tweets")
+    deliveries = sum(len(t["deliveries"]) for t in result.tweets)
+    classes = arrow_classes(page, section)
+    assert classes.count("normal") == deliveries > 0
+    assert classes.count("return") == sum(1 for t in result.tweets if t["returned"])
+    if len(result.tweets) > 1:  # both accepted (the reference's users retry a busy tracker)
+        assert "#1" in page.section_text(section) and "#2" in page.section_text(section)
+
+
+def test_star_arrows_all_start_at_the_tweeter_and_are_wrong_forwarder(star):
+    html = render_html(star)
+    page = Page(html)
+    result = scenario(star, "tweet_ring_order")
+    assert result.status == "failed"
+    [tweet] = result.tweets
+    section = page.section_of(star, "tweet_ring_order")
+    # only @bob (first in the ring) is rightly sent to by @alice; the other three are not
+    assert {d["forwarder"] for d in tweet["deliveries"]} == {"@alice"}
+    assert arrow_classes(page, section).count("wrong-forwarder") == 3
+    assert arrow_classes(page, section).count("normal") == 1
+    alice = lane_x(page, section)[1]
+    delivery_arrows = [a for a in page.find("path", "arrow", section=section) if "return" not in a["class"]]
+    assert len(delivery_arrows) == len(tweet["deliveries"])
+    assert all(float(a["d"][1:].split(",")[0]) == alice for a in delivery_arrows)
+    wrong = page.find("path", "arrow", "wrong-forwarder", section=section)
+    assert all(a["marker-end"].endswith("-ah-wrong-forwarder)") for a in wrong)
+    assert "forwarded peer to peer round the ring" in page.section_text(section)  # the failed check
+
+
+def test_follower_that_does_not_forward_shows_no_return_and_a_blocked_scenario(not_forwarding):
+    html = render_html(not_forwarding)
+    page = Page(html)
+    one = page.section_of(not_forwarding, "tweet_one_follower")
+    assert scenario(not_forwarding, "tweet_one_follower").status == "failed"
+    assert arrow_classes(page, one) == ["normal"]  # @bob got it from @alice, and that was all
+    assert len(page.find("g", "cross", "no-return", section=one)) == 1
+    assert not page.find("path", "arrow", "return", section=one)
+    blocked = page.section_of(not_forwarding, "tweet_ring_order")
+    assert scenario(not_forwarding, "tweet_ring_order").status == "blocked"
+    assert page.find("span", "badge", "blocked", section=blocked)
+    assert not page.find("svg", section=blocked)  # nothing ran, nothing to draw
+    assert "depends on tweet_one_follower" in page.section_text(blocked)
+
+
+def test_followers_that_never_got_it_are_marked_missing(not_forwarding_ring):
+    page = Page(render_html(not_forwarding_ring))
+    section = page.section_of(not_forwarding_ring, "tweet_ring_order")
+    [tweet] = scenario(not_forwarding_ring, "tweet_ring_order").tweets
+    missing = [h for h in tweet["ring"] if h not in {d["receiver"] for d in tweet["deliveries"]}]
+    assert missing == ["@carol", "@dave", "@erin"]
+    assert arrow_classes(page, section) == ["normal"]
+    assert len(page.find("g", "cross", "missing", section=section)) == 3
+    assert len(page.find("path", "ghost", "missing", section=section)) == 3  # dashed, from the left neighbour
+    assert len(page.find("g", "cross", "no-return", section=section)) == 1
+    assert "missing: @carol, @dave, @erin" in page.section_text(section)
+
+
+# -- hostile and odd data --------------------------------------------------------------------------
+def _trace(*events: tuple[str, str, str]) -> Trace:
+    trace = Trace()
+    for proc, kind, text in events:
+        trace.add(proc, kind, text)  # type: ignore[arg-type]
+    return trace
+
+
+def test_hostile_output_is_escaped_everywhere():
+    trace = _trace(("tracker", "start", "python3 tracker.py 1"), ("alice", "in", f"tweet @alice {HOSTILE}"),
+                   ("alice", "out", f"tweet: SUCCESS {HOSTILE}\x1b[2J\x00\x07 \udcff"),
+                   ("bob", "out", f"got {HOSTILE}"), ("</script><script>", "out", HOSTILE))
+    events = trace.snapshot()
+    tweets = [{"tweeter": "@alice", "text": HOSTILE, "ring": ["@bob", "@<marquee>x"], "returned": True,
+               "end_tweet": "success",
+               "deliveries": [{"receiver": "@bob", "forwarder": '@a"><script>alert(2)</script>', "text": HOSTILE,
+                               "seq": events[3].seq, "t": 0.01},
+                              {"receiver": "@</svg><script>", "forwarder": None, "text": "\x1b]0;pwned\x07",
+                               "seq": 99, "t": 0.02}]}]
+    result = ScenarioResult(id='x"><script>alert(3)</script>', name=HOSTILE, file="f.yaml", score=0, max_score=5,
+                            status="failed", duration_s=0.1, message=f"Failed: {HOSTILE}\x1b[31m",
+                            checks=[CheckResult(HOSTILE, "failed", HOSTILE, 1)], description=HOSTILE,
+                            trace=trace, tweets=tweets, tags=[HOSTILE],
+                            steps=[{"number": 1, "description": HOSTILE, "failed": True}])
+    grade = SubmissionGrade(submission=HOSTILE, path=HOSTILE, scenarios=[result], error=HOSTILE)
+    html = render_html(grade)
+    assert 'class="fallback"' not in html
+    page = Page(html)
+    assert no_injected_markup(page)
+    assert "<script>" not in html and "alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "\x1b" not in html and "\x00" not in html and "\x07" not in html
+    assert "\\x1b[2J" in html  # control characters are shown, not obeyed
+    html.encode("utf-8")  # a lone surrogate cannot make writing the page fail
+    assert "Content-Security-Policy" in html  # and no script could run anyway
+
+
+def test_hostile_submission_graded_for_real(tmp_path):
+    """A real submission whose user answers every command with markup: the page shows it as text."""
+    submission = tmp_path / "hostile_markup"
+    submission.mkdir()
+    (submission / "tracker.py").write_text(
+        "import socket, sys\nsock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        "sock.bind(('0.0.0.0', int(sys.argv[1])))\nwhile True:\n    sock.recvfrom(65536)\n")
+    (submission / "user.py").write_text(
+        "import sys\nfor line in sys.stdin:\n"
+        f"    print({HOSTILE!r} + ' \\x1b[2J', flush=True)\n")
+    grade = grade_one(submission, "register_new", step_timeout=1)
+    html = render_html(grade)
+    page = Page(html)
+    assert scenario(grade, "register_new").status == "failed"
+    assert no_injected_markup(page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "\x1b" not in html
+
+
+def test_odd_results_never_break_the_page():
+    odd_tweets = [{"tweeter": None, "ring": None, "deliveries": [{"receiver": None}, "nonsense", {}]},
+                  "not a dict", {"deliveries": [{"receiver": "@ghost", "forwarder": "@nobody", "seq": "x"}]}]
+    scenarios = [
+        ScenarioResult("errored", "Errored", "e.yaml", 0, 3, "error", 0.0, "Could not run: boom", []),
+        ScenarioResult("blocked", "Blocked", "b.yaml", 0, 3, "blocked", 0.0, "Not run: depends on errored", []),
+        ScenarioResult("empty", "Empty trace", "t.yaml", 0, 3, "failed", 0.0, "", [], trace=Trace()),
+        ScenarioResult("odd", "Odd tweets", "o.yaml", 0, 3, "weird-status", 0.0, "", [],
+                       trace=_trace(("alice", "exit", "gone")), tweets=odd_tweets),  # type: ignore[list-item]
+        ScenarioResult("only_tweets", "Tweets, no trace", "n.yaml", 3, 3, "passed", 0.5, "", [],
+                       tweets=[{"tweeter": "@a", "text": "t", "ring": ["@b"], "returned": False,
+                                "end_tweet": None, "deliveries": []}]),
+    ]
+    grade = SubmissionGrade("odd", "/nowhere", scenarios, error="manifest invalid", incomplete=True)
+    html = render_html(grade)
+    assert 'class="fallback"' not in html and "could not be drawn" not in html
+    for result in scenarios:
+        assert f">{result.id}<" in html
+    page = Page(html)
+    assert len(page.find("section", "scenario")) == 5
+    assert page.find("g", "cross", "missing")  # @b never got the tweet that has no trace
+    assert "incomplete" in html
+    assert render_html(SubmissionGrade("none", "", []))  # no scenario at all
+
+
+def test_render_never_raises_even_on_nonsense():
+    html = render_html(SubmissionGrade("broken", "", [object()]))  # type: ignore[list-item]
+    assert "broken" in html and 'class="fallback"' in html
+
+
+def test_a_flood_of_output_keeps_the_page_small():
+    trace = Trace()
+    trace.add("tracker", "start", "python3 tracker.py 1")
+    for i in range(10_000):
+        trace.add("alice", "out", f"line {i} register: FAILURE " + "x" * 300)
+    for i in range(2_000):
+        trace.add("bob", "in", f"typed {i}")
+    bob_lines = [trace.add("bob", "out", f"got it {i}") for i in range(1_000)]
+    tweets = [{"tweeter": "@alice", "text": "t", "ring": ["@bob"], "returned": True, "end_tweet": "success",
+               "deliveries": [{"receiver": "@bob", "forwarder": "@alice", "text": "t", "seq": e.seq, "t": 1.0}
+                              for e in bob_lines]}]
+    result = ScenarioResult("flood", "Flood", "f.yaml", 0, 1, "failed", 9.0, "x" * 100_000, [],
+                            trace=trace, tweets=tweets)
+    html = render_html(SubmissionGrade("flood", "", [result]))
+    assert len(html.encode()) < 2_000_000
+    page = Page(html)
+    assert len(page.find("path", "arrow")) <= html_report.MAX_ARROWS + 1
+    assert "truncated:" in html and "deliveries not drawn" in html
+    assert "earlier lines not shown" in html and "the last 500 shown" in html
+    assert "line 9999 register" in html and "line 0 register" not in html  # the last lines are kept
+
+
+# -- what a person sees ----------------------------------------------------------------------------
+CHROMIUM = next((found for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+                 if (found := shutil.which(name))), None)
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes], int]:
+    """Decode an 8-bit RGB/RGBA, non-interlaced PNG with the standard library: (width, height, rows, bpp)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, chunks, header = 8, [], None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            chunks.append(body)
+        elif kind == b"IEND":
+            break
+    assert header is not None
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0, f"unexpected PNG format {header}"
+    bpp = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(b"".join(chunks)), width * bpp
+    rows, previous, offset = [], bytearray(stride), 0
+    for _ in range(height):
+        kind, line = raw[offset], bytearray(raw[offset + 1:offset + 1 + stride])
+        offset += 1 + stride
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b = previous[x]
+            c = previous[x - bpp] if x >= bpp else 0
+            if kind == 1:
+                line[x] = (line[x] + a) & 255
+            elif kind == 2:
+                line[x] = (line[x] + b) & 255
+            elif kind == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        previous = line
+    return width, height, rows, bpp
+
+
+def colour_count(rows: list[bytes], bpp: int, rgb: tuple[int, int, int], tolerance: int = 12) -> int:
+    count = 0
+    for row in rows:
+        for x in range(0, len(row), bpp):
+            if all(abs(row[x + i] - rgb[i]) <= tolerance for i in range(3)):
+                count += 1
+    return count
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary found (install it: apt-get install -y chromium)")
+def test_screenshot_of_the_star_report_is_not_blank(star, tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(render_html(star), encoding="utf-8")
+    png = tmp_path / "report.png"
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
+               "--window-size=1200,3000", page.as_uri()]
+    done = subprocess.run(command, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert png.is_file(), f"chromium wrote no screenshot: {done.stderr.decode(errors='replace')[-2000:]}"
+    width, height, rows, bpp = png_pixels(png.read_bytes())
+    assert (width, height) == (1200, 3000)
+    distinct = {row[x:x + 3] for row in rows[::7] for x in range(0, len(row), bpp * 5)}
+    assert len(distinct) > 50, f"the page looks blank: {len(distinct)} colours"
+    assert colour_count(rows[:200], bpp, (0x10, 0x2a, 0x43)) > 10_000  # the dark header band
+    orange = tuple(int(html_report.COLOURS["wrong-forwarder"][i:i + 2], 16) for i in (1, 3, 5))
+    blue = tuple(int(html_report.COLOURS["normal"][i:i + 2], 16) for i in (1, 3, 5))
+    assert colour_count(rows, bpp, orange) > 100, "no wrong-forwarder arrows visible"  # type: ignore[arg-type]
+    assert colour_count(rows, bpp, blue) > 20, "no normal arrow visible"  # type: ignore[arg-type]
