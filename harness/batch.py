@@ -103,9 +103,15 @@ def _ready(submission: Submission, scenario_id: str, suite: Suite, results: dict
 def _run_one(submission: Submission, scenario_id: str, suite: Suite, dialect: Dialect,
              options: GradeOptions, stop: threading.Event) -> ScenarioResult:
     file, scenario = suite[scenario_id]
+    return run_scenario(submission.path, dialect, scenario_id, file, scenario, options, stop)
+
+
+def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, scenario: Scenario,
+                 options: GradeOptions, stop: threading.Event) -> ScenarioResult:
+    """One scenario against one submission, scored; never raises (the pytest plugin uses it too)."""
     limits = Limits().merged(dialect.manifest.limits.model_dump()).merged(options.limits)
     try:
-        outcome = ScenarioRunner(submission.path, dialect, scenario, options.step_timeout, limits,
+        outcome = ScenarioRunner(path, dialect, scenario, options.step_timeout, limits,
                                  options.separate_user, abort=stop,
                                  isolate_network=options.isolate_network).run()
     except Exception as exc:  # a harness bug must not lose the other results

@@ -1,0 +1,151 @@
+"""The pytest plugin: `pytest specs/ --submission PATH` runs each scenario file as one test item, with
+the CLI's verdicts and the harness's explanations as failure reports."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness.pytest_plugin import default_submission
+from tests.conftest import ROOT, SPECS, SUBMISSIONS, harness_started_pids
+
+pytest_plugins = ["pytester"]
+
+FAST_SPECS = ("register_new", "query_none", "register_duplicate")
+REFERENCE = ROOT / "reference"
+DUPLICATE_HANDLES = ROOT / "student_submissions" / "duplicate_handles"
+
+
+@pytest.fixture
+def specs(pytester: pytest.Pytester) -> Path:
+    """A specs folder with three fast scenarios (register_duplicate depends on register_new)."""
+    folder = pytester.path / "specs"
+    folder.mkdir()
+    for name in FAST_SPECS:
+        shutil.copy(SPECS / f"{name}.yaml", folder)
+    return folder
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """`--submission=PATH` as one token: pytest finds its rootdir and ini file before plugins' options
+    are known, so a separate PATH would count as a test path there (pulling in /work/main's ini)."""
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_reference_passes_every_scenario(pytester, specs):
+    result = run(pytester, "specs", f"--submission={REFERENCE}", "-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([  # file order, except that register_duplicate needs register_new
+        "specs/query_none.yaml::query_none PASSED*",
+        "specs/register_new.yaml::register_new PASSED*",
+        "specs/register_duplicate.yaml::register_duplicate PASSED*"])
+    assert result.ret == 0
+
+
+def test_default_submission_is_the_reference_beside_the_harness():
+    assert default_submission() == REFERENCE.resolve()
+
+
+def test_a_failure_is_reported_with_the_harness_explanation_not_a_traceback(pytester, specs):
+    result = run(pytester, "specs", f"--submission={DUPLICATE_HANDLES}")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["FAILED specs/register_duplicate.yaml::register_duplicate*"])
+    output = result.stdout.str()
+    assert "Failed at step 2 of 3." in output
+    assert "register @alice answers FAILURE: expected FAILURE, seen SUCCESS" in output
+    assert "Last lines of each process" in output
+    assert "Traceback" not in output and "pytest_plugin.py" not in output
+    assert result.ret == 1
+
+
+def test_k_selects_by_scenario_id_and_m_by_tag(pytester, specs):
+    by_id = run(pytester, "specs", f"--submission={REFERENCE}", "-k", "query", "-v")
+    by_id.assert_outcomes(passed=1, deselected=2)
+    by_id.stdout.fnmatch_lines(["*specs/query_none.yaml::query_none PASSED*"])
+    by_tag = run(pytester, "specs", f"--submission={REFERENCE}", "-m", "register", "--strict-markers",
+                 "-W", "error::pytest.PytestUnknownMarkWarning")
+    by_tag.assert_outcomes(passed=2, deselected=1)
+    assert "Unknown" not in by_tag.stdout.str() + by_tag.stderr.str()
+
+
+def test_junit_xml_has_score_and_max_score_per_scenario(pytester, specs):
+    result = run(pytester, "specs", f"--submission={DUPLICATE_HANDLES}", "--junitxml", "results.xml")
+    result.assert_outcomes(passed=2, failed=1)
+    cases = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+             for case in ET.parse(pytester.path / "results.xml").getroot().iter("testcase")}
+    assert cases == {
+        "register_new": {"score": "4", "max_score": "4", "status": "passed"},
+        "query_none": {"score": "3", "max_score": "3", "status": "passed"},
+        "register_duplicate": {"score": "0", "max_score": "4", "status": "failed"},
+    }
+
+
+def test_an_invalid_scenario_file_fails_with_file_and_line(pytester):
+    pytester.makefile(".yaml", bad="name: Bad step\npoints: 1\nusers: [alice]\nsteps:\n  - regster: all\n",
+                      broken="name: Broken\npoints: 1\nusers: [alice\nsteps:\n  - register: all\n",
+                      other="just: some config\n")
+    manifest = pytester.mkdir("submission") / "tweeter.yaml"
+    manifest.write_text("users: []\nsteps: []\n")  # manifests are never scenarios
+    result = run(pytester, ".", f"--submission={REFERENCE}")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["collected 2 items",
+                                 "bad.yaml:5: steps.0: a step is a mapping with exactly one key*",
+                                 "broken.yaml:4: YAML syntax error*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_scenario_whose_dependency_failed_is_blocked(pytester, specs):
+    # sorts before its dependency, which must still run first
+    (specs / "after_duplicate.yaml").write_text(
+        "name: Needs duplicates refused\npoints: 1\ntags: [register]\ndepends_on: [register_duplicate]\n"
+        "users: [alice]\nsteps:\n  - register: all\n")
+    result = run(pytester, "specs", f"--submission={DUPLICATE_HANDLES}", "-v", "-rs")
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    result.stdout.fnmatch_lines([
+        "*register_duplicate.yaml::register_duplicate FAILED*",
+        "*after_duplicate.yaml::after_duplicate SKIPPED*",
+        "SKIPPED [1] specs/after_duplicate.yaml:1: blocked: depends on register_duplicate, which did not pass",
+    ])
+
+
+def test_a_dependency_loop_fails_both_scenarios(pytester):
+    for name, other in (("one", "two"), ("two", "one")):
+        pytester.makefile(".yaml", **{name: f"name: {name}\npoints: 1\ndepends_on: [{other}]\n"
+                                            "users: [alice]\nsteps:\n  - register: all\n"})
+    result = run(pytester, ".", f"--submission={REFERENCE}")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["two.yaml:3: depends_on forms a loop: two -> one -> two",
+                                 "one.yaml:3: depends_on forms a loop: one -> two -> one"])
+
+
+def test_a_bad_submission_folder_is_a_usage_error(pytester, specs):
+    result = run(pytester, "specs", "--submission=no_such_folder")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--submission no_such_folder: no such folder" in result.stderr.str()
+
+
+def test_ctrl_c_stops_the_running_scenario_and_kills_its_processes(pytester, specs):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "specs/query_none.yaml",
+         f"--submission={SUBMISSIONS / 'silent'}", "--step-timeout=600"],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not harness_started_pids(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert harness_started_pids(proc.pid), "the scenario's processes never started"
+        time.sleep(0.3)  # the runner is now waiting on a step that would take 600 s
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyboardInterrupt" in output
+    assert harness_started_pids(proc.pid) == []
