@@ -13,10 +13,8 @@ from harness.cli import main
 from harness.processes import MARKER_VAR
 
 
-def harness_started_pids(harness_pid: int | None = None) -> list[int]:
-    """Live processes carrying the run marker of the harness in process `harness_pid` (default: this
-    one, where the tests run the harness in-process); other harness runs on the machine are ignored."""
-    needle = f"{MARKER_VAR}={harness_pid or os.getpid()}-".encode()
+def live_pids_with_environ(prefix: bytes) -> list[int]:
+    """Live (non-zombie) processes with an environment entry starting with `prefix`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -26,9 +24,15 @@ def harness_started_pids(harness_pid: int | None = None) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and any(item.startswith(needle) for item in environ.split(b"\0")):
+        if state != "Z" and any(item.startswith(prefix) for item in environ.split(b"\0")):
             found.append(int(entry.name))
     return found
+
+
+def harness_started_pids(harness_pid: int | None = None) -> list[int]:
+    """Live processes carrying the run marker of the harness in process `harness_pid` (default: this
+    one, where the tests run the harness in-process); other harness runs on the machine are ignored."""
+    return live_pids_with_environ(f"{MARKER_VAR}={harness_pid or os.getpid()}-".encode())
 
 
 def wait_until(condition, timeout: float, interval: float = 0.02) -> bool:

@@ -21,6 +21,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.conftest import live_pids_with_environ
+
 REFERENCE = Path(__file__).resolve().parents[2] / "reference"
 MARKER = "TWEETER_REFERENCE_TEST"
 WAIT = 10.0  # seconds a test waits for a line before failing
@@ -125,18 +127,7 @@ class Proc:
 
 def marked_pids() -> list[int]:
     """Live (non-zombie) processes carrying this module's marker."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and f"{MARKER}=1".encode() in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
+    return live_pids_with_environ(f"{MARKER}=1".encode())
 
 
 class Network:
