@@ -7,14 +7,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from harness.pytest_plugin import default_submission
-from tests.conftest import ROOT, SPECS, SUBMISSIONS, harness_started_pids
+from tests.conftest import ROOT, SPECS, SUBMISSIONS, harness_started_pids, wait_until
 
 pytest_plugins = ["pytester"]
 
@@ -137,11 +136,9 @@ def test_ctrl_c_stops_the_running_scenario_and_kills_its_processes(pytester, spe
          f"--submission={SUBMISSIONS / 'silent'}", "--step-timeout=600"],
         cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while not harness_started_pids(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert harness_started_pids(proc.pid), "the scenario's processes never started"
-        time.sleep(0.3)  # the runner is now waiting on a step that would take 600 s
+        # once the tracker and the user exist, the runner waits on a step that would take 600 s
+        assert wait_until(lambda: len(harness_started_pids(proc.pid)) >= 2, timeout=30), \
+            "the scenario's processes never started"
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)
     finally:
