@@ -22,7 +22,6 @@ from harness import ports
 from harness.checks import (DELIVERY_PROPERTIES, CheckResult, Delivery, TweetObservation, failed,
                             judge_delivery, passed)
 from harness.dialect import Dialect, render
-from harness.manifest import TypedLine
 from harness.processes import ProcessSet
 from harness.sandbox import Limits, Sandbox
 from harness.scenario import (ExpectArgs, ExpectNotArgs, PairArgs, QueryArgs, RegisterArgs, Scenario,
