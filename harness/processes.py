@@ -119,7 +119,13 @@ class ProcessSet:
         argv = shlex.split(command)
         if not argv:
             raise ValueError(f"empty launch command for {name}")
-        spawn = pexpect.spawn(argv[0], argv[1:], cwd=str(self.workdir), env=self.environment(),
+        env = self.environment()
+        program = self.sandbox.executable(argv[0], env["PATH"]) if "/" not in argv[0] else \
+            self.sandbox.executable(str(self.workdir / argv[0]), env["PATH"])
+        if program is None:
+            raise ValueError(f"{argv[0]}: no such program that the sandboxed user may run "
+                             f"(searched {env['PATH']})")
+        spawn = pexpect.spawn(program, argv[1:], cwd=str(self.workdir), env=env,
                               echo=False, timeout=None, dimensions=(50, 250),
                               preexec_fn=self.sandbox.preexec())
         # pexpect's defaults pause before each send and after close; the harness waits on events.

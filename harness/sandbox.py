@@ -67,16 +67,13 @@ def processes_of(uid: int) -> list[int]:
     return found
 
 
-def _reachable_by_others(directory: str) -> bool:
-    """Whether a user other than the owner can run programs from `directory` (all parents +x)."""
-    path = Path(directory)
+def _reachable_by_others(path: str) -> bool:
+    """Whether any user can reach `path` (every folder on the way, links resolved, is o+x)."""
+    real = Path(os.path.realpath(path))
     try:
-        for part in [path, *path.parents]:
-            if not part.stat().st_mode & stat.S_IXOTH:
-                return False
+        return all(part.stat().st_mode & stat.S_IXOTH for part in [real, *real.parents])
     except OSError:
         return False
-    return True
 
 
 class Sandbox:
@@ -103,6 +100,19 @@ class Sandbox:
             return inherited
         kept = [d for d in inherited.split(os.pathsep) if d and _reachable_by_others(d)]
         return os.pathsep.join(dict.fromkeys([*kept, *SYSTEM_PATH]))
+
+    def executable(self, command: str, search_path: str) -> str | None:
+        """The program `command` names, as the sandbox user would find it (None: it cannot run it).
+
+        Found as root, `python3` may be a virtual environment's link into root's home, which the
+        sandbox user may not enter; such candidates are passed over for the next one on PATH.
+        """
+        candidates = [command] if "/" in command else [os.path.join(d, command) for d in search_path.split(os.pathsep) if d]
+        for candidate in candidates:
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and \
+                    (self.uid is None or _reachable_by_others(candidate)):
+                return candidate
+        return None
 
     def preexec(self) -> Callable[[], None]:
         """Runs in the child between fork and exec: join the cgroup, set limits, drop root."""
