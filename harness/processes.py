@@ -135,7 +135,7 @@ class ProcessSet:
             holder.delayafterterminate = 0
         child = Child(name=name, argv=argv, spawn=spawn,
                       budget=OutputBudget(max_bytes=self.sandbox.limits.output_kb * 1024))
-        child.start_seq = self.trace.add(name, "start", " ".join(argv)).seq
+        child.start_seq = self.trace.add(name, "start", shlex.join([program, *argv[1:]])).seq
         with self._lock:
             self.children[name] = child
         os.write(self._wake_w, b"x")
