@@ -2,7 +2,7 @@
 
 Run:  python3 user.py TRACKER_IP TRACKER_PORT
 
-One event loop (selectors) watches stdin, the UDP sockets and the timers, so the user keeps forwarding
+One event loop (select) watches stdin, the UDP sockets and the timers, so the user keeps forwarding
 other users' tweets while it waits for the tracker. Commands run one at a time, in the order typed;
 lines typed meanwhile wait in a queue. After `register` the user owns three sockets on its IPv4:
   p1  talks to the tracker;
@@ -13,11 +13,12 @@ Before `register` it talks to the tracker from an ephemeral socket (query handle
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import os
 import re
-import selectors
+import select
 import socket
 import sys
 import time
@@ -27,11 +28,11 @@ from typing import Any, Callable
 
 try:
     from . import wire
-    from .console import Command, UsageError, parse
+    from .console import Command, Printer, UsageError, parse
     from .reliable import Outbox, ReplyCache
 except ImportError:  # run as a script from inside reference/
     import wire
-    from console import Command, UsageError, parse
+    from console import Command, Printer, UsageError, parse
     from reliable import Outbox, ReplyCache
 
 TRACKER_TIMEOUT, TRACKER_TRIES = 0.25, 5  # 0.25 + 0.5 + 1 + 2 + 4 s, then "no answer from tracker"
@@ -95,12 +96,13 @@ class User:
 
     def __init__(self, tracker: wire.Address) -> None:
         self.tracker = tracker
-        self.selector = selectors.DefaultSelector()
+        self.watched: dict[Any, Callable[[], None]] = {}  # stdin's fd and the sockets, with their handlers
         self.outbox = Outbox(TRACKER_TIMEOUT, TRACKER_TRIES)
         self.seen = ReplyCache(SEEN_SIZE)
         self.timers = Timers()
         self.exit_status: int | None = None
         # the console
+        self.output = Printer()
         self.lines: deque[str] = deque()
         self.stdin_buffer = b""
         self.stdin_open = True
@@ -122,22 +124,26 @@ class User:
         # other users' rings, as a follower
         self.rings: dict[str, RingState] = {}
         self.last_ring_id: dict[str, int] = {}  # newest setup/teardown applied, per tweeter
+        self.ring_handlers = {"setup": self._on_setup, "teardown": self._on_teardown, "tweet": self._on_tweet,
+                              "ring_changed": self._on_ring_changed}  # what arrives at ring-in, by op
 
     # --- the event loop ---------------------------------------------------------------------------
 
     def run(self) -> int:
         """Serve until `exit` succeeds or stdin closes; the exit status."""
         self.say(f"user: tracker at {self.tracker[0]}:{self.tracker[1]}")
+        self.watched[sys.stdin.fileno()] = self._on_stdin
         try:
-            self.selector.register(sys.stdin.fileno(), selectors.EVENT_READ, self._on_stdin)
-        except PermissionError:  # a regular file or /dev/null cannot be watched, but never blocks
-            while self.stdin_open:
-                self._on_stdin()
-        while self.exit_status is None:
-            for key, _ in self.selector.select(self._sleep_time()):
-                key.data()
-            self._run_due()
-        self.selector.close()
+            while self.exit_status is None:
+                self.output.flush()  # everything printed is out before we sleep
+                readable, _, _ = select.select(list(self.watched), [], [], self._sleep_time())
+                for source in readable:
+                    handler = self.watched.get(source)  # None if an earlier handler closed it
+                    if handler is not None:
+                        handler()
+                self._run_due()
+        finally:
+            self.output.flush()
         return self.exit_status
 
     def _sleep_time(self) -> float | None:
@@ -160,18 +166,19 @@ class User:
             sock.close()
             raise
         sock.setblocking(False)
-        self.selector.register(sock, selectors.EVENT_READ, lambda: self._on_datagram(sock))
+        self.watched[sock] = functools.partial(self._on_datagram, sock)
         return sock
 
     def _close(self, sock: socket.socket) -> None:
-        self.selector.unregister(sock)
+        del self.watched[sock]
         sock.close()
 
     def say(self, line: str) -> None:
-        print(line, flush=True)
+        """Print a line (written out before the event loop next sleeps, see Printer)."""
+        self.output.append(line)
 
     def trace(self, text: str) -> None:
-        self.say(f"[trace] {text}")
+        self.output.append(f"[trace] {text}")
 
     # --- the console ------------------------------------------------------------------------------
 
@@ -182,8 +189,7 @@ class User:
         except OSError:  # a closed pty reports EIO
             data = b""
         if not data:
-            if sys.stdin.fileno() in self.selector.get_map():
-                self.selector.unregister(sys.stdin.fileno())
+            self.watched.pop(sys.stdin.fileno(), None)
             self.stdin_open = False
             data = b"\n" if self.stdin_buffer else b""  # a last line without newline still counts
         self.stdin_buffer += data
@@ -528,8 +534,7 @@ class User:
         key = (address, message["id"])
         answer = self.seen.get(key)
         if answer is None:
-            handler = {"setup": self._on_setup, "teardown": self._on_teardown, "tweet": self._on_tweet,
-                       "ring_changed": self._on_ring_changed}.get(message.get("op"))  # type: ignore[arg-type]
+            handler = self.ring_handlers.get(message.get("op"))  # type: ignore[arg-type]
             try:
                 if handler is None:
                     raise wire.WireError(f"unknown op {wire.show(message.get('op'))}")
@@ -567,7 +572,8 @@ class User:
         return False
 
     def _on_tweet(self, message: dict[str, Any]) -> None:
-        """Print and pass on a tweet (print first: the line is out before the next hop has it)."""
+        """Pass a tweet on to my right neighbour, and print it. Forwarding comes first because the
+        next hop is waiting for it; the line is written out in this same turn of the event loop."""
         assert self.me is not None
         tweeter, forwarder = wire.handle_field(message, "tweeter"), wire.handle_field(message, "from")
         text, number = wire.text_field(message), wire.int_field(message, "round")
@@ -578,11 +584,11 @@ class User:
         state = self.rings.get(tweeter)
         if state is None:
             raise wire.WireError(f"no ring of {tweeter} here")
-        self.say(f'{self.me.handle} received tweet from {tweeter} via {forwarder}: "{text}"')
         onward = {"op": "tweet", "tweeter": tweeter, "from": self.me.handle, "round": number, "text": text}
         self._request(self.me.ring_out, state.right_address, onward, lambda reply: None,
                       lambda: self.trace(f"{state.right} did not take the tweet of {tweeter}"),
                       RING_TIMEOUT, RING_TRIES)
+        self.say(f'{self.me.handle} received tweet from {tweeter} via {forwarder}: "{text}"')
 
     def _on_ring_changed(self, message: dict[str, Any]) -> None:
         """The tracker's new follower list for my ring: update the ring if I have one."""

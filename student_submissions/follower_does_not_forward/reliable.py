@@ -29,7 +29,7 @@ def first_id() -> int:
     return time.time_ns() // 1000
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """One request waiting for its reply."""
 

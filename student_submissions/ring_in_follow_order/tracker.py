@@ -23,9 +23,11 @@ from typing import Any, Callable
 
 try:
     from . import wire
+    from .console import Printer
     from .reliable import Outbox, ReplyCache
 except ImportError:  # run as a script from inside reference/
     import wire
+    from console import Printer
     from reliable import Outbox, ReplyCache
 
 MAX_REQUEST = 4096  # bytes; the longest real request (a 140-character tweet) is far shorter
@@ -326,10 +328,14 @@ def _show(address: wire.Address) -> str:
     return f"{address[0]}:{address[1]}"
 
 
-def serve(sock: socket.socket, tracker: Tracker) -> None:
-    """The socket loop: sleep in select until datagrams arrive or a timeout is due."""
+def serve(sock: socket.socket, tracker: Tracker, output: Printer) -> None:
+    """The socket loop: sleep in select until datagrams arrive or a timeout is due.
+
+    `tracker` prints into `output`, which is written out before each sleep (see Printer).
+    """
     sock.setblocking(False)
     while True:
+        output.flush()  # everything printed is out before we sleep
         deadline = tracker.next_deadline()
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         readable, _, _ = select.select([sock], [], [], timeout)
@@ -351,10 +357,6 @@ def serve(sock: socket.socket, tracker: Tracker) -> None:
                 tracker.trace(f"send to {_show(address)} failed: {error}")
 
 
-def print_line(text: str) -> None:
-    print(text, flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Tweeter tracker (UDP).")
     parser.add_argument("port", type=int, help="UDP port to listen on (0: any free port)")
@@ -366,14 +368,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sock.bind((args.host, args.port))
     except OSError as error:
-        print_line(f"tracker: cannot bind {args.host}:{args.port}: {error.strerror}")
+        print(f"tracker: cannot bind {args.host}:{args.port}: {error.strerror}", flush=True)
         return 1
     host, port = sock.getsockname()
-    print_line(f"tracker: listening on {host}:{port}")
+    output = Printer()
+    output.append(f"tracker: listening on {host}:{port}")
     try:
-        serve(sock, Tracker(tweet_timeout=args.tweet_timeout, log=print_line))
+        serve(sock, Tracker(tweet_timeout=args.tweet_timeout, log=output.append), output)
     except KeyboardInterrupt:
         return 0
+    finally:
+        output.flush()
     return 0
 
 
