@@ -45,11 +45,6 @@ class Trace:
             self._cond.notify_all()
             return event
 
-    def poke(self) -> None:
-        """Wake waiters without adding an event (a process state changed)."""
-        with self._cond:
-            self._cond.notify_all()
-
     def snapshot(self) -> list[Event]:
         with self._cond:
             return list(self.events)
@@ -74,9 +69,6 @@ class Trace:
     def lines(self, proc: str, kinds: tuple[EventKind, ...] = ("out",), after: int = -1) -> list[Event]:
         with self._cond:
             return [e for e in self.events if e.proc == proc and e.kind in kinds and e.seq > after]
-
-    def tail(self, proc: str, count: int) -> list[Event]:
-        return self.lines(proc, ("out", "in", "exit", "note"))[-count:]
 
     def procs(self) -> list[str]:
         seen: dict[str, None] = {}
