@@ -20,9 +20,10 @@ HERE = Path(__file__).resolve().parent
 REFERENCE = HERE.parent / "reference"
 PROGRAM_FILES = ("tracker.py", "user.py", "wire.py", "reliable.py", "console.py")
 
-FORWARD = '''        self._request(self.me.ring_out, state.right_address, onward, lambda reply: None,
+FORWARD = '''        self._transmit(self.me.ring_out, onward, state.right_address)
+        self.outbox.track(request_id, onward, state.right_address, self.me.ring_out, lambda reply: None,
                       lambda: self.trace(f"{state.right} did not take the tweet of {tweeter}"),
-                      RING_TIMEOUT, RING_TRIES)'''
+                      timeout=RING_TIMEOUT, tries=RING_TRIES)'''
 SEND_TO_FIRST = '''        self._request(self.me.ring_out, self.ring[0][1], message, lambda reply: None,
                       lambda: self.trace(f"{self.ring[0][0]} did not take my tweet"), RING_TIMEOUT, RING_TRIES)
         self.timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))'''

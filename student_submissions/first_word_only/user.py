@@ -97,6 +97,7 @@ class User:
     def __init__(self, tracker: wire.Address) -> None:
         self.tracker = tracker
         self.watched: dict[Any, Callable[[], None]] = {}  # stdin's fd and the sockets, with their handlers
+        self.watch_list: list[Any] = []  # the keys of `watched`, made once per change, not per wake-up
         self.outbox = Outbox(TRACKER_TIMEOUT, TRACKER_TRIES)
         self.seen = ReplyCache(SEEN_SIZE)
         self.timers = Timers()
@@ -132,15 +133,17 @@ class User:
     def run(self) -> int:
         """Serve until `exit` succeeds or stdin closes; the exit status."""
         self.say(f"user: tracker at {self.tracker[0]}:{self.tracker[1]}")
-        self.watched[sys.stdin.fileno()] = self._on_stdin
+        self._watch(sys.stdin.fileno(), self._on_stdin)
         try:
             while self.exit_status is None:
                 self.output.flush()  # everything printed is out before we sleep
-                readable, _, _ = select.select(list(self.watched), [], [], self._sleep_time())
+                readable, _, _ = select.select(self.watch_list, [], [], self._sleep_time())
                 for source in readable:
                     handler = self.watched.get(source)  # None if an earlier handler closed it
                     if handler is not None:
                         handler()
+                if self.outbox and self.me is not None and self.me.ring_out not in self.watched:
+                    self._read_all(self.me.ring_out)
                 self._run_due()
         finally:
             self.output.flush()
@@ -152,6 +155,9 @@ class User:
 
     def _run_due(self) -> None:
         now = time.monotonic()
+        deadline = self.outbox.next_deadline()
+        if deadline is not None and deadline <= now and self.me is not None:
+            self._read_all(self.me.ring_out)  # a reply waiting there cancels its retry
         for pending in self.outbox.due(now):
             self._transmit(pending.via, pending.data, pending.address)
         for callback in self.timers.due(now):
@@ -166,12 +172,33 @@ class User:
             sock.close()
             raise
         sock.setblocking(False)
-        self.watched[sock] = functools.partial(self._on_datagram, sock)
+        self._watch(sock, functools.partial(self._on_datagram, sock))
         return sock
 
     def _close(self, sock: socket.socket) -> None:
-        del self.watched[sock]
+        self._unwatch(sock)
         sock.close()
+
+    def _watch(self, source: Any, handler: Callable[[], None]) -> None:
+        if source not in self.watched:
+            self.watched[source] = handler
+            self.watch_list = list(self.watched)
+
+    def _unwatch(self, source: Any) -> None:
+        if self.watched.pop(source, None) is not None:
+            self.watch_list = list(self.watched)
+
+    def _watch_ring_out(self, watch: bool) -> None:
+        """Replies at ring-out (p3) are read at once only while something waits for them: setups
+        before a tweet goes out, teardowns before exit_complete. The acknowledgement of a forwarded
+        tweet only cancels its retry, so it is read when the user next wakes up anyway, or at the
+        latest when the retry falls due (`_run_due`). Waking up for it at once cost each follower a
+        second wake-up per tweet, on the CPU the ring's next hops need (measured: reference/bench.py)."""
+        assert self.me is not None
+        if watch:
+            self._watch(self.me.ring_out, functools.partial(self._on_datagram, self.me.ring_out))
+        else:
+            self._unwatch(self.me.ring_out)
 
     def say(self, line: str) -> None:
         """Print a line (written out before the event loop next sleeps, see Printer)."""
@@ -189,7 +216,7 @@ class User:
         except OSError:  # a closed pty reports EIO
             data = b""
         if not data:
-            self.watched.pop(sys.stdin.fileno(), None)
+            self._unwatch(sys.stdin.fileno())
             self.stdin_open = False
             data = b"\n" if self.stdin_buffer else b""  # a last line without newline still counts
         self.stdin_buffer += data
@@ -321,6 +348,7 @@ class User:
             self._finish(f"register: FAILURE {failure_reason(reply)}")
             return
         self.me = Registration(handle, ip, *sockets)
+        self._watch_ring_out(False)
         self._close(self.ephemeral)
         self._finish(f"register: SUCCESS {handle}")
 
@@ -471,6 +499,7 @@ class User:
         assert self.me is not None
         op = message["op"]
         self.in_flight[op] += 1
+        self._watch_ring_out(True)
 
         def given_up() -> None:
             self.trace(f"{handle} did not acknowledge {op}")
@@ -481,6 +510,8 @@ class User:
 
     def _ring_update_done(self, op: str) -> None:
         self.in_flight[op] -= 1
+        if not any(self.in_flight.values()):
+            self._watch_ring_out(False)
         if self.in_flight[op] == 0:
             waiting, self.when_settled[op] = self.when_settled[op], []
             for callback in waiting:
@@ -504,18 +535,38 @@ class User:
         self._transmit(sock, pending.data, address)
 
     def _transmit(self, sock: socket.socket, data: bytes, address: wire.Address) -> None:
-        self.trace(f"send {address[0]}:{address[1]} {data[:TRACE_CHARS].decode(errors='replace')}")
+        """Send, then trace (the line is only buffered: sending first costs the order of nothing)."""
         try:
             sock.sendto(data, address)
+            failure = None
         except OSError as error:  # the retry timer tries again
-            self.trace(f"send failed: {error}")
+            failure = error
+        self.trace(f"send {address[0]}:{address[1]} {data[:TRACE_CHARS].decode(errors='replace')}")
+        if failure is not None:
+            self.trace(f"send failed: {failure}")
 
-    def _on_datagram(self, sock: socket.socket) -> None:
+    def _read_all(self, sock: socket.socket) -> None:
+        """Handle every datagram waiting at `sock` (one not watched by select)."""
+        while self._on_datagram(sock):
+            pass
+
+    def _on_datagram(self, sock: socket.socket) -> bool:
+        """Read and handle one datagram; False if there was none.
+
+        The `recv` trace line is written before the lines the datagram causes, but formatted after
+        them: a tweet passing through is forwarded first, because the next hop waits for it.
+        """
         try:
             data, address = sock.recvfrom(wire.MAX_DATAGRAM + 1)
-        except OSError:  # closed meanwhile, or a late ICMP error: nothing to read
-            return
-        self.trace(f"recv {address[0]}:{address[1]} {data[:TRACE_CHARS].decode(errors='replace')}")
+        except OSError:  # nothing waiting, closed meanwhile, or a late ICMP error
+            return False
+        mark = len(self.output)
+        self._on_message(sock, data, address)
+        self.output.insert(mark, f"[trace] recv {address[0]}:{address[1]} "
+                                 f"{data[:TRACE_CHARS].decode(errors='replace')}")
+        return True
+
+    def _on_message(self, sock: socket.socket, data: bytes, address: wire.Address) -> None:
         try:
             message = wire.decode(data)
         except wire.WireError as error:
@@ -585,10 +636,12 @@ class User:
         state = self.rings.get(tweeter)
         if state is None:
             raise wire.WireError(f"no ring of {tweeter} here")
-        onward = {"op": "tweet", "tweeter": tweeter, "from": self.me.handle, "round": number, "text": text}
-        self._request(self.me.ring_out, state.right_address, onward, lambda reply: None,
+        request_id = self.outbox.new_id()
+        onward = wire.tweet(request_id, tweeter, self.me.handle, number, text)
+        self._transmit(self.me.ring_out, onward, state.right_address)
+        self.outbox.track(request_id, onward, state.right_address, self.me.ring_out, lambda reply: None,
                       lambda: self.trace(f"{state.right} did not take the tweet of {tweeter}"),
-                      RING_TIMEOUT, RING_TRIES)
+                      timeout=RING_TIMEOUT, tries=RING_TRIES)
         self.say(f'{self.me.handle} received tweet from {tweeter} via {forwarder}: "{text}"')
 
     def _on_ring_changed(self, message: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ Address = tuple[str, int]
 # every hop of a ring (a datagram is decoded and encoded at each hop).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _DECODER = json.JSONDecoder()
+_json_string = json.encoder.encode_basestring  # a str as a JSON string literal, non-ASCII kept
 
 
 class WireError(ValueError):
@@ -58,6 +59,14 @@ def reply(request_id: int, ok: bool, reason: str = "", **fields: Any) -> bytes:
         message["reason"] = reason
     message.update(fields)
     return encode(message)
+
+
+def tweet(request_id: int, tweeter: str, sender: str, number: int, text: str) -> bytes:
+    """A tweet on its way round `tweeter`'s ring, as `sender` passes it on (the same JSON as
+    `encode` makes of the message, built without a dict: it is made once per hop of every ring)."""
+    return b'{"op":"tweet","tweeter":"%s","from":"%s","round":%d,"text":%s,"id":%d}' % (
+        tweeter.encode(), sender.encode(), number, _json_string(text).encode(),
+        request_id)
 
 
 def is_id(value: Any) -> bool:
@@ -101,6 +110,11 @@ def text_field(message: dict[str, Any], key: str = "text") -> str:
         raise WireError(too_long(value))
     if "\n" in value or "\r" in value:
         raise WireError("tweet text must be one line")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): it could not be sent on
+            raise WireError("tweet text is not valid Unicode") from None
     return value
 
 
