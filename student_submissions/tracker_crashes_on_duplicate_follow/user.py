@@ -142,8 +142,7 @@ class User:
                     handler = self.watched.get(source)  # None if an earlier handler closed it
                     if handler is not None:
                         handler()
-                if self.outbox and self.me is not None and self.me.ring_out not in self.watched:
-                    self._read_all(self.me.ring_out)
+                self._read_late_replies()
                 self._run_due()
         finally:
             self.output.flush()
@@ -155,9 +154,6 @@ class User:
 
     def _run_due(self) -> None:
         now = time.monotonic()
-        deadline = self.outbox.next_deadline()
-        if deadline is not None and deadline <= now and self.me is not None:
-            self._read_all(self.me.ring_out)  # a reply waiting there cancels its retry
         for pending in self.outbox.due(now):
             self._transmit(pending.via, pending.data, pending.address)
         for callback in self.timers.due(now):
@@ -192,7 +188,7 @@ class User:
         """Replies at ring-out (p3) are read at once only while something waits for them: setups
         before a tweet goes out, teardowns before exit_complete. The acknowledgement of a forwarded
         tweet only cancels its retry, so it is read when the user next wakes up anyway, or at the
-        latest when the retry falls due (`_run_due`). Waking up for it at once cost each follower a
+        latest when the retry falls due (`_read_late_replies`). Waking up for it at once cost each follower a
         second wake-up per tweet, on the CPU the ring's next hops need (measured: reference/bench.py)."""
         assert self.me is not None
         if watch:
@@ -544,10 +540,12 @@ class User:
         if failure is not None:
             self.trace(f"send failed: {failure}")
 
-    def _read_all(self, sock: socket.socket) -> None:
-        """Handle every datagram waiting at `sock` (one not watched by select)."""
-        while self._on_datagram(sock):
-            pass
+    def _read_late_replies(self) -> None:
+        """Read the replies waiting at an unwatched ring-out (see `_watch_ring_out`) after every
+        wake-up while requests wait, so before `_run_due` could send one of them again."""
+        if self.outbox and self.me is not None and self.me.ring_out not in self.watched:
+            while self._on_datagram(self.me.ring_out):
+                pass
 
     def _on_datagram(self, sock: socket.socket) -> bool:
         """Read and handle one datagram; False if there was none.

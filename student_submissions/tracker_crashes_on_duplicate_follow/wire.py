@@ -65,8 +65,7 @@ def tweet(request_id: int, tweeter: str, sender: str, number: int, text: str) ->
     """A tweet on its way round `tweeter`'s ring, as `sender` passes it on (the same JSON as
     `encode` makes of the message, built without a dict: it is made once per hop of every ring)."""
     return b'{"op":"tweet","tweeter":"%s","from":"%s","round":%d,"text":%s,"id":%d}' % (
-        tweeter.encode(), sender.encode(), number, _json_string(text).encode(),
-        request_id)
+        tweeter.encode(), sender.encode(), number, _json_string(text).encode(), request_id)
 
 
 def is_id(value: Any) -> bool:
