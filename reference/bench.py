@@ -3,12 +3,13 @@
     python -m reference.bench
 
 (a) Ring round trip: the time from the tweeter sending its tweet to f1 until it is back, as the tweeter
-    itself measures it (its `[trace] ring round trip ... ms` line), median of several tweets, for rings
+    itself measures it (its `[trace] ring round trip ... ms` line), median of ROUNDS tweets, for rings
     of 1, 10, 50 and 200 followers; the floor is the same number of bare Python forwarder processes
-    passing one datagram round (recvfrom, sendto, nothing else). Both start each round from idle
-    processes, PAUSE after the previous one: waking a sleeping process costs far more than the
-    Python work of a hop, so a floor measured back to back (hot CPUs) would be unfairly fast.
-    Target: reference/floor <= 2.
+    passing one datagram round (recvfrom, sendto, nothing else). The two take turns, one round each,
+    so that both see the same machine: a shared host's speed drifts over seconds by more than the
+    difference being measured. Both start each round from idle processes, PAUSE after the previous
+    one: waking a sleeping process costs far more than the Python work of a hop, so a floor measured
+    back to back (hot CPUs) would be unfairly fast. Target: reference/floor <= 2.
 (b) Tracker throughput for `query handles` with 1,000 registered users, from 8 client processes that
     each send a query and wait for its answer; the floor is a bare Python UDP echo server fed the same
     queries by the same clients. Target: reference/floor >= 0.5.
@@ -30,8 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SIZES = (1, 10, 50, 200)
-TWEETS_PER_SIZE = 7
-FLOOR_ROUNDS = 21
+ROUNDS = 21  # per size, for each of the reference and the floor
 PAUSE = 0.01  # seconds of idleness before each measured round, in both runs
 USERS_FOR_QUERY = 1000
 CLIENTS = 8
@@ -43,9 +43,10 @@ sock.bind(("127.0.0.1", 0))
 print(sock.getsockname()[1], flush=True)
 onward = None
 while True:
-    data, _ = sock.recvfrom(65535)
+    data, sender = sock.recvfrom(65535)
     if data.startswith(b"NEXT "):
         onward = ("127.0.0.1", int(data[5:]))
+        sock.sendto(b"OK", sender)
     else:
         sock.sendto(data, onward)
 """
@@ -160,56 +161,87 @@ def handle(number: int) -> str:
     return "@u" + letters[number // 676 % 26] + letters[number // 26 % 26] + letters[number % 26]
 
 
-def ring_reference(programs: Programs) -> dict[int, float]:
-    """Median ring round trip in ms per size, measured by the tweeter."""
-    port = start_tracker(programs)
-    users = [programs.start(["user.py", "127.0.0.1", str(port)]) for _ in range(max(SIZES) + 1)]
-    for number, user in enumerate(users):
-        user.send(f"register {handle(number)} 127.0.0.1 {' '.join(map(str, free_ports(3)))}")
-    for user in users:
-        user.expect(r"^register: SUCCESS")
-    tweeter, followers, medians, following = users[0], users[1:], {}, 0
-    for size in SIZES:
-        for number in range(following + 1, size + 1):
-            followers[number - 1].send(f"follow {handle(number)} {handle(0)}")
-        for number in range(following + 1, size + 1):
-            followers[number - 1].expect(r"^follow: SUCCESS")
-        following = size
-        times = []
-        for round_number in range(TWEETS_PER_SIZE):
-            time.sleep(PAUSE)
-            tweeter.send(f'tweet {handle(0)} "benchmark tweet number {round_number} round the ring"')
-            times.append(float(tweeter.expect(r"ring round trip ([\d.]+) ms").group(1)))
-            tweeter.expect(r"^end-tweet: SUCCESS")
-        medians[size] = statistics.median(times)
-    return medians
+class ReferenceRing:
+    """A tracker and max(SIZES) + 1 registered reference users; user 0 tweets, the others follow it."""
+
+    def __init__(self, programs: Programs) -> None:
+        port = start_tracker(programs)
+        self.users = [programs.start(["user.py", "127.0.0.1", str(port)]) for _ in range(max(SIZES) + 1)]
+        for number, user in enumerate(self.users):
+            user.send(f"register {handle(number)} 127.0.0.1 {' '.join(map(str, free_ports(3)))}")
+        for user in self.users:
+            user.expect(r"^register: SUCCESS")
+        self.size = 0
+
+    def grow_to(self, size: int) -> None:
+        """Let users 1..size follow the tweeter."""
+        newcomers = range(self.size + 1, size + 1)
+        for number in newcomers:
+            self.users[number].send(f"follow {handle(number)} {handle(0)}")
+        for number in newcomers:
+            self.users[number].expect(r"^follow: SUCCESS")
+        self.size = size
+
+    def round_trip(self, number: int) -> float:
+        """One tweet round the ring, in ms, as the tweeter measured it."""
+        tweeter = self.users[0]
+        tweeter.send(f'tweet {handle(0)} "benchmark tweet number {number} round the ring"')
+        milliseconds = float(tweeter.expect(r"ring round trip ([\d.]+) ms").group(1))
+        tweeter.expect(r"^end-tweet: SUCCESS")
+        return milliseconds
 
 
-def ring_floor(programs: Programs) -> dict[int, float]:
-    """Median round trip in ms of one datagram through N bare forwarder processes, per size."""
-    forwarders = [programs.start(["-c", FORWARDER]) for _ in range(max(SIZES))]
-    ports = [int(f.expect(r"^(\d+)$").group(1)) for f in forwarders]
-    origin = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    origin.bind(("127.0.0.1", 0))
-    origin.settimeout(5)
-    payload = json.dumps({"op": "tweet", "id": 1, "tweeter": "@uaaa", "from": "@uaaa", "round": 1,
-                          "text": "benchmark tweet number 1 round the ring"}).encode()
-    medians = {}
-    for size in SIZES:
-        chain = ports[:size] + [origin.getsockname()[1]]
+class FloorRing:
+    """max(SIZES) bare forwarder processes, chained by `chain` and closed by an origin socket."""
+
+    def __init__(self, programs: Programs) -> None:
+        forwarders = [programs.start(["-c", FORWARDER]) for _ in range(max(SIZES))]
+        self.ports = [int(f.expect(r"^(\d+)$").group(1)) for f in forwarders]
+        self.origin = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.origin.bind(("127.0.0.1", 0))
+        self.origin.settimeout(5)
+        self.first = 0
+        self.payload = json.dumps({"op": "tweet", "tweeter": "@uaaa", "from": "@uaaa", "round": 1,
+                                   "text": "benchmark tweet number 1 round the ring"}).encode()
+
+    def chain(self, size: int) -> None:
+        """The first `size` forwarders in a line, the last back to the origin (each says OK)."""
+        chain = self.ports[:size] + [self.origin.getsockname()[1]]
         for here, onward in zip(chain, chain[1:]):
-            origin.sendto(b"NEXT %d" % onward, ("127.0.0.1", here))
-        time.sleep(0.2)  # let the configuration datagrams land (this is a benchmark, not a test)
-        times = []
-        for _ in range(FLOOR_ROUNDS):
-            time.sleep(PAUSE)
-            started = time.perf_counter()
-            origin.sendto(payload, ("127.0.0.1", chain[0]))
-            origin.recvfrom(65535)
-            times.append(1000 * (time.perf_counter() - started))
-        medians[size] = statistics.median(times)
-    origin.close()
-    return medians
+            self.origin.sendto(b"NEXT %d" % onward, ("127.0.0.1", here))
+        for _ in range(size):
+            assert self.origin.recv(16) == b"OK"
+        self.first = chain[0]
+
+    def round_trip(self) -> float:
+        """One datagram round the chain, in ms."""
+        started = time.perf_counter()
+        self.origin.sendto(self.payload, ("127.0.0.1", self.first))
+        self.origin.recvfrom(65535)
+        return 1000 * (time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.origin.close()
+
+
+def ring_round_trips(programs: Programs) -> tuple[dict[int, float], dict[int, float]]:
+    """Median round trips in ms per size: the reference's and the floor's, measured by turns."""
+    reference_ring, floor_ring = ReferenceRing(programs), FloorRing(programs)
+    reference, floor = {}, {}
+    try:
+        for size in SIZES:
+            reference_ring.grow_to(size)
+            floor_ring.chain(size)
+            reference_times, floor_times = [], []
+            for number in range(ROUNDS):
+                time.sleep(PAUSE)
+                reference_times.append(reference_ring.round_trip(number))
+                time.sleep(PAUSE)
+                floor_times.append(floor_ring.round_trip())
+            reference[size], floor[size] = statistics.median(reference_times), statistics.median(floor_times)
+    finally:
+        floor_ring.close()
+    return reference, floor
 
 
 def query_client(port: int, seconds: float, results: "multiprocessing.Queue[int]") -> None:
@@ -272,7 +304,7 @@ def run(programs: Programs) -> int:
     try:
         started = time.monotonic()
         print("(a) ring round trip, tweeter's send to f1 until back; median ms", flush=True)
-        reference, floor = ring_reference(programs), ring_floor(programs)
+        reference, floor = ring_round_trips(programs)
         for size in SIZES:
             ratio = reference[size] / floor[size]
             print(f"  {size:4d} followers: reference {reference[size]:8.3f} ms  floor {floor[size]:8.3f} ms  "

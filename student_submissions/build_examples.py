@@ -20,13 +20,18 @@ HERE = Path(__file__).resolve().parent
 REFERENCE = HERE.parent / "reference"
 PROGRAM_FILES = ("tracker.py", "user.py", "wire.py", "reliable.py", "console.py")
 
-FORWARD = '''        self._transmit(self.me.ring_out, onward, state.right_address)
-        self.outbox.track(request_id, onward, state.right_address, self.me.ring_out, lambda reply: None,
-                      lambda: self.trace(f"{state.right} did not take the tweet of {tweeter}"),
-                      timeout=RING_TIMEOUT, tries=RING_TRIES)'''
-SEND_TO_FIRST = '''        self._request(self.me.ring_out, self.ring[0][1], message, lambda reply: None,
-                      lambda: self.trace(f"{self.ring[0][0]} did not take my tweet"), RING_TIMEOUT, RING_TRIES)
-        self.timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))'''
+FORWARD_PLAIN = '''            self._transmit(self.me.ring_out, onward, state.right_address)'''
+FORWARD_DECODED = '''        self._transmit(self.me.ring_out, wire.tweet(tweet.tweeter, self.me.handle, tweet.round, tweet.text),
+                       state.right_address)'''
+SEND_TO_FIRST = '''        self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
+        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number, ROUND_TIMEOUT))'''
+
+
+def at_both_forwards(bug_line: str, keep: bool = False) -> tuple[tuple[str, str, str], ...]:
+    """Replacements putting `bug_line` (instead of the send, or before it if `keep`) at both places
+    a follower passes a tweet on: the plain-tweet path and the general one (see user.py)."""
+    return tuple(("user.py", forward, f"{indent}{bug_line}" + (f"\n{forward}" if keep else ""))
+                 for forward, indent in ((FORWARD_PLAIN, " " * 12), (FORWARD_DECODED, " " * 8)))
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,9 @@ BUGS = (
         "harness sees that the tweet never travelled peer to peer.",
         (("user.py", SEND_TO_FIRST,
           '''        for _handle, address in self.ring:  # BUG: a star, every follower straight from me
-            self._request(self.me.ring_out, address, dict(message), lambda reply: None, lambda: None,
-                          RING_TIMEOUT, RING_TRIES)
+            self._transmit(self.me.ring_out, self.round_data, address)
         self._round_returned()'''),
-         ("user.py", FORWARD, "        pass  # BUG: followers do not pass the tweet on"))),
+         *at_both_forwards("pass  # BUG: followers do not pass the tweet on"))),
     Bug("ring_in_follow_order", "The ring in follow order instead of alphabetical order",
         "The tracker keeps each follower list in the order the follows arrived instead of sorted, so "
         "the ring runs in follow order. With followers who followed alphabetically nothing shows; with "
@@ -70,7 +74,7 @@ BUGS = (
     Bug("follower_does_not_forward", "A follower that does not forward",
         "Followers print the tweet but never pass it on to their right neighbour: only the first "
         "follower gets it, and it never comes back to the tweeter.",
-        (("user.py", FORWARD, "        pass  # BUG: the tweet is not passed on"),)),
+        at_both_forwards("pass  # BUG: the tweet is not passed on")),
     Bug("duplicate_handles", "Duplicate handles accepted",
         "The tracker does not check whether a handle is already registered, so a second user can take "
         "over an existing handle.",
@@ -94,7 +98,8 @@ BUGS = (
         "Each follower waits one second before passing the tweet on (its timeouts are raised to "
         "match). It is slow, but everything it does is right: it must score full marks, because the "
         "harness waits for events, not for fixed times.",
-        (("user.py", FORWARD, "        time.sleep(1)  # deliberately slow, but correct\n" + FORWARD),
+        (*at_both_forwards("time.sleep(1)  # deliberately slow, but correct", keep=True),
+         ("user.py", "ROUND_TIMEOUT = 0.5", "ROUND_TIMEOUT = 20.0"),
          ("user.py", "RETURN_TIMEOUT = 4.0", "RETURN_TIMEOUT = 30.0"),
          ("tracker.py", "TWEET_TIMEOUT = 5.0", "TWEET_TIMEOUT = 30.0"))),
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_DATAGRAM = 65507  # the largest UDP payload over IPv4: a follower list must fit in one reply
 MAX_TWEET = 140  # characters, as the assignment fixes
@@ -61,11 +61,41 @@ def reply(request_id: int, ok: bool, reason: str = "", **fields: Any) -> bytes:
     return encode(message)
 
 
-def tweet(request_id: int, tweeter: str, sender: str, number: int, text: str) -> bytes:
-    """A tweet on its way round `tweeter`'s ring, as `sender` passes it on (the same JSON as
-    `encode` makes of the message, built without a dict: it is made once per hop of every ring)."""
-    return b'{"op":"tweet","tweeter":"%s","from":"%s","round":%d,"text":%s,"id":%d}' % (
-        tweeter.encode(), sender.encode(), number, _json_string(text).encode(), request_id)
+class Tweet(NamedTuple):
+    """A tweet on its way round `tweeter`'s ring, as `sender` passed it on."""
+
+    tweeter: str
+    sender: str
+    round: int
+    text: str
+
+
+TWEET_FORMAT = b'{"op":"tweet","tweeter":"%s","from":"%s","round":%s,"text":%s}'
+# A tweet exactly as TWEET_FORMAT writes it, with plain printable-ASCII text (no quote or backslash,
+# so no escapes): the form nearly every tweet has. The pattern alone proves it valid (handles, round,
+# at most MAX_TWEET characters), so a user passes such a tweet on without decoding it: every step
+# before a hop's send adds to the ring's round trip (reference/bench.py). Groups: tweeter, from,
+# round, and the text with its quotes.
+PLAIN_TWEET = re.compile(
+    rb'\{"op":"tweet","tweeter":"(@[A-Za-z]{1,15})","from":"(@[A-Za-z]{1,15})",'
+    rb'"round":(0|[1-9][0-9]{0,17}),"text":("[ !#-\[\]-~]{0,%d}")\}' % MAX_TWEET)
+
+
+def tweet(tweeter: str, sender: str, number: int, text: str) -> bytes:
+    """The tweet datagram (the same JSON as `encode` makes of it, built without a dict: it is made
+    at every hop of every ring)."""
+    return TWEET_FORMAT % (tweeter.encode(), sender.encode(), b"%d" % number, _json_string(text).encode())
+
+
+def plain_tweet_fields(plain: re.Match[bytes]) -> Tweet:
+    """The fields of a tweet matched by PLAIN_TWEET (valid by the pattern: nothing to check)."""
+    return Tweet(plain[1].decode(), plain[2].decode(), int(plain[3]), plain[4][1:-1].decode())
+
+
+def tweet_fields(message: dict[str, Any]) -> Tweet:
+    """A decoded tweet message's fields, checked; WireError naming the first bad one."""
+    return Tweet(handle_field(message, "tweeter"), handle_field(message, "from"),
+                 int_field(message, "round"), text_field(message))
 
 
 def is_id(value: Any) -> bool:

@@ -7,7 +7,8 @@ other users' tweets while it waits for the tracker. Commands run one at a time, 
 lines typed meanwhile wait in a queue. After `register` the user owns three sockets on its IPv4:
   p1  talks to the tracker;
   p2  ring-in: receives setup, tweet, teardown (from peers) and ring_changed (from the tracker);
-  p3  ring-out: sends setup, tweet and teardown to peers and receives their acks.
+  p3  ring-out: sends setup, tweet and teardown to peers, and receives the acks of setups and
+      teardowns (tweets are acknowledged end to end: by coming back round the ring).
 Before `register` it talks to the tracker from an ephemeral socket (query handles works unregistered).
 """
 
@@ -23,24 +24,25 @@ import socket
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 try:
     from . import wire
     from .console import Command, Printer, UsageError, parse
-    from .reliable import Outbox, ReplyCache
+    from .reliable import Outbox, Recent, ReplyCache, first_id
 except ImportError:  # run as a script from inside reference/
     import wire
     from console import Command, Printer, UsageError, parse
-    from reliable import Outbox, ReplyCache
+    from reliable import Outbox, Recent, ReplyCache, first_id
 
 TRACKER_TIMEOUT, TRACKER_TRIES = 0.25, 5  # 0.25 + 0.5 + 1 + 2 + 4 s, then "no answer from tracker"
-RING_TIMEOUT, RING_TRIES = 0.2, 4  # 0.2 + 0.4 + 0.8 + 1.6 s, then the peer is taken as gone
+RING_TIMEOUT, RING_TRIES = 0.2, 4  # setup, teardown: 0.2 + 0.4 + 0.8 + 1.6 s, then the peer is gone
+ROUND_TIMEOUT = 0.5  # seconds before a tweet not yet back is sent round again (the pause doubles each time)
 BUSY_PATIENCE = 10.0  # seconds a command answered "busy" keeps being retried
 BUSY_FIRST_PAUSE, BUSY_MAX_PAUSE = 0.05, 0.8
 RETURN_TIMEOUT = 4.0  # seconds a tweet may take round the ring before the tweeter ends it anyway
-SEEN_SIZE = 1024  # ring requests remembered for de-duplication
+SEEN_SIZE = 1024  # ring requests, and tweet rounds, remembered for de-duplication
 MAX_LINE = 4096  # a longer "line" without newline is cut here rather than buffered for ever
 TRACE_CHARS = 200
 PORT_RE = re.compile(r"[0-9]{1,5}")
@@ -56,6 +58,10 @@ class Registration:
     to_tracker: socket.socket  # p1
     ring_in: socket.socket  # p2
     ring_out: socket.socket  # p3
+    wire_handle: bytes = field(init=False)  # the handle as it goes into a datagram
+
+    def __post_init__(self) -> None:
+        self.wire_handle = self.handle.encode()
 
     @property
     def ring_in_address(self) -> wire.Address:
@@ -100,6 +106,7 @@ class User:
         self.watch_list: list[Any] = []  # the keys of `watched`, made once per change, not per wake-up
         self.outbox = Outbox(TRACKER_TIMEOUT, TRACKER_TRIES)
         self.seen = ReplyCache(SEEN_SIZE)
+        self.rounds_printed = Recent(SEEN_SIZE)  # (tweeter, round) of the tweets I printed as a follower
         self.timers = Timers()
         self.exit_status: int | None = None
         # the console
@@ -118,15 +125,17 @@ class User:
         self.version = -1  # of the follower list I last adopted
         self.in_flight = {"setup": 0, "teardown": 0}  # ring updates not yet acknowledged, by op
         self.when_settled: dict[str, list[Callable[[], None]]] = {"setup": [], "teardown": []}
+        self.rounds = itertools.count(first_id())  # numbers that grow, also across restarts (see first_id)
         self.round = 0
+        self.round_data = b""  # the datagram of the round out, kept to send it again
         self.round_open = False
         self.round_text = ""
         self.round_sent_at = 0.0
         # other users' rings, as a follower
         self.rings: dict[str, RingState] = {}
         self.last_ring_id: dict[str, int] = {}  # newest setup/teardown applied, per tweeter
-        self.ring_handlers = {"setup": self._on_setup, "teardown": self._on_teardown, "tweet": self._on_tweet,
-                              "ring_changed": self._on_ring_changed}  # what arrives at ring-in, by op
+        self.ring_handlers = {"setup": self._on_setup, "teardown": self._on_teardown,
+                              "ring_changed": self._on_ring_changed}  # the requests ring-in takes, by op
 
     # --- the event loop ---------------------------------------------------------------------------
 
@@ -142,7 +151,6 @@ class User:
                     handler = self.watched.get(source)  # None if an earlier handler closed it
                     if handler is not None:
                         handler()
-                self._read_late_replies()
                 self._run_due()
         finally:
             self.output.flush()
@@ -183,18 +191,6 @@ class User:
     def _unwatch(self, source: Any) -> None:
         if self.watched.pop(source, None) is not None:
             self.watch_list = list(self.watched)
-
-    def _watch_ring_out(self, watch: bool) -> None:
-        """Replies at ring-out (p3) are read at once only while something waits for them: setups
-        before a tweet goes out, teardowns before exit_complete. The acknowledgement of a forwarded
-        tweet only cancels its retry, so it is read when the user next wakes up anyway, or at the
-        latest when the retry falls due (`_read_late_replies`). Waking up for it at once cost each follower a
-        second wake-up per tweet, on the CPU the ring's next hops need (measured: reference/bench.py)."""
-        assert self.me is not None
-        if watch:
-            self._watch(self.me.ring_out, functools.partial(self._on_datagram, self.me.ring_out))
-        else:
-            self._unwatch(self.me.ring_out)
 
     def say(self, line: str) -> None:
         """Print a line (written out before the event loop next sleeps, see Printer)."""
@@ -344,7 +340,7 @@ class User:
             self._finish(f"register: FAILURE {failure_reason(reply)}")
             return
         self.me = Registration(handle, ip, *sockets)
-        self._watch_ring_out(False)
+        self.watched[self.me.ring_in] = self._on_ring_in
         self._close(self.ephemeral)
         self._finish(f"register: SUCCESS {handle}")
 
@@ -395,19 +391,32 @@ class User:
         self._after_all("setup", lambda: self._send_round(text))
 
     def _send_round(self, text: str) -> None:
-        """Send the tweet to f1 (or, with no followers, it is back at once)."""
+        """Send the tweet to f1 (or, with no followers, it is back at once).
+
+        The ring acknowledges a tweet end to end: its coming back is the answer. A round not back
+        after ROUND_TIMEOUT is sent round again (same round number, so no follower prints it twice)
+        until RETURN_TIMEOUT ends it. Acks hop by hop would cost each follower a second datagram and
+        a second wake-up per tweet, on the CPUs the next hops need (reference/bench.py).
+        """
         assert self.me is not None
-        self.round += 1
+        self.round = next(self.rounds)
         self.round_open, self.round_text = True, text
         if not self.ring:
             self._round_returned()
             return
-        message = {"op": "tweet", "tweeter": self.me.handle, "from": self.me.handle,
-                   "round": self.round, "text": text}
+        self.round_data = wire.tweet(self.me.handle, self.me.handle, self.round, text)
         self.round_sent_at = time.monotonic()
-        self._request(self.me.ring_out, self.ring[0][1], message, lambda reply: None,
-                      lambda: self.trace(f"{self.ring[0][0]} did not take my tweet"), RING_TIMEOUT, RING_TRIES)
+        self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
+        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number, ROUND_TIMEOUT))
         self.timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))
+
+    def _send_round_again(self, number: int, pause: float) -> None:
+        assert self.me is not None
+        if self.round_open and number == self.round:
+            self.trace(f"my tweet is not back after {time.monotonic() - self.round_sent_at:.1f} s: "
+                       "sending it round again")
+            self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
+            self.timers.add(2 * pause, lambda: self._send_round_again(number, 2 * pause))
 
     def _round_returned(self) -> None:
         assert self.me is not None
@@ -495,7 +504,6 @@ class User:
         assert self.me is not None
         op = message["op"]
         self.in_flight[op] += 1
-        self._watch_ring_out(True)
 
         def given_up() -> None:
             self.trace(f"{handle} did not acknowledge {op}")
@@ -506,8 +514,6 @@ class User:
 
     def _ring_update_done(self, op: str) -> None:
         self.in_flight[op] -= 1
-        if not any(self.in_flight.values()):
-            self._watch_ring_out(False)
         if self.in_flight[op] == 0:
             waiting, self.when_settled[op] = self.when_settled[op], []
             for callback in waiting:
@@ -541,45 +547,70 @@ class User:
         if failure is not None:
             self.trace(f"send failed: {failure}")
 
-    def _read_late_replies(self) -> None:
-        """Read the replies waiting at an unwatched ring-out (see `_watch_ring_out`) after every
-        wake-up while requests wait, so before `_run_due` could send one of them again."""
-        if self.outbox and self.me is not None and self.me.ring_out not in self.watched:
-            while self._on_datagram(self.me.ring_out):
-                pass
-
-    def _on_datagram(self, sock: socket.socket) -> bool:
-        """Read and handle one datagram; False if there was none.
-
-        The `recv` trace line is written before the lines the datagram causes, but formatted after
-        them: a tweet passing through is forwarded first, because the next hop waits for it.
-        """
+    def _on_datagram(self, sock: socket.socket) -> None:
+        """Read one datagram at p1, p3 or the ephemeral socket: an answer to one of my requests."""
         try:
             data, address = sock.recvfrom(wire.MAX_DATAGRAM + 1)
         except OSError:  # nothing waiting, closed meanwhile, or a late ICMP error
-            return False
-        mark = len(self.output)
-        self._on_message(sock, data, address)
-        self.output.insert(mark, f"[trace] recv {address[0]}:{address[1]} "
-                                 f"{data[:TRACE_CHARS].decode(errors='replace')}")
-        return True
-
-    def _on_message(self, sock: socket.socket, data: bytes, address: wire.Address) -> None:
+            return
+        self._trace_recv(data, address)
         try:
             message = wire.decode(data)
         except wire.WireError as error:
             self.trace(f"dropped: {error}")
             return
-        if message.get("op") == "reply":
-            if not self.outbox.answer(message):
-                self.trace("late or duplicate reply ignored")
-        elif self.me is not None and sock is self.me.ring_in and wire.is_id(message.get("id")):
+        if message.get("op") != "reply":
+            self.trace("dropped: not a reply (this socket takes only replies)")
+        elif not self.outbox.answer(message):
+            self.trace("late or duplicate reply ignored")
+
+    def _on_ring_in(self) -> None:
+        """Read one datagram at ring-in (p2): a tweet, or a setup, teardown or ring_changed.
+
+        A tweet in the plain form (wire.PLAIN_TWEET) for a ring I am in is sent on before anything
+        else is done with it, in as few steps as possible: every step before the send is paid at
+        every hop, on the ring's round trip (reference/bench.py). Its `recv` line, formatted last,
+        is still written before the lines the datagram causes.
+        """
+        assert self.me is not None
+        try:
+            data, address = self.me.ring_in.recvfrom(wire.MAX_DATAGRAM + 1)
+        except OSError:
+            return
+        mark = len(self.output)
+        plain = wire.PLAIN_TWEET.fullmatch(data)
+        if plain is None:
+            self._on_ring_message(data, address)
+        elif (state := self.rings.get(plain[1].decode())) is not None:
+            onward = wire.TWEET_FORMAT % (plain[1], self.me.wire_handle, plain[3], plain[4])
+            self._transmit(self.me.ring_out, onward, state.right_address)
+            self._print_once(wire.plain_tweet_fields(plain))
+        else:  # mine, back from the ring; or of a ring I am not in
+            self._on_tweet(wire.plain_tweet_fields(plain))
+        self._trace_recv(data, address, mark)
+
+    def _on_ring_message(self, data: bytes, address: wire.Address) -> None:
+        """A datagram at ring-in that is not a plain tweet."""
+        try:
+            message = wire.decode(data)
+            tweet = wire.tweet_fields(message) if message.get("op") == "tweet" else None
+        except wire.WireError as error:
+            self.trace(f"dropped: {error}")
+            return
+        if tweet is not None:
+            self._on_tweet(tweet)
+        elif message.get("op") != "reply" and wire.is_id(message.get("id")):
             self._on_ring_request(message, address)
         else:
             self.trace("dropped: not a request this socket takes")
 
+    def _trace_recv(self, data: bytes, address: wire.Address, mark: int | None = None) -> None:
+        """The `recv` trace line, at the end of the output or at `mark`."""
+        line = f"[trace] recv {address[0]}:{address[1]} {data[:TRACE_CHARS].decode(errors='replace')}"
+        self.output.insert(len(self.output) if mark is None else mark, line)
+
     def _on_ring_request(self, message: dict[str, Any], address: wire.Address) -> None:
-        """Apply a setup, teardown, tweet or ring_changed once, and acknowledge every copy of it."""
+        """Apply a setup, teardown or ring_changed once, and acknowledge every copy of it."""
         assert self.me is not None
         key = (address, message["id"])
         answer = self.seen.get(key)
@@ -600,6 +631,8 @@ class User:
     def _on_setup(self, message: dict[str, Any]) -> None:
         assert self.me is not None
         tweeter = wire.handle_field(message, "tweeter")
+        if tweeter == self.me.handle:
+            raise wire.WireError("I am the tweeter of my own ring, not a follower in it")
         left, right = wire.handle_field(message, "left"), wire.handle_field(message, "right")
         right_address = wire.address_field(message.get("right_address"))
         if self._is_stale(tweeter, message["id"]):
@@ -621,26 +654,35 @@ class User:
         self.last_ring_id[tweeter] = message_id
         return False
 
-    def _on_tweet(self, message: dict[str, Any]) -> None:
-        """Pass a tweet on to my right neighbour, and print it. Forwarding comes first because the
-        next hop is waiting for it; the line is written out in this same turn of the event loop."""
+    def _on_tweet(self, tweet: wire.Tweet) -> None:
+        """A tweet that `_on_ring_in` did not pass on at once: not in the plain form, mine coming
+        back, or of a ring I am not in.
+
+        Tweets are not acknowledged hop by hop: the tweeter sends a round that does not come back
+        round again (`_send_round`), so every copy is passed on, and each round printed once."""
         assert self.me is not None
-        tweeter, forwarder = wire.handle_field(message, "tweeter"), wire.handle_field(message, "from")
-        text, number = wire.text_field(message), wire.int_field(message, "round")
-        if tweeter == self.me.handle:
-            if self.round_open and number == self.round:
+        if tweet.tweeter == self.me.handle:
+            if self.round_open and tweet.round == self.round:
                 self._round_returned()
+            else:
+                self.trace(f"round {tweet.round} of my tweets is not the one out: ignored")
             return
-        state = self.rings.get(tweeter)
+        state = self.rings.get(tweet.tweeter)
         if state is None:
-            raise wire.WireError(f"no ring of {tweeter} here")
-        request_id = self.outbox.new_id()
-        onward = wire.tweet(request_id, tweeter, self.me.handle, number, text)
-        self._transmit(self.me.ring_out, onward, state.right_address)
-        self.outbox.track(request_id, onward, state.right_address, self.me.ring_out, lambda reply: None,
-                      lambda: self.trace(f"{state.right} did not take the tweet of {tweeter}"),
-                      timeout=RING_TIMEOUT, tries=RING_TRIES)
-        self.say(f'{self.me.handle} received tweet from {tweeter} via {forwarder}: "{text}"')
+            self.trace(f"dropped: a tweet of {tweet.tweeter}, whose ring I am not in")
+            return
+        self._transmit(self.me.ring_out, wire.tweet(tweet.tweeter, self.me.handle, tweet.round, tweet.text),
+                       state.right_address)
+        self._print_once(tweet)
+
+    def _print_once(self, tweet: wire.Tweet) -> None:
+        """Print a tweet I passed on, unless I printed its round before (a copy sent again)."""
+        assert self.me is not None
+        if self.rounds_printed.add((tweet.tweeter, tweet.round)):
+            self.say(f'{self.me.handle} received tweet from {tweet.tweeter} via {tweet.sender}: '
+                     f'"{tweet.text}"')
+        else:
+            self.trace(f"round {tweet.round} of {tweet.tweeter} again: passed on, not printed again")
 
     def _on_ring_changed(self, message: dict[str, Any]) -> None:
         """The tracker's new follower list for my ring: update the ring if I have one."""

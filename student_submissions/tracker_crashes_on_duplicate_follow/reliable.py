@@ -65,34 +65,20 @@ class Outbox:
         for the same ring makes the older one pointless). `timeout` and `tries` override the defaults
         for requests that need more or less patience.
         """
-        message["id"] = self.new_id()
-        return self.track(message["id"], wire.encode(message), address, via, on_reply, on_give_up,
-                          key, now, timeout, tries)
-
-    def new_id(self) -> int:
-        return next(self._ids)
-
-    def track(self, request_id: int, data: bytes, address: wire.Address, via: Any,
-              on_reply: Callable[[dict[str, Any]], None], on_give_up: Callable[[], None],
-              key: Hashable | None = None, now: float | None = None,
-              timeout: float | None = None, tries: int | None = None) -> Pending:
-        """Remember a request the caller has already sent (or is about to send) under `request_id`
-        from `new_id`: for a tweet passing round a ring the send comes first, the bookkeeping after."""
         if key is not None and key in self._by_key:
             self._pending.pop(self._by_key.pop(key), None)
+        request_id = next(self._ids)
+        message["id"] = request_id
         now = time.monotonic() if now is None else now
         timeout = self.first_timeout if timeout is None else timeout
         tries = self.tries if tries is None else tries
-        pending = Pending(data, address, via, on_reply, on_give_up, key, timeout, tries - 1, now + timeout)
+        pending = Pending(wire.encode(message), address, via, on_reply, on_give_up, key,
+                          timeout, tries - 1, now + timeout)
         self._pending[request_id] = pending
         if key is not None:
             self._by_key[key] = request_id
         heapq.heappush(self._deadlines, (pending.deadline, request_id))
         return pending
-
-    def __len__(self) -> int:
-        """How many requests wait for their reply."""
-        return len(self._pending)
 
     def answer(self, message: dict[str, Any]) -> bool:
         """Deliver a reply to its request; False when nothing waits for it (late or duplicate)."""
@@ -146,3 +132,21 @@ class ReplyCache:
         self._replies[key] = data
         if len(self._replies) > self.size:
             self._replies.popitem(last=False)
+
+
+class Recent:
+    """The last `size` keys added: the de-duplication memory for what has no reply to repeat (a
+    tweet's round: every copy is passed on, but printed once)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+
+    def add(self, key: Hashable) -> bool:
+        """Remember `key`; False if it was already remembered."""
+        if key in self._keys:
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+        return True

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import socket
+from typing import Any
+
+from tests.reference.conftest import WAIT, Proc, free_ports
 
 
 def test_ring_of_five_delivers_in_alphabetical_order(net) -> None:
@@ -63,22 +67,62 @@ def test_demo_two_intersecting_rings_tweeting_at_once(net) -> None:
     net.check_round(users, "@fay", "from fay", ["@cat", "@dan", "@eve"])
 
 
-def test_a_repeated_tweet_datagram_is_printed_once(net) -> None:
+def test_a_repeated_tweet_is_passed_on_each_time_and_printed_once(net) -> None:
+    """A copy of a round is its tweeter sending it again after a loss further on: it must go round
+    again, but nobody prints it twice. Both forms of a tweet (plain and general) count as copies."""
     net.tracker()
     users = {h: net.registered(h) for h in ("@alice", "@bob")}
     net.follow_all(users, "@alice", ["@bob"])
     net.tweet_round(users, "@alice", "set up", ["@bob"])
-    ring_in = int(re.search(r"send 127\.0\.0\.1:(\d+) \{\"op\":\"setup\"",
-                            "\n".join(users["@alice"].lines)).group(1))
+    ring_in = setup_port(users["@alice"], "@bob")
+    tweet = {"op": "tweet", "tweeter": "@alice", "from": "@alice", "round": 99, "text": "twice"}
+    copies = [json.dumps(tweet).encode(), json.dumps(tweet, separators=(",", ":")).encode()]
+    assert copies[1] == b'{"op":"tweet","tweeter":"@alice","from":"@alice","round":99,"text":"twice"}'
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fake:
-        fake.bind(("127.0.0.1", 0))
-        fake.settimeout(5)
-        tweet = {"op": "tweet", "id": 7, "tweeter": "@alice", "from": "@alice", "round": 99, "text": "twice"}
-        for _ in range(2):
-            fake.sendto(json.dumps(tweet).encode(), ("127.0.0.1", ring_in))
-            assert json.loads(fake.recv(65536)) == {"op": "reply", "id": 7, "ok": True}
-    users["@bob"].expect("repeated request: acknowledged again")
+        for copy in copies:
+            fake.sendto(copy, ("127.0.0.1", ring_in))
+    users["@bob"].wait_for("round 99 of @alice again: passed on, not printed again")
     assert len(users["@bob"].matching('received tweet from @alice via @alice: "twice"')) == 1
+    for _copy in copies:  # both came back round to @alice
+        users["@alice"].expect(r'^\[trace\] recv \S+ \{"op":"tweet","tweeter":"@alice","from":"@bob","round":99,')
+        users["@alice"].expect(r"round 99 of my tweets is not the one out: ignored")
+
+
+def test_a_tweet_lost_on_the_way_is_sent_round_again_and_printed_once(net) -> None:
+    """@zed, a peer made here from a bare socket, drops the first copy of every round it gets."""
+    net.tracker()
+    users = {h: net.registered(h) for h in ("@alice", "@bob")}
+    with LossyPeer(net.tracker_port, "@zed") as zed:
+        net.follow_all(users, "@alice", ["@bob"])
+        zed.request({"op": "follow", "handle": "@zed", "target": "@alice"})
+        users["@alice"].send('tweet @alice "lost once"')
+        assert users["@alice"].expect("^tweet: ").string == "tweet: SUCCESS 2 followers @bob @zed"
+        first, again = zed.serve_ring(copies=2)
+        assert first == again and first["from"] == "@bob" and first["text"] == "lost once"
+        users["@alice"].expect(r'^@alice tweet returned: "lost once"$')
+        assert users["@alice"].expect(r"^end-tweet: ").string == "end-tweet: SUCCESS"
+    assert len(users["@alice"].matching(r"my tweet is not back after .* s: sending it round again")) == 1
+    assert len(users["@bob"].matching('^@bob received tweet from @alice via @alice: "lost once"$')) == 1
+    users["@bob"].wait_for("again: passed on, not printed again")
+
+
+def test_a_setup_naming_the_user_as_its_own_follower_is_refused(net) -> None:
+    """Else the user would pass its own returning tweets on instead of ending the round."""
+    net.tracker()
+    users = {h: net.registered(h) for h in ("@alice", "@bob")}
+    net.follow_all(users, "@alice", ["@bob"])
+    net.follow_all(users, "@bob", ["@alice"])
+    net.tweet_round(users, "@alice", "set up", ["@bob"])
+    ring_in = setup_port(users["@alice"], "@bob")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fake:
+        fake.settimeout(WAIT)
+        setup = {"op": "setup", "id": 1, "tweeter": "@bob", "left": "@alice", "right": "@alice",
+                 "right_address": ["127.0.0.1", 9]}
+        fake.sendto(json.dumps(setup).encode(), ("127.0.0.1", ring_in))
+        assert json.loads(fake.recv(65536)) == {
+            "op": "reply", "id": 1, "ok": False,
+            "reason": "I am the tweeter of my own ring, not a follower in it"}
+    net.tweet_round(users, "@bob", "mine", ["@alice"])
 
 
 def test_a_tweeter_that_dies_mid_tweet_does_not_block_the_tracker(net) -> None:
@@ -92,3 +136,56 @@ def test_a_tweeter_that_dies_mid_tweet_does_not_block_the_tracker(net) -> None:
     tracker.expect(r"^tracker: tweet of @alice not ended after 0\.5 s; cleared$")
     carol = net.registered("@carol")
     assert carol.command("query handles") == "query handles: SUCCESS 3 @alice @bob @carol"
+
+
+def setup_port(tweeter: Proc, follower: str) -> int:
+    """The ring-in port of `tweeter`'s only follower, from the setup it sent (its trace line)."""
+    sent = "\n".join(tweeter.matching(r'^\[trace\] send \S+ \{"op":"setup"'))
+    return int(re.search(r"send 127\.0\.0\.1:(\d+) ", sent).group(1))
+
+
+class LossyPeer:
+    """A follower made from bare sockets: it registers and follows like a user, acknowledges setups,
+    and drops the first copy of a tweet that reaches it, passing later copies on."""
+
+    def __init__(self, tracker_port: int, handle: str) -> None:
+        self.tracker, self.handle, self.ids = ("127.0.0.1", tracker_port), handle, itertools.count(1)
+        self.sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+        for sock, port in zip(self.sockets, free_ports(3)):
+            sock.bind(("127.0.0.1", port))
+            sock.settimeout(WAIT)
+        self.to_tracker, self.ring_in, _ring_out = self.sockets
+        self.request({"op": "register", "handle": handle, "ip": "127.0.0.1",
+                      "ports": [sock.getsockname()[1] for sock in self.sockets]})
+
+    def request(self, message: dict[str, Any]) -> None:
+        """Ask the tracker, and assert it said yes."""
+        message["id"] = next(self.ids)
+        self.to_tracker.sendto(json.dumps(message).encode(), self.tracker)
+        while (reply := json.loads(self.to_tracker.recv(65536))).get("id") != message["id"]:
+            pass
+        assert reply["ok"] is True, reply
+
+    def serve_ring(self, copies: int) -> list[dict[str, Any]]:
+        """Acknowledge setups until `copies` tweets came; pass on all but the first; the tweets."""
+        tweets: list[dict[str, Any]] = []
+        right: tuple[str, int] | None = None
+        while len(tweets) < copies:
+            data, address = self.ring_in.recvfrom(65536)
+            message = json.loads(data)
+            if message["op"] == "setup":
+                right = tuple(message["right_address"])
+                self.ring_in.sendto(json.dumps({"op": "reply", "id": message["id"], "ok": True}).encode(), address)
+            elif message["op"] == "tweet":
+                tweets.append(message)
+                if len(tweets) > 1:
+                    assert right is not None, "a tweet before the setup"
+                    self.ring_in.sendto(json.dumps({**message, "from": self.handle}).encode(), right)
+        return tweets
+
+    def __enter__(self) -> LossyPeer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for sock in self.sockets:
+            sock.close()
