@@ -24,6 +24,10 @@ from harness.scenario import Scenario
 from harness.submissions import Submission
 
 Suite = dict[str, tuple[Path, Scenario]]
+# How often the main thread wakes while scenarios run. A signal may be delivered to any thread, and
+# Python runs its handler (which stops grading) only in the main thread, once that thread runs
+# again: blocked without a timeout, it could miss a SIGINT or SIGTERM for as long as a step may take.
+SIGNAL_POLL_S = 0.25
 Progress = Callable[[Submission, ScenarioResult], None]
 
 
@@ -72,7 +76,7 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
                     break
             if not running:
                 continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            done, _ = wait(list(running), timeout=SIGNAL_POLL_S, return_when=FIRST_COMPLETED)
             for future in done:
                 submission, scenario_id = running.pop(future)
                 finish(submission, future.result())
