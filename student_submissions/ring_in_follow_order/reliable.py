@@ -119,34 +119,28 @@ class Outbox:
 
 
 class ReplyCache:
-    """The last `size` replies by (sender address, request id): the de-duplication memory."""
+    """The last `size` replies by key, (sender address, request id): the de-duplication memory."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._replies: OrderedDict[tuple[wire.Address, int], bytes] = OrderedDict()
+        self._replies: OrderedDict[Hashable, bytes] = OrderedDict()
 
-    def get(self, key: tuple[wire.Address, int]) -> bytes | None:
+    def get(self, key: Hashable) -> bytes | None:
         return self._replies.get(key)
 
-    def put(self, key: tuple[wire.Address, int], data: bytes) -> None:
+    def put(self, key: Hashable, data: bytes) -> None:
         self._replies[key] = data
         if len(self._replies) > self.size:
             self._replies.popitem(last=False)
 
 
-class Recent:
-    """The last `size` keys added: the de-duplication memory for what has no reply to repeat (a
-    tweet's round: every copy is passed on, but printed once)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+class Recent(ReplyCache):
+    """The same memory for what has no reply to repeat (a tweet's round: every copy is passed on,
+    but printed once): only whether a key was seen."""
 
     def add(self, key: Hashable) -> bool:
         """Remember `key`; False if it was already remembered."""
-        if key in self._keys:
+        if self.get(key) is not None:
             return False
-        self._keys[key] = None
-        if len(self._keys) > self.size:
-            self._keys.popitem(last=False)
+        self.put(key, b"")
         return True
