@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness import grading
-from harness.dialect import Dialect
 from harness.errors import InputFileError
-from harness.grading import ScenarioResult, SubmissionGrade
-from harness.runner import ScenarioRunner
-from harness.sandbox import Limits
-from harness.scenario import Scenario
-from harness.submissions import Submission
+from harness.inputs.dialect import Dialect
+from harness.inputs.scenario import Scenario
+from harness.inputs.submissions import Submission
+from harness.judge import grading
+from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.judge.steps import step_failed_rule
+from harness.run.runner import ScenarioRunner
+from harness.run.sandbox import Limits
 
 Suite = dict[str, tuple[Path, Scenario]]
 # How often the main thread wakes while scenarios run. A signal may be delivered to any thread, and
@@ -112,15 +113,15 @@ def _run_one(submission: Submission, scenario_id: str, suite: Suite, dialect: Di
 
 def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, scenario: Scenario,
                  options: GradeOptions, stop: threading.Event) -> ScenarioResult:
-    """One scenario against one submission, scored; never raises (the pytest plugin uses it too)."""
+    """One scenario against one submission, run then judged; never raises (the pytest plugin uses it too)."""
     limits = Limits().merged(dialect.manifest.limits.model_dump()).merged(options.limits)
     try:
-        outcome = ScenarioRunner(path, dialect, scenario, options.step_timeout, limits,
-                                 options.separate_user, abort=stop,
-                                 isolate_network=options.isolate_network).run()
+        record = ScenarioRunner(path, dialect, scenario, scenario_id, file, options.step_timeout, limits,
+                                options.separate_user, abort=stop, isolate_network=options.isolate_network,
+                                step_failed=step_failed_rule(scenario)).run()
+        return grading.judge_record(scenario_id, file, scenario, record)
     except Exception as exc:  # a harness bug must not lose the other results
         return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
-    return grading.score_outcome(scenario_id, file, scenario, outcome)
 
 
 def _grade(submission: Submission, suite: Suite, results: dict, dialects: dict) -> SubmissionGrade:

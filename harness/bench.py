@@ -2,7 +2,9 @@
 
 The floor is what no grader can beat: starting and stopping the same number of Python processes
 that the grading run starts, with the same parallelism, each printing one line and being killed.
-Prints figures; it is not a pass/fail test.  Usage: python -m harness.bench [--jobs 2] [--rounds 3]
+With --rejudge it also grades the example class (student_submissions/) and rejudges its results
+from the saved records, printing both times. Prints figures; it is not a pass/fail test.
+Usage: python -m harness.bench [--jobs 2] [--rounds 3] [--rejudge]
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness.batch import GradeOptions, grade_all
 from harness.cli import default_specs
-from harness.scenario import load_suite
-from harness.submissions import discover
+from harness.inputs.scenario import load_suite
+from harness.inputs.submissions import discover
+from harness.rejudge import rejudge
+from harness.reports import files
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR_PROGRAM = "import sys; print('ready', flush=True); sys.stdin.read()"
@@ -53,11 +58,29 @@ def floor(jobs: int) -> float:
     return time.perf_counter() - started
 
 
+def grade_and_rejudge_class(jobs: int) -> tuple[float, float]:
+    """Seconds to grade the example class and write its reports, then to rejudge them."""
+    suite = load_suite([default_specs()])
+    with tempfile.TemporaryDirectory(prefix="tweeter-bench-") as out:
+        started = time.perf_counter()
+        files.write_batch(grade_all(discover([ROOT / "student_submissions"]), suite, GradeOptions(jobs=jobs)),
+                          Path(out))
+        graded = time.perf_counter() - started
+        started = time.perf_counter()
+        rejudge(Path(out))
+        return graded, time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rejudge", action="store_true", help="also time grading and rejudging the examples")
     args = parser.parse_args()
+    if args.rejudge:
+        graded, rejudged = grade_and_rejudge_class(args.jobs)
+        print(f"example class: grading {graded:.2f} s, rejudge {rejudged:.2f} s "
+              f"({100 * rejudged / graded:.1f} % of grading; target < 5 %)", flush=True)
     runs, floors = [], []
     for _ in range(args.rounds):
         elapsed, score, processes = grade_reference(args.jobs)

@@ -1,4 +1,4 @@
-"""The `tweeter-harness` command line: grade, check, validate, schema.
+"""The `tweeter-harness` command line: grade, check, rejudge, validate, schema, gradescope-bundle.
 
 Exit status: 0 every graded submission has full marks; 1 points were lost; 2 usage, spec, manifest
 or harness error (with a one-line reason on stderr).
@@ -15,17 +15,19 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness import netns, report, terminal
 from harness.batch import GradeOptions, grade_all
 from harness.errors import HarnessError, InputFileError
 from harness.gradescope_bundle import build_bundle
-from harness.grading import SubmissionGrade
-from harness.manifest import MANIFEST_NAME
-from harness.schema import dumps, manifest_schema, scenario_schema
-from harness.scenario import load_suite
-from harness.submissions import discover
-from harness import yaml_source
-from harness.manifest import Manifest
+from harness.inputs import yaml_source
+from harness.inputs.manifest import MANIFEST_NAME, Manifest
+from harness.inputs.scenario import load_suite
+from harness.inputs.schema import dumps, manifest_schema, scenario_schema
+from harness.inputs.submissions import discover
+from harness.judge.grading import SubmissionGrade
+from harness.net import netns
+from harness.reports import files as report
+from harness.rejudge import rejudge
+from harness.reports import terminal
 
 EXIT_OK, EXIT_POINTS_LOST, EXIT_ERROR = 0, 1, 2
 LIMIT_OPTIONS = {
@@ -84,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         limits.add_argument("--same-user", action="store_true",
                             help="when run as root, do not give each scenario an unprivileged user "
                                  "of its own (the process limit then does not bind)")
+    rejudge = sub.add_parser("rejudge", help="judge a finished grading run again from its saved records, "
+                             "without running anything, and rewrite its reports")
+    rejudge.add_argument("out", type=Path, metavar="OUT_DIR", help="the --out folder of a `grade` run")
+    rejudge.add_argument("--specs", action="append", type=Path, metavar="PATH",
+                         help="scenario file or folder (repeatable; default: the files the run was graded with)")
     validate = sub.add_parser("validate", help="schema-check scenario files and manifests")
     validate.add_argument("paths", nargs="+", type=Path, metavar="SPEC_OR_DIR")
     bundle = sub.add_parser("gradescope-bundle", help="build an autograder.zip for Gradescope")
@@ -201,6 +208,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return _exit_status(grades)
 
 
+def cmd_rejudge(args: argparse.Namespace) -> int:
+    grades = rejudge(args.out, args.specs)
+    terminal.print_summary(grades)
+    print(f"\nReports rewritten in {args.out}/")
+    return _exit_status(grades)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     problems: list[str] = []
     files: list[Path] = []
@@ -242,5 +256,5 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"grade": cmd_grade, "check": cmd_check, "validate": cmd_validate,
+COMMANDS = {"grade": cmd_grade, "check": cmd_check, "rejudge": cmd_rejudge, "validate": cmd_validate,
             "gradescope-bundle": cmd_gradescope_bundle, "schema": cmd_schema}

@@ -15,7 +15,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from harness.scenario import scenario_files
+from harness.inputs.scenario import scenario_files
 
 PACKAGES = {"harness": "cli", "reference": "tracker"}  # package, a module that proves it is ours
 SETUP_SH = r"""#!/usr/bin/env bash

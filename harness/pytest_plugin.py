@@ -23,7 +23,7 @@ What is collected: `*.yaml` files, other than `tweeter.yaml` manifests, whose to
 with `steps` and `users` keys; the item's name is the scenario id (the file name without .yaml), and
 the scenario's tags are markers. Every other file is left alone, so ordinary test runs are unaffected.
 
-Verdicts are the CLI's (`tweeter-harness grade`): the same ScenarioRunner and grading.score_outcome,
+Verdicts are the CLI's (`tweeter-harness grade`): the same runner and judge (harness.batch.run_scenario),
 with the CLI's default limits and sandbox. A failing item's report is the harness's explanation
 (numbered steps, expected vs. seen, last lines of each process), not a traceback; `error` (the
 submission could not be run) fails too. A scenario file that does not validate fails with the
@@ -51,12 +51,12 @@ import pytest
 # The harness itself is imported only when a scenario file is met: this module is loaded by every
 # pytest run in an environment where the harness is installed, and should cost those runs nothing.
 if TYPE_CHECKING:
-    from harness.dialect import Dialect
-    from harness.grading import ScenarioResult
-    from harness.scenario import Scenario
-    from harness.yaml_source import LocatedYaml
+    from harness.inputs.dialect import Dialect
+    from harness.judge.grading import ScenarioResult
+    from harness.inputs.scenario import Scenario
+    from harness.inputs.yaml_source import LocatedYaml
 
-MANIFEST_NAME = "tweeter.yaml"  # harness.manifest.MANIFEST_NAME
+MANIFEST_NAME = "tweeter.yaml"  # harness.inputs.manifest.MANIFEST_NAME
 CLEANUP_WAIT_S = 30.0  # after Ctrl+C, how long to wait for the runner to kill its processes
 # Markers that change how pytest runs a test: a tag of that name is kept as a keyword (for -k) only.
 RESERVED_MARKERS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings",
@@ -98,7 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix != ".yaml" or file_path.name == MANIFEST_NAME:
         return None
-    from harness import yaml_source
+    from harness.inputs import yaml_source
     from harness.errors import InputFileError
     try:
         source: LocatedYaml | None = yaml_source.load(file_path)
@@ -115,7 +115,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def _looks_like_scenario_text(path: Path) -> bool:
-    from harness.yaml_source import MAX_FILE_BYTES
+    from harness.inputs.yaml_source import MAX_FILE_BYTES
     try:
         with path.open("rb") as stream:
             text = stream.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
@@ -130,14 +130,14 @@ class ScenarioFile(pytest.File):
     source: LocatedYaml | None = None
 
     def collect(self):
-        from harness import yaml_source
+        from harness.inputs import yaml_source
         from harness.errors import InputFileError
-        from harness.scenario import Scenario
+        from harness.inputs.scenario import Scenario
         scenario: Scenario | None = None
         problems: list[str] = []
         try:
             source = self.source or yaml_source.load(self.path)
-            scenario = yaml_source.validate(source, Scenario, "scenario")  # as harness.scenario.load_scenario
+            scenario = yaml_source.validate(source, Scenario, "scenario")  # as harness.inputs.scenario.load_scenario
         except InputFileError as exc:
             shown = _shown(self.path, self.config)
             problems = [problem.replace(str(self.path), shown, 1) for problem in exc.problems]
@@ -179,7 +179,7 @@ class ScenarioItem(pytest.Item):
             self.add_marker(tag)
 
     def runtest(self) -> None:
-        from harness import grading
+        from harness.judge import grading
         outcomes = self.config.stash[_outcomes_key]
         outcomes[self.scenario_id] = False
         if self.problems:
@@ -300,7 +300,7 @@ def _dependency_order(items: list[pytest.Item]) -> list[pytest.Item]:
 def default_submission() -> Path:
     """The reference submission: `reference/` beside the harness package, in a checkout or installed
     (found the way harness.cli.default_specs finds specs/)."""
-    from harness.submissions import is_submission
+    from harness.inputs.submissions import is_submission
     candidate = Path(__file__).resolve().parent.parent / "reference"
     if not is_submission(candidate):
         raise pytest.UsageError("tweeter-harness: no reference submission found beside the harness "
@@ -311,9 +311,9 @@ def default_submission() -> Path:
 def _resolve_submission(config: pytest.Config) -> tuple[Path, Dialect | str]:
     """The submission folder and its dialect, or the message every scenario errors with (as in
     harness.batch.grade_all: an invalid tweeter.yaml makes each scenario `error`)."""
-    from harness.dialect import Dialect
+    from harness.inputs.dialect import Dialect
     from harness.errors import InputFileError
-    from harness.submissions import DEFAULT_PROGRAMS, is_submission
+    from harness.inputs.submissions import DEFAULT_PROGRAMS, is_submission
     option = config.getoption("submission")
     if option is None:
         folder = default_submission()

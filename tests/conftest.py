@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.processes import MARKER_VAR
+from harness.run.processes import MARKER_VAR
 
 
 def live_pids_with_environ(prefix: bytes) -> list[int]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from harness.cli import main
@@ -32,7 +36,7 @@ def class_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("examples")
     status = main(["grade", str(EXAMPLES), "--jobs", "2", "--out", str(out)])
     reports = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/report.json")}
-    return status, reports
+    return status, reports, out
 
 
 def test_every_example_folder_is_listed_with_an_expected_score():
@@ -50,7 +54,7 @@ def test_examples_are_built_from_the_current_reference():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_scores_exactly_as_expected(class_results, name):
-    status, reports = class_results
+    status, reports, _ = class_results
     assert status == 1  # some examples lose points
     report, expected = reports[name], EXPECTED[name]
     lost = {}
@@ -66,3 +70,71 @@ def test_example_scores_exactly_as_expected(class_results, name):
     assert f"{expected['score']}/100" in readme
     for scenario in expected["lost"]:
         assert f"`{scenario}`" in readme
+
+
+def verdicts(report: dict) -> list[tuple]:
+    return [(s["id"], s["status"], s["score"], s["message"],
+             [(c["name"], c["status"], c["message"]) for c in s["checks"]]) for s in report["scenarios"]]
+
+
+@pytest.fixture
+def regraded(class_results, tmp_path, monkeypatch):
+    """A copy of the class's results, and rejudge with every way of starting a process refused."""
+    _, _, out = class_results
+    copy = tmp_path / "results"
+    shutil.copytree(out, copy)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("rejudge started a process")
+
+    for owner, name in ((pexpect, "spawn"), (subprocess, "Popen"), (os, "fork"), (os, "posix_spawn")):
+        monkeypatch.setattr(owner, name, refuse)
+
+    def run(*extra: str) -> tuple[int, dict[str, dict], Path]:
+        status = main(["rejudge", str(copy), *extra])
+        return status, {p.parent.name: json.loads(p.read_text()) for p in copy.glob("*/report.json")}, copy
+
+    return run
+
+
+def test_rejudging_the_class_gives_every_verdict_again_without_running_anything(class_results, regraded):
+    status, reports, out = class_results
+    again_status, again, copy = regraded()
+    assert again_status == status
+    assert set(again) == set(reports)
+    for name, report in reports.items():
+        assert verdicts(again[name]) == verdicts(report), name
+        assert again[name]["score"] == report["score"]
+    assert (copy / "grades.csv").read_text() == (out / "grades.csv").read_text()
+
+
+def test_rejudging_with_edited_scenarios_follows_the_edit(regraded, tmp_path):
+    """Points raised and a property no longer graded: verdicts follow, and what never ran says so."""
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    register = specs / "register_new.yaml"
+    register.write_text(register.read_text().replace("points: 4", "points: 8"))
+    ring = specs / "tweet_ring_order.yaml"
+    ring.write_text(ring.read_text().replace("ring_order, peer_to_peer, returned", "peer_to_peer, returned"))
+    status, again, _ = regraded("--specs", str(specs))
+    assert status == 1
+    for report in again.values():
+        assert next(s for s in report["scenarios"] if s["id"] == "register_new")["score"] == 8
+        assert report["max_score"] == 104
+    follow_order = {s["id"]: s for s in again["ring_in_follow_order"]["scenarios"]}
+    assert follow_order["tweet_ring_order"]["status"] == "passed"  # the order is no longer graded
+    for dependent in ("ring_update_follow", "ring_update_drop", "demo_two_rings"):  # blocked when graded
+        assert follow_order[dependent]["status"] == "error"
+        assert "Not run when graded" in follow_order[dependent]["message"]
+    assert again["ring_in_follow_order"]["score"] == EXPECTED["ring_in_follow_order"]["score"] + 4 + 7
+
+
+def test_rejudging_refuses_a_scenario_whose_steps_changed(regraded, tmp_path, capsys):
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    follow = specs / "follow_success.yaml"
+    follow.write_text(follow.read_text().replace("  - follow: {user: bob, target: alice}",
+                                                 "  - query: {user: bob, handles: [alice, bob]}"))
+    _, again, _ = regraded("--specs", str(specs))
+    result = next(s for s in again["menu_style"]["scenarios"] if s["id"] == "follow_success")
+    assert result["status"] == "error" and "steps changed since it was graded" in result["message"]

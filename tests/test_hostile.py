@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.sandbox import processes_of
+from harness.run.sandbox import processes_of
 from tests.conftest import harness_started_pids
 
 ROOT = Path(__file__).resolve().parents[1]

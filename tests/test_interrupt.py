@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from harness.sandbox import processes_of
+from harness.run.sandbox import processes_of
 from tests.conftest import ROOT, SPECS, SUBMISSIONS, harness_started_pids, wait_until
 from tests.test_hostile import sandbox_uids
 

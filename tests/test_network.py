@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from harness import netns
+from harness.net import netns
 from harness.errors import HarnessError
 from tests.conftest import ROOT, SUBMISSIONS
 

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from harness.checks import Delivery, TweetObservation, judge_delivery
-from harness.dialect import Received
-from harness.trace import Event
+from harness.judge.delivery import judge_delivery
+from harness.run.records import DeliverySeen, ReplySeen, TweetSeen
 
 FOLLOWERS = ["@bob", "@carol", "@dave"]
 TEXT = "hello ring"
 
 
-def observe(hops: list[tuple[str, str, float]], text: str = TEXT, **overrides) -> TweetObservation:
+def observe(hops: list[tuple[str, str, float]], text: str = TEXT, **overrides) -> TweetSeen:
     """hops: (receiver, forwarder, arrival time)."""
-    deliveries = [Delivery(receiver, Event(i, t, receiver, "out", "..."),
-                           Received(text=text, tweeter="@alice", forwarder=forwarder, receiver=receiver))
+    deliveries = [DeliverySeen(receiver=receiver, seq=i, t=t, text=text, tweeter="@alice",
+                               forwarder=forwarder, printed_receiver=receiver)
                   for i, (receiver, forwarder, t) in enumerate(hops)]
-    fields = dict(tweeter="@alice", text=TEXT, followers=FOLLOWERS, deliveries=deliveries,
-                  returned=True, end_tweet="success", reads_forwarder=True)
+    fields = dict(user="alice", tweeter="@alice", text=TEXT, followers=FOLLOWERS, deliveries=deliveries,
+                  returned=True, end_tweet="success", reads_forwarder=True,
+                  reply=ReplySeen(user="alice", command="tweet", what="tweet by @alice", typed_seq=0))
     fields.update(overrides)
-    return TweetObservation(**fields)
+    return TweetSeen(**fields)
 
 
-def statuses(obs: TweetObservation) -> dict[str, str]:
+def statuses(obs: TweetSeen) -> dict[str, str]:
     return {check.name: check.status for check in judge_delivery(obs)}
 
 
-def failing(obs: TweetObservation) -> set[str]:
+def failing(obs: TweetSeen) -> set[str]:
     return {name for name, status in statuses(obs).items() if status == "failed"}
 
 
@@ -73,7 +73,7 @@ def test_without_forwarders_order_is_judged_by_clear_gaps_only():
     def no_forwarder(hops):
         obs = observe(hops, reads_forwarder=False)
         for d in obs.deliveries:
-            d.received = Received(text=TEXT, tweeter="@alice", forwarder=None, receiver=d.receiver)
+            d.forwarder = None
         return obs
 
     noisy = [("@carol", "", 1.000), ("@bob", "", 1.010), ("@dave", "", 1.02)]

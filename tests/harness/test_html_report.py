@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import html_report
+from harness.reports import diagram
 from harness.batch import GradeOptions, grade_all
-from harness.checks import CheckResult
-from harness.grading import ScenarioResult, SubmissionGrade
-from harness.html_report import render_html
-from harness.scenario import load_suite
-from harness.submissions import discover
-from harness.trace import Trace
+from harness.judge.checks import CheckResult
+from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.reports.html import render_html
+from harness.inputs.scenario import load_suite
+from harness.inputs.submissions import discover
+from harness.run.trace import Trace
 from tests.conftest import ROOT, SPECS
 
 EXAMPLES = ROOT / "student_submissions"
@@ -302,7 +302,7 @@ def test_a_flood_of_output_keeps_the_page_small():
     html = render_html(SubmissionGrade("flood", "", [result]))
     assert len(html.encode()) < 2_000_000
     page = Page(html)
-    assert len(page.find("path", "arrow")) <= html_report.MAX_ARROWS + 1
+    assert len(page.find("path", "arrow")) <= diagram.MAX_ARROWS + 1
     assert "truncated:" in html and "deliveries not drawn" in html
     assert "earlier lines not shown" in html and "the last 500 shown" in html
     assert "line 9999 register" in html and "line 0 register" not in html  # the last lines are kept
@@ -380,7 +380,7 @@ def test_screenshot_of_the_star_report_is_not_blank(star, tmp_path):
     distinct = {row[x:x + 3] for row in rows[::7] for x in range(0, len(row), bpp * 5)}
     assert len(distinct) > 50, f"the page looks blank: {len(distinct)} colours"
     assert colour_count(rows[:200], bpp, (0x10, 0x2a, 0x43)) > 10_000  # the dark header band
-    orange = tuple(int(html_report.COLOURS["wrong-forwarder"][i:i + 2], 16) for i in (1, 3, 5))
-    blue = tuple(int(html_report.COLOURS["normal"][i:i + 2], 16) for i in (1, 3, 5))
+    orange = tuple(int(diagram.COLOURS["wrong-forwarder"][i:i + 2], 16) for i in (1, 3, 5))
+    blue = tuple(int(diagram.COLOURS["normal"][i:i + 2], 16) for i in (1, 3, 5))
     assert colour_count(rows, bpp, orange) > 100, "no wrong-forwarder arrows visible"  # type: ignore[arg-type]
     assert colour_count(rows, bpp, blue) > 20, "no normal arrow visible"  # type: ignore[arg-type]

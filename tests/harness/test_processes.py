@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from harness.processes import ProcessSet
-from harness.sandbox import Limits, Sandbox
-from harness.trace import Trace
+from harness.run.processes import ProcessSet
+from harness.run.sandbox import Limits, Sandbox
+from harness.run.trace import Trace
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.schema import dumps, manifest_schema, scenario_schema
+from harness.inputs.schema import dumps, manifest_schema, scenario_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.netns import NetworkNamespace
+from harness.net.netns import NetworkNamespace
 
 UID_RANGE = (61000, 61999)
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TextIO
 
-from harness.grading import ScenarioResult, SubmissionGrade
+from harness.judge.grading import ScenarioResult, SubmissionGrade
 
 STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "blocked": "BLOCKED"}
 COLOURS = {"passed": "32", "failed": "31", "error": "35", "blocked": "33"}

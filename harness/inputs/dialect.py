@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.manifest import PLACEHOLDER, Manifest, TypedLine, load_manifest
+from harness.inputs.manifest import PLACEHOLDER, Manifest, TypedLine, load_manifest
 
 MATCH_LIMIT = 4096  # only this much of a line is matched, so a hostile regex cannot run for ever
 HANDLE_RE = re.compile(r"@[A-Za-z]+")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from harness.grading import SubmissionGrade
+from harness.judge.grading import SubmissionGrade
 
 
 def grades_csv(grades: list[SubmissionGrade]) -> str:

@@ -1,8 +1,10 @@
-"""Writing results: per submission report.json, Gradescope's results.json, junit.xml, report.html
-and the transcripts of every process; per batch grades.csv and summary.md.
+"""Writing results: per submission report.json, Gradescope's results.json, junit.xml, report.html,
+the transcripts of every process and the records they were judged from; per batch grades.csv and
+summary.md.
 
-Reports read only grades and traces; nothing here runs or re-runs anything. Every file is written to
-a temporary name and renamed, so an interrupted run never leaves half a report.
+Reports read only grades and records; nothing here runs or re-runs anything. Every file is written
+to a temporary name and renamed, so an interrupted run never leaves half a report. The records
+(`transcripts/<scenario>/record.json` and `trace.jsonl`) are what `rejudge` grades again.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import json
 import re
 from pathlib import Path
 
-from harness.class_reports import grades_csv, summary_md
-from harness.gradescope import results_json
-from harness.grading import ScenarioResult, SubmissionGrade
-from harness.html_report import render_html
-from harness.junit import junit_xml
+from harness.reports.class_reports import grades_csv, summary_md
+from harness.reports.gradescope import results_json
+from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.reports.html import render_html
+from harness.reports.junit import junit_xml
+from harness.run.records import TRACE_FILE
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
 
@@ -37,11 +40,12 @@ def _json(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_submission(grade: SubmissionGrade, out: Path) -> Path:
-    """Every per-submission file in DIR/<submission>/; returns that folder."""
+def write_submission(grade: SubmissionGrade, out: Path, transcripts: bool = True) -> Path:
+    """Every per-submission file in DIR/<submission>/; returns that folder. `transcripts=False`
+    keeps the transcripts and records already there (rejudge reads them and changes none)."""
     folder = out / safe_name(grade.submission)
     folder.mkdir(parents=True, exist_ok=True)
-    for result in grade.scenarios:
+    for result in grade.scenarios if transcripts else []:
         _write_transcripts(result, folder / "transcripts" / safe_name(result.id))
     _write(folder / "junit.xml", junit_xml([grade]))
     _write(folder / "results.json", _json(results_json(grade, sum(s.duration_s for s in grade.scenarios))))
@@ -50,10 +54,10 @@ def write_submission(grade: SubmissionGrade, out: Path) -> Path:
     return folder
 
 
-def write_batch(grades: list[SubmissionGrade], out: Path) -> None:
+def write_batch(grades: list[SubmissionGrade], out: Path, transcripts: bool = True) -> None:
     """Every submission's files, then the class files DIR/grades.csv and DIR/summary.md."""
     for grade in grades:
-        write_submission(grade, out)
+        write_submission(grade, out, transcripts)
     _write(out / "grades.csv", grades_csv(grades))
     _write(out / "summary.md", summary_md(grades))
 
@@ -64,9 +68,10 @@ def _write_transcripts(result: ScenarioResult, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     trace = result.trace
     events = trace.snapshot()
-    with (folder / "trace.jsonl").open("w", encoding="utf-8") as out:
-        for event in events:
-            out.write(json.dumps(event.to_json(trace.t0), ensure_ascii=False) + "\n")
+    if result.record is not None:
+        result.record.save(folder)
+    else:
+        trace.write(folder / TRACE_FILE)
     for proc in trace.procs():
         lines = [f"{e.t - trace.t0:9.4f} {_mark(e.kind)} {e.text}" for e in events if e.proc == proc]
         (folder / f"{safe_name(proc)}.log").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -15,12 +15,13 @@ from typing import Annotated, Any, Literal
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator,
                       model_validator)
 
-from harness import yaml_source
+from harness.inputs import yaml_source
 from harness.errors import InputFileError
-from harness.checks import DELIVERY_PROPERTIES
-from harness.manifest import check_regex, placeholders_in
+from harness.inputs.manifest import check_regex, placeholders_in
 
 USER_NAME = r"^[A-Za-z]{1,15}$"
+# The properties of one tweet's delivery that a tweet step can grade (the judge decides each one).
+DELIVERY_PROPERTIES = ("delivered_once", "nobody_else", "ring_order", "peer_to_peer", "returned", "intact")
 Outcome = Literal["success", "failure"]
 DeliveryProperty = Literal[DELIVERY_PROPERTIES]  # type: ignore[valid-type]
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]

@@ -1,43 +1,27 @@
-"""The HTML report: one self-contained page per submission, with a time-space diagram per scenario.
+"""The time-space diagram of one scenario: lanes, rows and arrows laid out for SVG.
 
-`render_html(grade)` reads only the grade and its traces (nothing is run again) and returns the page
-as text. Everything a submission printed is hostile: the template autoescapes, and every string is
-first made visible (control characters as \\xNN, lone surrogates replaced) and cut to a bounded
-length, so neither a `<script>` line nor a flood of output can break or bloat the page.
-
-The time-space diagram has one vertical lane per process (the tracker, then the users in order of
-first appearance) and time running downwards. Rows follow the order in which lines reached the
-harness (the trace's sequence numbers), not a time scale: the events of a ring are sub-millisecond
-apart, so a linear scale would draw them on top of each other. Each row shows its time since the
-scenario started; a pause longer than GAP_S is drawn as a break. Each tweet is drawn as arrows from
-the forwarding handle's lane to the receiver's lane, ending on the row where the receiver printed it.
+It has one vertical lane per process (the tracker, then the users in order of first appearance) and
+time running downwards. Rows follow the order in which lines reached the harness (the trace's
+sequence numbers), not a time scale: the events of a ring are sub-millisecond apart, so a linear
+scale would draw them on top of each other. Each row shows its time since the scenario started; a
+pause longer than GAP_S is drawn as a break. Each tweet is drawn as arrows from the forwarding
+handle's lane to the receiver's lane, ending on the row where the receiver printed it.
 """
 
 from __future__ import annotations
 
 import re
-import traceback
 from dataclasses import dataclass, field
-from html import escape
-from pathlib import Path
 
-import jinja2
+from harness.judge.grading import ScenarioResult
+from harness.reports.text import format_time as _time, short, visible
+from harness.run.records import Event, Transcript
 
-from harness.grading import ScenarioResult, SubmissionGrade
-from harness.trace import Event, Trace
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-STATUSES = ("passed", "failed", "error", "blocked")
-
-# bounds: whatever a submission printed, the page stays small
+# bounds: whatever a submission printed, the diagram stays small
 MAX_LANES = 10  # processes drawn in a diagram
 MAX_ROWS = 160  # rows (events) drawn in a diagram
 MAX_ARROWS = 200  # tweet deliveries drawn in a diagram
-MAX_TRANSCRIPT_LINES = 500  # last lines shown per process
-MAX_LINE = 400  # characters shown of one transcript line
-MAX_MESSAGE = 20_000  # characters of a failure explanation
-MAX_CHECK_MESSAGE = 2_000
-MAX_TEXT = 300  # any other short string (names, tweet texts, sandbox values)
+MAX_LINE = 400  # characters shown of one line
 
 # geometry of the diagram (px)
 ROW_H = 19
@@ -56,9 +40,6 @@ DEFAULT_TRACE_LINES = r"^\[trace\] "  # the reference's protocol-trace lines: no
 RESULT_RE = re.compile(r"\b(success(ful(ly)?)?|succeeded|ok)\b|\b(failure|failed|fail|error|refused|"
                        r"rejected|invalid|denied)\b", re.IGNORECASE)
 RETURNED_RE = re.compile(r"\b(return(ed|s)?|came back|back (at|to|home))\b", re.IGNORECASE)
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-SURROGATE = re.compile(r"[\ud800-\udfff]")
-
 COLOURS = {"normal": "#2563eb", "wrong-forwarder": "#ea580c", "duplicate": "#9333ea", "extra": "#dc2626",
            "unknown": "#6b7280", "return": "#059669", "missing": "#dc2626", "no-return": "#b91c1c"}
 LEGEND = [
@@ -73,37 +54,6 @@ LEGEND = [
     ("no-return", "never came back to the tweeter (✗)"),
 ]
 
-
-# -- strings from submissions ----------------------------------------------------------------------
-def visible(value: object, limit: int = MAX_TEXT) -> str:
-    """Any value as printable, bounded text: control characters as \\xNN, surrogates replaced."""
-    text = "" if value is None else value if isinstance(value, str) else str(value)
-    cut = ""
-    if len(text) > limit:
-        cut = f"… ({len(text) - limit} more characters)"
-        text = text[:limit]
-    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-    return SURROGATE.sub("\ufffd", text) + cut
-
-
-def short(value: object, chars: int) -> str:
-    text = visible(value, MAX_TEXT)
-    chars = max(chars, 2)
-    return text if len(text) <= chars else text[:chars - 1] + "…"
-
-
-def _time(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    return f"{seconds * 1000:.1f} ms" if abs(seconds) < 1 else f"{seconds:.3f} s"
-
-
-def _number(value: object) -> str:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return visible(value, 40)
-    return f"{number:g}"
 
 
 # -- the diagram's model ---------------------------------------------------------------------------
@@ -164,8 +114,8 @@ class Diagram:
         self.id = f"d{index}"
         self.notes: list[str] = []
         trace = result.trace
-        self.events: list[Event] = trace.snapshot() if isinstance(trace, Trace) else []
-        self.t0 = trace.t0 if isinstance(trace, Trace) else 0.0
+        self.events: list[Event] = trace.snapshot() if isinstance(trace, Transcript) else []
+        self.t0 = trace.t0 if isinstance(trace, Transcript) else 0.0
         self.noise = _compile(trace_lines)
         self.tweets = [t for t in (result.tweets or []) if isinstance(t, dict)]
         self.lanes = self._lanes()
@@ -505,121 +455,3 @@ def _tweet_summary(number: int, tweet: dict, tweeter: str, ring: list[str], coun
             "counts": {k: v for k, v in counts.items() if v},
             "returned": {True: "yes", False: "no", None: "not printed"}.get(returned, visible(returned, 20)),
             "end_tweet": {"success": "SUCCESS", "failure": "FAILURE", None: "no answer"}.get(end, visible(end, 20))}
-
-
-# -- the rest of a scenario ------------------------------------------------------------------------
-def _transcripts(result: ScenarioResult) -> list[dict]:
-    trace = result.trace
-    if not isinstance(trace, Trace):
-        return []
-    events = trace.snapshot()
-    by_proc: dict[str, list[Event]] = {}
-    for event in events:
-        by_proc.setdefault(str(event.proc), []).append(event)
-    order = (["tracker"] if "tracker" in by_proc else []) + [p for p in by_proc if p not in ("tracker", "harness")]
-    order += ["harness"] if "harness" in by_proc else []
-    blocks = []
-    for proc in order:
-        lines = by_proc[proc]
-        shown = lines[-MAX_TRANSCRIPT_LINES:]
-        text = "\n".join(f"{e.t - trace.t0:9.4f} {_mark(e.kind)} {visible(e.text, MAX_LINE)}" for e in shown)
-        blocks.append({"proc": visible(proc if proc in ("tracker", "harness") else f"@{proc}", 60),
-                       "count": len(lines), "hidden": len(lines) - len(shown),
-                       "typed": sum(1 for e in lines if e.kind == "in"), "text": text})
-    return blocks
-
-
-def _mark(kind: str) -> str:
-    return {"in": ">", "out": "<"}.get(kind, "*")
-
-
-def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None) -> dict:
-    status = result.status if result.status in STATUSES else "error"
-    diagram = None
-    if (isinstance(result.trace, Trace) and result.trace.snapshot()) or result.tweets:
-        try:
-            diagram = Diagram(result, index, trace_lines).view()
-        except Exception as exc:  # a diagram must never cost the rest of the report
-            diagram = {"error": f"the diagram could not be drawn: {type(exc).__name__}: {visible(exc)}"}
-    checks = [{"name": visible(getattr(c, "name", ""), MAX_TEXT), "status": visible(getattr(c, "status", ""), 20),
-               "message": visible(getattr(c, "message", ""), MAX_CHECK_MESSAGE),
-               "step": getattr(c, "step", None)} for c in (result.checks or [])[:200]]
-    steps = [{"number": s.get("number"), "description": visible(s.get("description"), MAX_TEXT),
-              "failed": bool(s.get("failed"))} for s in (result.steps or [])[:200] if isinstance(s, dict)]
-    return {"anchor": f"s{index}", "id": visible(result.id, 120), "name": visible(result.name, MAX_TEXT),
-            "file": visible(result.file, MAX_TEXT), "description": visible(result.description, 2000),
-            "status": status, "score": _number(result.score), "max_score": _number(result.max_score),
-            "duration": _time(result.duration_s) if isinstance(result.duration_s, (int, float)) else "",
-            "message": visible(result.message, MAX_MESSAGE), "checks": checks, "steps": steps,
-            "tags": [visible(t, 40) for t in (result.tags or [])][:20],
-            "visibility": visible(result.visibility, 40), "diagram": diagram,
-            "transcripts": _transcripts(result), "max_lines": MAX_TRANSCRIPT_LINES}
-
-
-def _flatten(data: object, prefix: str = "") -> list[tuple[str, str]]:
-    if isinstance(data, dict):
-        pairs = []
-        for key, value in data.items():
-            pairs.extend(_flatten(value, f"{prefix}{visible(key, 60)}."))
-        return pairs
-    if isinstance(data, bool):
-        return [(prefix.rstrip("."), "yes" if data else "no")]
-    return [(prefix.rstrip("."), visible(data, MAX_TEXT))]
-
-
-def _page(grade: SubmissionGrade, trace_lines: str | None) -> dict:
-    scenarios = [_scenario_view(result, i, trace_lines) for i, result in enumerate(grade.scenarios or [], start=1)]
-    counts = {status: sum(1 for s in scenarios if s["status"] == status) for status in STATUSES}
-    try:
-        sandbox = grade.to_json().get("sandbox")
-    except Exception:
-        sandbox = None
-    score, max_score = grade.score, grade.max_score
-    percent = 100 * score / max_score if max_score else 100.0
-    return {"submission": visible(grade.submission), "path": visible(grade.path, 500),
-            "score": _number(score), "max_score": _number(max_score), "percent": max(0.0, min(100.0, percent)),
-            "full_marks": bool(grade.full_marks), "error": visible(grade.error, MAX_MESSAGE) if grade.error else "",
-            "incomplete": bool(grade.incomplete), "counts": counts, "scenarios": scenarios,
-            "sandbox": _flatten(sandbox) if sandbox else [], "legend": LEGEND, "colours": COLOURS}
-
-
-_ENVIRONMENT: jinja2.Environment | None = None
-
-
-def environment() -> jinja2.Environment:
-    global _ENVIRONMENT
-    if _ENVIRONMENT is None:
-        _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                                          undefined=jinja2.StrictUndefined, trim_blocks=True,
-                                          lstrip_blocks=True)
-        _ENVIRONMENT.filters["px"] = lambda value: f"{float(value):.1f}"
-    return _ENVIRONMENT
-
-
-def render_html(grade: SubmissionGrade, *, trace_lines: str | None = DEFAULT_TRACE_LINES) -> str:
-    """The whole report as one self-contained HTML page (inline CSS and SVG, no network).
-
-    `trace_lines` is the regex of protocol-trace lines left out of the diagram (they stay in the
-    transcripts). Never raises for odd data: if the full page cannot be built, a plain page with the
-    scores and the reason is returned instead.
-    """
-    try:
-        page = environment().get_template("report.html.j2").render(**_page(grade, trace_lines))
-    except Exception as exc:
-        page = _fallback(grade, exc)
-    return page.encode("utf-8", "replace").decode("utf-8")
-
-
-def _fallback(grade: SubmissionGrade, exc: Exception) -> str:
-    rows = []
-    for result in getattr(grade, "scenarios", None) or []:
-        rows.append(f"<tr><td>{escape(visible(getattr(result, 'id', '?')))}</td>"
-                    f"<td>{escape(visible(getattr(result, 'status', '?')))}</td>"
-                    f"<td>{escape(_number(getattr(result, 'score', '')))} / "
-                    f"{escape(_number(getattr(result, 'max_score', '')))}</td></tr>")
-    detail = "".join(traceback.format_exception_only(type(exc), exc))
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Tweeter report</title>"
-            "</head><body class=\"fallback\"><h1>Tweeter grading report: "
-            f"{escape(visible(getattr(grade, 'submission', '?')))}</h1>"
-            f"<p>The full report could not be drawn ({escape(visible(detail, 2000))}); the scores:</p>"
-            f"<table>{''.join(rows)}</table></body></html>")

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness import yaml_source
+from harness.inputs import yaml_source
 
 MANIFEST_NAME = "tweeter.yaml"
 HANDLE = r"@[A-Za-z]+"

@@ -6,7 +6,7 @@ explanation goes in the test's output; timing and status details go in extra_dat
 
 from __future__ import annotations
 
-from harness.grading import ScenarioResult, SubmissionGrade
+from harness.judge.grading import ScenarioResult, SubmissionGrade
 
 GRADESCOPE_STATUS = {"passed": "passed"}  # failed, error and blocked are all "failed" to Gradescope
 

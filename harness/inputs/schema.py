@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from harness.manifest import Manifest
-from harness.scenario import Scenario
+from harness.inputs.manifest import Manifest
+from harness.inputs.scenario import Scenario
 
 
 def scenario_schema() -> dict:

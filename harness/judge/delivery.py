@@ -1,93 +1,28 @@
-"""Checks: properties decided over the trace, each reported on its own.
+"""The delivery of one tweet, split into the six properties a TA would look at: delivered once,
+nobody else, ring order, peer to peer, came back, text intact. So a submission loses the points of
+what it broke and nothing else.
 
-The delivery check of one tweet is split into the six properties a TA would look at (delivered once,
-nobody else, ring order, peer to peer, came back, text intact), so a submission loses the points of
-what it broke and nothing else. Ring order is decided from the forwarding handles each follower
-prints (the chain from the tweeter back round), never from the order in which lines of different
-processes happened to reach the harness, which races on a fast ring.
+Ring order is decided from the forwarding handles each follower prints (the chain from the tweeter
+back round), never from the order in which lines of different processes happened to reach the
+harness, which races on a fast ring.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from harness.inputs.scenario import DELIVERY_PROPERTIES
+from harness.judge.checks import CheckResult, failed, passed, skipped
+from harness.run.records import DeliverySeen, TweetSeen
 
-from harness.dialect import Received
-from harness.trace import Event
-
-CheckStatus = Literal["passed", "failed", "skipped"]
 ARRIVAL_NOISE_S = 0.05  # arrival times closer than this do not order lines of different processes
 
 
-@dataclass
-class CheckResult:
-    """One judged property: what was expected, what was seen, and the evidence used."""
-
-    name: str
-    status: CheckStatus
-    message: str = ""
-    step: int | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "status": self.status, "message": self.message, "step": self.step}
-
-
-def passed(name: str, message: str = "") -> CheckResult:
-    return CheckResult(name, "passed", message)
-
-
-def failed(name: str, message: str) -> CheckResult:
-    return CheckResult(name, "failed", message)
-
-
-def skipped(name: str, message: str) -> CheckResult:
-    return CheckResult(name, "skipped", message)
-
-
-@dataclass
-class Delivery:
-    """One follower's received-tweet line, attributed to a tweet."""
-
-    receiver: str
-    event: Event
-    received: Received
-
-
-@dataclass
-class TweetObservation:
-    """Everything the trace says about one tweet, gathered by the runner."""
-
-    tweeter: str
-    text: str
-    followers: list[str]
-    deliveries: list[Delivery] = field(default_factory=list)
-    returned: bool | None = None  # None: the dialect prints no "returned" line
-    end_tweet: str | None = None  # 'success', 'failure', or None (no answer)
-    reads_forwarder: bool = True
-
-    def to_json(self, t0: float) -> dict:
-        """For reports (the time-space diagram): who printed it, from whom, and when."""
-        return {"tweeter": self.tweeter, "text": self.text, "ring": sorted(self.followers),
-                "returned": self.returned, "end_tweet": self.end_tweet,
-                "deliveries": [{"receiver": d.receiver, "forwarder": d.received.forwarder,
-                                "text": d.received.text, "seq": d.event.seq,
-                                "t": round(d.event.t - t0, 6)} for d in self.deliveries]}
-
-
-DELIVERY_PROPERTIES = ("delivered_once", "nobody_else", "ring_order", "peer_to_peer", "returned", "intact")
-
-
-def judge_delivery(obs: TweetObservation, graded: tuple[str, ...] = DELIVERY_PROPERTIES) -> list[CheckResult]:
+def judge_delivery(obs: TweetSeen, graded: tuple[str, ...] = DELIVERY_PROPERTIES) -> list[CheckResult]:
     """All six properties; those a scenario does not grade are reported but cannot fail it.
 
     So that one bug costs one scenario, each scenario grades the properties it is about (a tweet
     truncated to its first word loses the text scenarios, not every ring scenario as well).
     """
-    ring = sorted(obs.followers)
+    ring = sorted(obs.followers or [])
     results = [_once(obs, ring), _nobody_else(obs), _ring_order(obs, ring), _peer_to_peer(obs, ring),
                _came_back(obs), _intact(obs)]
     for key, result in zip(DELIVERY_PROPERTIES, results):
@@ -97,14 +32,22 @@ def judge_delivery(obs: TweetObservation, graded: tuple[str, ...] = DELIVERY_PRO
     return results
 
 
-def _by_receiver(obs: TweetObservation) -> dict[str, list[Delivery]]:
-    grouped: dict[str, list[Delivery]] = {}
+def tweet_json(obs: TweetSeen) -> dict:
+    """A judged tweet for the reports (the time-space diagram): who printed it, from whom, and when."""
+    return {"tweeter": obs.tweeter, "text": obs.text, "ring": sorted(obs.followers or []),
+            "returned": obs.returned, "end_tweet": obs.end_tweet,
+            "deliveries": [{"receiver": d.receiver, "forwarder": d.forwarder, "text": d.text, "seq": d.seq,
+                            "t": d.t} for d in obs.deliveries]}
+
+
+def _by_receiver(obs: TweetSeen) -> dict[str, list[DeliverySeen]]:
+    grouped: dict[str, list[DeliverySeen]] = {}
     for delivery in obs.deliveries:
         grouped.setdefault(delivery.receiver, []).append(delivery)
     return grouped
 
 
-def _once(obs: TweetObservation, ring: list[str]) -> CheckResult:
+def _once(obs: TweetSeen, ring: list[str]) -> CheckResult:
     name = "every follower receives it exactly once"
     grouped = _by_receiver(obs)
     missing = [f for f in ring if f not in grouped]
@@ -121,17 +64,17 @@ def _once(obs: TweetObservation, ring: list[str]) -> CheckResult:
     return passed(name, f"{', '.join(ring)} each printed it once")
 
 
-def _nobody_else(obs: TweetObservation) -> CheckResult:
+def _nobody_else(obs: TweetSeen) -> CheckResult:
     name = "nobody else receives it"
-    extra = sorted({d.receiver for d in obs.deliveries if d.receiver not in obs.followers})
+    extra = sorted({d.receiver for d in obs.deliveries if d.receiver not in (obs.followers or [])})
     if extra:
         return failed(name, f"only followers of {obs.tweeter} may print it, but {', '.join(extra)} did too")
     return passed(name, "no one outside the followers printed it")
 
 
-def _chain(obs: TweetObservation, ring: list[str]) -> list[str] | None:
+def _chain(obs: TweetSeen, ring: list[str]) -> list[str] | None:
     """Follow the forwarding handles from the tweeter; None if they do not form one chain."""
-    firsts = {d.receiver: d.received.forwarder for d in reversed(obs.deliveries) if d.receiver in ring}
+    firsts = {d.receiver: d.forwarder for d in reversed(obs.deliveries) if d.receiver in ring}
     if not firsts or any(forwarder is None for forwarder in firsts.values()):
         return None
     by_forwarder: dict[str, list[str]] = {}
@@ -144,7 +87,7 @@ def _chain(obs: TweetObservation, ring: list[str]) -> list[str] | None:
     return chain if len(chain) == len(firsts) else None
 
 
-def _peer_to_peer(obs: TweetObservation, ring: list[str]) -> CheckResult:
+def _peer_to_peer(obs: TweetSeen, ring: list[str]) -> CheckResult:
     name = "forwarded peer to peer round the ring"
     if not obs.reads_forwarder:
         return skipped(name, "not judged: the submission does not print the forwarding handle")
@@ -152,13 +95,13 @@ def _peer_to_peer(obs: TweetObservation, ring: list[str]) -> CheckResult:
     if len(ring) <= 1 or not received:
         return skipped(name, "not judged: fewer than two followers received it")
     if _chain(obs, ring) is None:
-        sources = ", ".join(f"{d.receiver} from {d.received.forwarder or '?'}" for d in received)
+        sources = ", ".join(f"{d.receiver} from {d.forwarder or '?'}" for d in received)
         return failed(name, "each follower must get the tweet from its left neighbour in the ring "
                       f"(the tweeter sends only to the first follower); seen: {sources}")
     return passed(name, "each follower got it from the previous one (evidence: forwarding handles)")
 
 
-def _ring_order(obs: TweetObservation, ring: list[str]) -> CheckResult:
+def _ring_order(obs: TweetSeen, ring: list[str]) -> CheckResult:
     name = "followers receive it in alphabetical (ring) order"
     present = [f for f in ring if any(d.receiver == f for d in obs.deliveries)]
     if len(present) <= 1:
@@ -176,11 +119,11 @@ def _ring_order(obs: TweetObservation, ring: list[str]) -> CheckResult:
     return _order_by_arrival(obs, name, present)
 
 
-def _order_by_arrival(obs: TweetObservation, name: str, present: list[str]) -> CheckResult:
+def _order_by_arrival(obs: TweetSeen, name: str, present: list[str]) -> CheckResult:
     """Without forwarding handles, only gaps far above scheduling noise can show an order."""
     first_seen = {}
     for delivery in obs.deliveries:
-        first_seen.setdefault(delivery.receiver, delivery.event.t)
+        first_seen.setdefault(delivery.receiver, delivery.t)
     for earlier, later in zip(present, present[1:]):
         if first_seen[later] < first_seen[earlier] - ARRIVAL_NOISE_S:
             gap_ms = (first_seen[earlier] - first_seen[later]) * 1000
@@ -190,7 +133,7 @@ def _order_by_arrival(obs: TweetObservation, name: str, present: list[str]) -> C
                   f"{ARRIVAL_NOISE_S * 1000:.0f} ms are not judged)")
 
 
-def _came_back(obs: TweetObservation) -> CheckResult:
+def _came_back(obs: TweetSeen) -> CheckResult:
     name = "it returns to the tweeter and end-tweet succeeds"
     if obs.returned is False:
         return failed(name, f"{obs.tweeter} never printed that the tweet came back round the ring")
@@ -200,15 +143,15 @@ def _came_back(obs: TweetObservation) -> CheckResult:
     return passed(name, "came back and end-tweet answered SUCCESS")
 
 
-def _intact(obs: TweetObservation) -> CheckResult:
+def _intact(obs: TweetSeen) -> CheckResult:
     name = "the text arrives intact"
-    wrong = [d for d in obs.deliveries if d.received.text != obs.text]
+    wrong = [d for d in obs.deliveries if d.text != obs.text]
     if not obs.deliveries:
         return skipped(name, "not judged: nobody printed it")
     if wrong:
         sample = wrong[0]
         return failed(name, f"sent {obs.text!r} ({len(obs.text)} characters); {sample.receiver} printed "
-                      f"{sample.received.text!r} ({len(sample.received.text or '')} characters)")
+                      f"{sample.text!r} ({len(sample.text or '')} characters)")
     return passed(name, f"all {len(obs.deliveries)} copies match the {len(obs.text)} characters sent")
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pexpect
 
-from harness.sandbox import Sandbox
-from harness.trace import Trace
+from harness.run.sandbox import Sandbox
+from harness.run.trace import Trace
 
 MARKER_VAR = "TWEETER_HARNESS_RUN"
 READ_CHUNK = 65536

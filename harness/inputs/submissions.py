@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.manifest import MANIFEST_NAME
+from harness.inputs.manifest import MANIFEST_NAME
 
 DEFAULT_PROGRAMS = ("tracker.py", "user.py")
 

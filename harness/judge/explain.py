@@ -4,60 +4,72 @@ last lines each process printed, in the assignment's terms."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from harness.dialect import MATCH_LIMIT
-from harness.runner import RunOutcome
-from harness.trace import Trace
+from harness.inputs.dialect import MATCH_LIMIT
+from harness.judge.checks import CheckResult
+from harness.run.records import Transcript
 
 TAIL_LINES = 8
 LINE_WIDTH = 160
 
 
-def explain(outcome: RunOutcome) -> str:
+@dataclass
+class JudgedStep:
+    """A played step with its checks."""
+
+    number: int
+    description: str
+    checks: list[CheckResult]
+
+    @property
+    def failed(self) -> bool:
+        return any(check.failed for check in self.checks)
+
+
+def explain(status: str, error: str | None, steps: list[JudgedStep], total_steps: int,
+            transcript: Transcript, trace_lines: str | None) -> str:
     """One readable block; empty when the scenario passed."""
-    if outcome.status == "passed":
+    if status == "passed":
         return ""
     parts = []
-    if outcome.status == "error":
-        parts.append(f"Could not run this scenario: {outcome.error}")
+    if status == "error":
+        parts.append(f"Could not run this scenario: {error}")
     else:
-        failing = outcome.steps[-1] if outcome.steps else None
-        where = f"at step {failing.number} of {outcome.total_steps}" if failing else "before any step"
+        failing = steps[-1] if steps else None
+        where = f"at step {failing.number} of {total_steps}" if failing else "before any step"
         parts.append(f"Failed {where}.")
-        parts.append(_steps_text(outcome))
+        parts.append(_steps_text(steps))
         if failing:
             parts.append(_failures_text(failing))
-        if outcome.error:
-            parts.append(outcome.error)
-    parts.append(_tails_text(outcome.trace, outcome.trace_lines))
+        if error:
+            parts.append(error)
+    parts.append(_tails_text(transcript, trace_lines))
     return "\n\n".join(part for part in parts if part)
 
 
-def _steps_text(outcome: RunOutcome) -> str:
+def _steps_text(steps: list[JudgedStep]) -> str:
     lines = ["Steps:"]
-    for step in outcome.steps:
+    for step in steps:
         mark = "FAILED" if step.failed else "ok"
         lines.append(f"  {step.number}. {step.description} ... {mark}")
     return "\n".join(lines)
 
 
-def _failures_text(step) -> str:
-    lines = []
-    for check in step.checks:
-        if check.failed:
-            lines.append(f"- {check.name}: {check.message}")
+def _failures_text(step: JudgedStep) -> str:
+    lines = [f"- {check.name}: {check.message}" for check in step.checks if check.failed]
     return "What went wrong:\n" + "\n".join(lines) if lines else ""
 
 
-def _tails_text(trace: Trace, trace_lines: str | None) -> str:
+def _tails_text(transcript: Transcript, trace_lines: str | None) -> str:
     """The last lines of each submission process, protocol-trace lines left out (they are in the
     transcripts) so that what the program said about its commands shows."""
     noise = re.compile(trace_lines) if trace_lines else None
     blocks = ["Last lines of each process (> typed, < printed; protocol trace lines are in the transcripts):"]
-    for proc in trace.procs():
+    for proc in transcript.procs():
         if proc == "harness":
             continue
-        events = [e for e in trace.lines(proc, ("out", "in", "exit", "note"))
+        events = [e for e in transcript.lines(proc, ("out", "in", "exit", "note"))
                   if not (noise and e.kind == "out" and noise.search(e.text[:MATCH_LIMIT]))]
         tail = events[-TAIL_LINES:]
         if not tail:

@@ -1,0 +1,1 @@
+"""Inputs: scenario files and submission manifests, validated, and the dialect of a submission."""

@@ -1,0 +1,1 @@
+"""Judge: checks, statuses, points and explanations, derived from the records alone."""

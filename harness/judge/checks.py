@@ -1,0 +1,37 @@
+"""A check: one judged property, what was expected, what was seen, and the evidence used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+CheckStatus = Literal["passed", "failed", "skipped"]
+
+
+@dataclass
+class CheckResult:
+    """One judged property: what was expected, what was seen, and the evidence used."""
+
+    name: str
+    status: CheckStatus
+    message: str = ""
+    step: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "status": self.status, "message": self.message, "step": self.step}
+
+
+def passed(name: str, message: str = "") -> CheckResult:
+    return CheckResult(name, "passed", message)
+
+
+def failed(name: str, message: str) -> CheckResult:
+    return CheckResult(name, "failed", message)
+
+
+def skipped(name: str, message: str) -> CheckResult:
+    return CheckResult(name, "skipped", message)

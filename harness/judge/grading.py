@@ -1,0 +1,145 @@
+"""From records to points: the checks of every step, the status and the score of each scenario.
+
+Scores are all-or-nothing per scenario unless its steps carry points, in which case every step that
+was played and passed earns its points. A scenario whose dependency did not pass is `blocked`.
+Everything here is derived from the scenario and its record, so grading again from saved records
+(`rejudge`) gives the same verdicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.inputs.describe import describe_step
+from harness.inputs.scenario import Scenario, step_args
+from harness.judge.checks import CheckResult, failed
+from harness.judge.explain import JudgedStep, explain
+from harness.judge.steps import StepJudge
+from harness.run.records import ScenarioRecord, Transcript
+
+INTERRUPTED = "interrupted: grading was stopped while this scenario ran"
+
+
+@dataclass
+class ScenarioResult:
+    id: str
+    name: str
+    file: str
+    score: float
+    max_score: float
+    status: str  # passed | failed | error | blocked
+    duration_s: float
+    message: str
+    checks: list[CheckResult]
+    visibility: str = "visible"
+    tags: list[str] = field(default_factory=list)
+    description: str = ""
+    trace: Transcript | None = None
+    protections: dict = field(default_factory=dict)
+    tweets: list[dict] = field(default_factory=list)  # judged tweets, for the time-space diagram
+    steps: list[dict] = field(default_factory=list)  # numbered steps played, for the reports
+    record: ScenarioRecord | None = None  # what the run saw, saved beside the reports for rejudge
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "file": self.file, "score": round(self.score, 4),
+                "max_score": self.max_score, "status": self.status,
+                "duration_s": round(self.duration_s, 3), "message": self.message,
+                "checks": [check.to_json() for check in self.checks],
+                "visibility": self.visibility, "tags": self.tags, "description": self.description}
+
+
+@dataclass
+class SubmissionGrade:
+    submission: str
+    path: str
+    scenarios: list[ScenarioResult]
+    error: str | None = None
+    incomplete: bool = False  # grading was stopped before every scenario had run
+    trace_lines: str | None = r"^\[trace\] "  # the dialect's protocol-trace lines, left out of excerpts
+
+    @property
+    def score(self) -> float:
+        return sum(s.score for s in self.scenarios)
+
+    @property
+    def max_score(self) -> float:
+        return sum(s.max_score for s in self.scenarios)
+
+    @property
+    def full_marks(self) -> bool:
+        return self.error is None and not self.incomplete and abs(self.score - self.max_score) < 1e-9
+
+    def to_json(self) -> dict:
+        data = {"submission": self.submission, "path": self.path, "score": round(self.score, 4),
+                "max_score": self.max_score, "scenarios": [s.to_json() for s in self.scenarios]}
+        sandbox = next((s.protections for s in self.scenarios if s.protections), None)
+        if sandbox:
+            data["sandbox"] = {k: v for k, v in sandbox.items() if k != "uid"}
+        if self.error:
+            data["error"] = self.error
+        if self.incomplete:
+            data["incomplete"] = True
+        return data
+
+
+def _base(scenario_id: str, file: Path | str, scenario: Scenario) -> dict:
+    return {"id": scenario_id, "name": scenario.name, "file": str(file), "max_score": scenario.points,
+            "visibility": scenario.visibility, "tags": list(scenario.tags),
+            "description": scenario.description}
+
+
+def judge_record(scenario_id: str, file: Path | str, scenario: Scenario, record: ScenarioRecord) -> ScenarioResult:
+    """Every check, the status, the score and the explanation of one scenario run."""
+    judge = StepJudge(scenario, record.handles, record.transcript)
+    steps = [JudgedStep(r.number, describe_step(scenario.steps[r.number - 1]), judge.checks(r))
+             for r in record.steps]
+    status, error = _status(scenario, record, steps)
+    score = _score(scenario, status, steps)
+    checks = [check for step in steps for check in step.checks]
+    message = explain(status, error, steps, len(scenario.steps), record.transcript, record.trace_lines)
+    return ScenarioResult(**_base(scenario_id, file, scenario), score=score, status=status,
+                          duration_s=record.duration_s, message=message, checks=checks,
+                          trace=record.transcript, protections=record.protections, tweets=judge.tweets,
+                          steps=[{"number": s.number, "description": s.description, "failed": s.failed}
+                                 for s in steps], record=record)
+
+
+def _status(scenario: Scenario, record: ScenarioRecord, steps: list[JudgedStep]) -> tuple[str, str | None]:
+    if record.setup_error is not None:
+        return "error", record.setup_error
+    if record.aborted:
+        return "error", INTERRUPTED
+    if record.timed_out:
+        error = f"the scenario did not finish within its {record.timeout_s:g} s limit"
+        if steps and not steps[-1].failed:
+            steps[-1].checks.append(failed("finishes in time", error))
+        return "failed", error
+    if any(step.failed for step in steps):
+        return "failed", None
+    if len(steps) < len(scenario.steps):  # judged now, the step that stopped the run passes
+        return "error", (f"the run stopped after step {len(steps)}, which failed when it was graded; "
+                         "grade the submission again to play the remaining steps")
+    return "passed", None
+
+
+def _score(scenario: Scenario, status: str, steps: list[JudgedStep]) -> float:
+    if status == "passed":
+        return scenario.points
+    points = {number: step_args(step).points for number, step in enumerate(scenario.steps, start=1)
+              if not isinstance(step_args(step), list)}
+    if status == "error" or not any(points.get(step.number) is not None for step in steps):
+        return 0.0
+    return sum(points.get(step.number) or 0 for step in steps if not step.failed)
+
+
+def blocked(scenario_id: str, file: Path | str, scenario: Scenario, failed_dependencies: list[str]) -> ScenarioResult:
+    message = (f"Not run: it depends on {', '.join(failed_dependencies)}, which did not pass. "
+               "Fix that first; this scenario's points are withheld until then.")
+    return ScenarioResult(**_base(scenario_id, file, scenario), score=0.0, status="blocked",
+                          duration_s=0.0, message=message, checks=[])
+
+
+def errored(scenario_id: str, file: Path | str, scenario: Scenario, message: str) -> ScenarioResult:
+    return ScenarioResult(**_base(scenario_id, file, scenario), score=0.0, status="error",
+                          duration_s=0.0, message=message, checks=[])

@@ -1,0 +1,1 @@
+"""Net: the network the programs of one scenario run on."""

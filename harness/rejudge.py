@@ -1,0 +1,143 @@
+"""`tweeter-harness rejudge OUT_DIR`: grade a finished run again from its saved records.
+
+No process is started. Each submission folder of OUT_DIR holds report.json and, per scenario that
+ran, the records it was judged from (transcripts/<scenario>/record.json and trace.jsonl). The
+scenarios are read again (from the files recorded in report.json, or from --specs), every verdict is
+derived again from the records, and every report is written again. An instructor who fixes a
+scenario's points or a check re-grades a class in seconds.
+
+What a record cannot give is said, never guessed: a scenario that did not run when graded (blocked,
+or the submission could not be started) cannot be judged now, and a scenario whose steps changed
+since cannot be matched to its record.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.errors import HarnessError, InputFileError
+from harness.inputs.scenario import Scenario, load_suite, step_kind
+from harness.judge import grading
+from harness.judge.checks import CheckResult
+from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.reports import files
+from harness.run.records import ScenarioRecord
+
+Suite = dict[str, tuple[Path, Scenario]]
+
+
+def graded_folders(out: Path) -> list[Path]:
+    """The submission folders of a finished run, in name order."""
+    if not out.is_dir():
+        raise HarnessError(f"{out}: no such folder")
+    folders = sorted(p.parent for p in out.glob("*/report.json"))
+    if not folders:
+        raise HarnessError(f"{out}: no graded submissions here (no */report.json); pass the --out folder "
+                           "of a `tweeter-harness grade` run")
+    return folders
+
+
+def rejudge(out: Path, specs: list[Path] | None = None) -> list[SubmissionGrade]:
+    """Judge every graded submission in `out` again and rewrite its reports; returns the grades."""
+    reports = [(folder, _read_report(folder)) for folder in graded_folders(out)]
+    suite = load_suite(specs) if specs else _recorded_suite(reports)
+    grades = [_rejudge_one(folder, report, suite) for folder, report in reports]
+    files.write_batch(grades, out, transcripts=False)
+    return grades
+
+
+def _read_report(folder: Path) -> dict:
+    try:
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{folder / 'report.json'}: cannot read it: {exc}") from None
+    if not isinstance(report, dict) or not isinstance(report.get("scenarios"), list):
+        raise HarnessError(f"{folder / 'report.json'}: not a report written by tweeter-harness")
+    return report
+
+
+def _recorded_suite(reports: list[tuple[Path, dict]]) -> Suite:
+    """The scenario files the run was graded with, as report.json names them."""
+    paths = sorted({Path(s["file"]) for _, report in reports for s in report["scenarios"] if s.get("file")})
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise HarnessError(f"{missing[0]}: the scenario file this run was graded with is gone; "
+                           "pass the scenarios with --specs")
+    return load_suite(paths)
+
+
+def _rejudge_one(folder: Path, report: dict, suite: Suite) -> SubmissionGrade:
+    results: dict[str, ScenarioResult] = {}
+    trace_lines: str | None = grading.SubmissionGrade.trace_lines
+    for entry in report["scenarios"]:
+        scenario_id = str(entry.get("id"))
+        if scenario_id not in suite:
+            raise InputFileError(str(folder), [f"{folder}: scenario {scenario_id!r} was graded, but it is not "
+                                               "in the scenarios given; pass the same --specs as when grading"])
+        file, scenario = suite[scenario_id]
+        record = _record(folder, scenario_id)
+        if record is None:
+            results[scenario_id] = _kept(entry, file, scenario)
+            continue
+        trace_lines = record.trace_lines
+        changed = _changed_steps(scenario, record)
+        results[scenario_id] = (grading.errored(scenario_id, file, scenario, changed) if changed
+                                else grading.judge_record(scenario_id, file, scenario, record))
+    final: dict[str, ScenarioResult] = {}
+    ordered = [_with_dependencies(sid, results, final, suite) for sid in results]
+    return SubmissionGrade(str(report.get("submission", folder.name)), str(report.get("path", "")), ordered,
+                           error=report.get("error"), incomplete=bool(report.get("incomplete")),
+                           trace_lines=trace_lines)
+
+
+def _record(folder: Path, scenario_id: str) -> ScenarioRecord | None:
+    place = folder / "transcripts" / files.safe_name(scenario_id)
+    if not (place / "record.json").is_file():
+        return None
+    try:
+        return ScenarioRecord.load(place)
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{place / 'record.json'}: cannot read the record: {exc}") from None
+
+
+def _changed_steps(scenario: Scenario, record: ScenarioRecord) -> str | None:
+    """Why the record no longer fits the scenario (its steps changed), or None."""
+    kinds = [step_kind(step) for step in scenario.steps]
+    played = [step.kind for step in record.steps]
+    if len(played) > len(kinds) or any(kinds[step.number - 1] != step.kind for step in record.steps):
+        return ("Cannot judge again: this scenario's steps changed since it was graded, so its record no "
+                "longer fits; grade the submission again.")
+    return None
+
+
+def _kept(entry: dict, file: Path, scenario: Scenario) -> ScenarioResult:
+    """A scenario that did not run (no record): its result stands as it was written."""
+    checks = [CheckResult(str(c.get("name", "")), c.get("status", "failed"), str(c.get("message", "")), c.get("step"))
+              for c in entry.get("checks") or [] if isinstance(c, dict)]
+    kept = grading.errored(str(entry.get("id")), file, scenario, str(entry.get("message", "")))
+    kept.status = str(entry.get("status", "error"))
+    kept.checks = checks
+    kept.duration_s = float(entry.get("duration_s") or 0.0)
+    return kept
+
+
+def _with_dependencies(scenario_id: str, judged: dict[str, ScenarioResult], final: dict[str, ScenarioResult],
+                       suite: Suite) -> ScenarioResult:
+    """As when grading: a scenario whose dependency does not pass (now) is blocked; one that was
+    blocked when graded and whose dependencies pass now never ran, so it cannot be judged."""
+    if scenario_id in final:
+        return final[scenario_id]
+    result = judged[scenario_id]
+    file, scenario = suite[scenario_id]
+    dependencies = [dep for dep in scenario.depends_on if dep in judged]
+    failed = [dep for dep in dependencies if _with_dependencies(dep, judged, final, suite).status != "passed"]
+    if failed:
+        result = grading.blocked(scenario_id, file, scenario, failed)
+    elif result.status == "blocked":
+        result = grading.errored(scenario_id, file, scenario,
+                                 "Not run when graded (a scenario it depends on did not pass then, but passes "
+                                 "now); grade the submission again to run it.")
+    final[scenario_id] = result
+    return result
+

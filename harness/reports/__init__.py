@@ -1,0 +1,1 @@
+"""Reports: every output, written from grades and records only."""

@@ -1,0 +1,145 @@
+"""The HTML report: one self-contained page per submission, with a time-space diagram per scenario.
+
+`render_html(grade)` reads only the grade and its records (nothing is run again) and returns the
+page as text. Everything a submission printed is hostile: the template autoescapes, and every string
+is first made visible (control characters as \\xNN, lone surrogates replaced) and cut to a bounded
+length, so neither a `<script>` line nor a flood of output can break or bloat the page. The diagram's
+layout is in diagram.py.
+"""
+
+from __future__ import annotations
+
+import traceback
+from html import escape
+from pathlib import Path
+
+import jinja2
+
+from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.reports.diagram import COLOURS, DEFAULT_TRACE_LINES, LEGEND, MAX_LINE, Diagram
+from harness.reports.text import MAX_TEXT, format_time as _time, number as _number, visible
+from harness.run.records import Event, Transcript
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATUSES = ("passed", "failed", "error", "blocked")
+MAX_TRANSCRIPT_LINES = 500  # last lines shown per process
+MAX_MESSAGE = 20_000  # characters of a failure explanation
+MAX_CHECK_MESSAGE = 2_000
+
+
+# -- the rest of a scenario ------------------------------------------------------------------------
+def _transcripts(result: ScenarioResult) -> list[dict]:
+    trace = result.trace
+    if not isinstance(trace, Transcript):
+        return []
+    events = trace.snapshot()
+    by_proc: dict[str, list[Event]] = {}
+    for event in events:
+        by_proc.setdefault(str(event.proc), []).append(event)
+    order = (["tracker"] if "tracker" in by_proc else []) + [p for p in by_proc if p not in ("tracker", "harness")]
+    order += ["harness"] if "harness" in by_proc else []
+    blocks = []
+    for proc in order:
+        lines = by_proc[proc]
+        shown = lines[-MAX_TRANSCRIPT_LINES:]
+        text = "\n".join(f"{e.t - trace.t0:9.4f} {_mark(e.kind)} {visible(e.text, MAX_LINE)}" for e in shown)
+        blocks.append({"proc": visible(proc if proc in ("tracker", "harness") else f"@{proc}", 60),
+                       "count": len(lines), "hidden": len(lines) - len(shown),
+                       "typed": sum(1 for e in lines if e.kind == "in"), "text": text})
+    return blocks
+
+
+def _mark(kind: str) -> str:
+    return {"in": ">", "out": "<"}.get(kind, "*")
+
+
+def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None) -> dict:
+    status = result.status if result.status in STATUSES else "error"
+    diagram = None
+    if (isinstance(result.trace, Transcript) and result.trace.snapshot()) or result.tweets:
+        try:
+            diagram = Diagram(result, index, trace_lines).view()
+        except Exception as exc:  # a diagram must never cost the rest of the report
+            diagram = {"error": f"the diagram could not be drawn: {type(exc).__name__}: {visible(exc)}"}
+    checks = [{"name": visible(getattr(c, "name", ""), MAX_TEXT), "status": visible(getattr(c, "status", ""), 20),
+               "message": visible(getattr(c, "message", ""), MAX_CHECK_MESSAGE),
+               "step": getattr(c, "step", None)} for c in (result.checks or [])[:200]]
+    steps = [{"number": s.get("number"), "description": visible(s.get("description"), MAX_TEXT),
+              "failed": bool(s.get("failed"))} for s in (result.steps or [])[:200] if isinstance(s, dict)]
+    return {"anchor": f"s{index}", "id": visible(result.id, 120), "name": visible(result.name, MAX_TEXT),
+            "file": visible(result.file, MAX_TEXT), "description": visible(result.description, 2000),
+            "status": status, "score": _number(result.score), "max_score": _number(result.max_score),
+            "duration": _time(result.duration_s) if isinstance(result.duration_s, (int, float)) else "",
+            "message": visible(result.message, MAX_MESSAGE), "checks": checks, "steps": steps,
+            "tags": [visible(t, 40) for t in (result.tags or [])][:20],
+            "visibility": visible(result.visibility, 40), "diagram": diagram,
+            "transcripts": _transcripts(result), "max_lines": MAX_TRANSCRIPT_LINES}
+
+
+def _flatten(data: object, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(data, dict):
+        pairs = []
+        for key, value in data.items():
+            pairs.extend(_flatten(value, f"{prefix}{visible(key, 60)}."))
+        return pairs
+    if isinstance(data, bool):
+        return [(prefix.rstrip("."), "yes" if data else "no")]
+    return [(prefix.rstrip("."), visible(data, MAX_TEXT))]
+
+
+def _page(grade: SubmissionGrade, trace_lines: str | None) -> dict:
+    scenarios = [_scenario_view(result, i, trace_lines) for i, result in enumerate(grade.scenarios or [], start=1)]
+    counts = {status: sum(1 for s in scenarios if s["status"] == status) for status in STATUSES}
+    try:
+        sandbox = grade.to_json().get("sandbox")
+    except Exception:
+        sandbox = None
+    score, max_score = grade.score, grade.max_score
+    percent = 100 * score / max_score if max_score else 100.0
+    return {"submission": visible(grade.submission), "path": visible(grade.path, 500),
+            "score": _number(score), "max_score": _number(max_score), "percent": max(0.0, min(100.0, percent)),
+            "full_marks": bool(grade.full_marks), "error": visible(grade.error, MAX_MESSAGE) if grade.error else "",
+            "incomplete": bool(grade.incomplete), "counts": counts, "scenarios": scenarios,
+            "sandbox": _flatten(sandbox) if sandbox else [], "legend": LEGEND, "colours": COLOURS}
+
+
+_ENVIRONMENT: jinja2.Environment | None = None
+
+
+def environment() -> jinja2.Environment:
+    global _ENVIRONMENT
+    if _ENVIRONMENT is None:
+        _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                                          undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                          lstrip_blocks=True)
+        _ENVIRONMENT.filters["px"] = lambda value: f"{float(value):.1f}"
+    return _ENVIRONMENT
+
+
+def render_html(grade: SubmissionGrade, *, trace_lines: str | None = DEFAULT_TRACE_LINES) -> str:
+    """The whole report as one self-contained HTML page (inline CSS and SVG, no network).
+
+    `trace_lines` is the regex of protocol-trace lines left out of the diagram (they stay in the
+    transcripts). Never raises for odd data: if the full page cannot be built, a plain page with the
+    scores and the reason is returned instead.
+    """
+    try:
+        page = environment().get_template("report.html.j2").render(**_page(grade, trace_lines))
+    except Exception as exc:
+        page = _fallback(grade, exc)
+    return page.encode("utf-8", "replace").decode("utf-8")
+
+
+def _fallback(grade: SubmissionGrade, exc: Exception) -> str:
+    rows = []
+    for result in getattr(grade, "scenarios", None) or []:
+        rows.append(f"<tr><td>{escape(visible(getattr(result, 'id', '?')))}</td>"
+                    f"<td>{escape(visible(getattr(result, 'status', '?')))}</td>"
+                    f"<td>{escape(_number(getattr(result, 'score', '')))} / "
+                    f"{escape(_number(getattr(result, 'max_score', '')))}</td></tr>")
+    detail = "".join(traceback.format_exception_only(type(exc), exc))
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Tweeter report</title>"
+            "</head><body class=\"fallback\"><h1>Tweeter grading report: "
+            f"{escape(visible(getattr(grade, 'submission', '?')))}</h1>"
+            f"<p>The full report could not be drawn ({escape(visible(detail, 2000))}); the scores:</p>"
+            f"<table>{''.join(rows)}</table></body></html>")

@@ -1,0 +1,40 @@
+"""Strings from submissions made safe for any report: printable, bounded, formatted the same way
+everywhere. Everything a submission printed is hostile."""
+
+from __future__ import annotations
+
+import re
+
+MAX_TEXT = 300  # any short string (names, tweet texts, sandbox values)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+def visible(value: object, limit: int = MAX_TEXT) -> str:
+    """Any value as printable, bounded text: control characters as \\xNN, surrogates replaced."""
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    cut = ""
+    if len(text) > limit:
+        cut = f"… ({len(text) - limit} more characters)"
+        text = text[:limit]
+    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return SURROGATE.sub("\ufffd", text) + cut
+
+
+def short(value: object, chars: int) -> str:
+    text = visible(value, MAX_TEXT)
+    chars = max(chars, 2)
+    return text if len(text) <= chars else text[:chars - 1] + "…"
+
+
+def format_time(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.1f} ms" if abs(seconds) < 1 else f"{seconds:.3f} s"
+
+
+def number(value: object) -> str:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return visible(value, 40)
+    return f"{number:g}"

@@ -1,0 +1,1 @@
+"""Run: start a submission's programs in a sandbox, play a scenario's steps, record what was seen."""

@@ -1,0 +1,168 @@
+"""Driving one scenario's live programs: typing canonical commands and waiting for what they print.
+
+Every wait is for an event in the trace (a line printed, a process exit) with a deadline: the step's
+own and the scenario's, whichever comes first; a stopped grading run ends every wait at once.
+The step handlers (steps_*.py) use only this; what they see goes into the step's record.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from harness.inputs.dialect import MATCH_LIMIT, Dialect, render
+from harness.run.processes import ProcessSet
+from harness.run.records import Event, ReplySeen, StepRecord
+from harness.run.trace import Trace
+
+TRACKER = "tracker"
+TRACKER_IP = "127.0.0.1"
+ABORTED = object()
+ABORT_POLL_S = 0.25  # how soon a running scenario notices that grading was stopped
+
+
+class SetupError(Exception):
+    """The submission could not be started, so the scenario could not be run."""
+
+
+class ScenarioTimeout(Exception):
+    """The whole scenario ran past its time limit."""
+
+
+class ScenarioAborted(Exception):
+    """Grading was stopped (Ctrl+C, SIGTERM) while this scenario ran."""
+
+
+@dataclass
+class UserSlot:
+    name: str
+    handle: str
+    ports: list[int]
+
+    def values(self) -> dict[str, str]:
+        values = {"handle": self.handle, "name": self.name, "ip": TRACKER_IP,
+                  "ports": " ".join(map(str, self.ports))}
+        values.update({f"port{i}": str(p) for i, p in enumerate(self.ports, start=1)})
+        return values
+
+
+def search(pattern: str) -> Callable[[str], object]:
+    compiled = re.compile(pattern)
+    return lambda text: compiled.search(text[:MATCH_LIMIT])
+
+
+class Driver:
+    """The live programs of one scenario, their trace, and how to type at and wait on them."""
+
+    def __init__(self, dialect: Dialect, trace: Trace, procs: ProcessSet, users: dict[str, UserSlot],
+                 tracker_port: int, deadline: float, grace: float, abort: threading.Event,
+                 step_failed: Callable[[StepRecord], bool]) -> None:
+        self.dialect = dialect
+        self.trace = trace
+        self.procs = procs
+        self.users = users
+        self.tracker_port = tracker_port
+        self.deadline = deadline
+        self.grace = grace  # after tweets, how long an extra delivery may take to show
+        self.abort = abort
+        self.step_failed = step_failed  # the judge's view, for where the script cannot go on
+        self.cursor: dict[str, int] = {}  # per program: the last line already used as an answer
+
+    # -- the programs ------------------------------------------------------------------------
+    def base_values(self) -> dict[str, str]:
+        return {"tracker_ip": TRACKER_IP, "tracker_port": str(self.tracker_port)}
+
+    def exited(self, name: str) -> bool:
+        child = self.procs.children.get(name)
+        return child is None or child.exited
+
+    def pid(self, name: str) -> int:
+        return self.procs.children[name].pid
+
+    def label(self, name: str) -> str:
+        return "the tracker" if name == TRACKER else self.users[name].handle
+
+    def handle(self, name: str) -> str:
+        """A user's handle; a literal handle (starting with @) as written."""
+        return name if name.startswith("@") else self.users[name].handle
+
+    # -- waiting on the trace ----------------------------------------------------------------
+    def wait(self, probe: Callable[[], object], timeout: float, poll: float = ABORT_POLL_S) -> object:
+        """Wait on the trace for `probe`, within the step's and the scenario's time, until aborted."""
+        value = self.trace.wait_for(lambda: ABORTED if self.abort.is_set() else probe(),
+                                    self._budget(timeout), poll=min(poll, ABORT_POLL_S))
+        if value is ABORTED:
+            raise ScenarioAborted()
+        return value
+
+    def _budget(self, timeout: float) -> float:
+        if self.abort.is_set():
+            raise ScenarioAborted()
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise ScenarioTimeout()
+        return min(timeout, remaining)
+
+    def wait_line(self, name: str, matcher: Callable[[str], object], after: int,
+                  timeout: float) -> Event | str | None:
+        """First line of `name` after seq `after` that matches; 'exited' if it ended; None on timeout."""
+        def probe() -> Event | str | None:
+            for event in self.trace.lines(name, after=after):
+                if matcher(event.text):
+                    return event
+            return "exited" if self.exited(name) else None
+
+        return self.wait(probe, timeout)
+
+    def last_typed(self, name: str) -> int:
+        typed = self.trace.lines(name, ("in",))
+        return typed[-1].seq if typed else -1
+
+    # -- typing ------------------------------------------------------------------------------
+    def send(self, name: str, line: str) -> int:
+        return self.procs.send_line(name, line)
+
+    def type_command(self, user: str, command: str, timeout: float, **extra: str) -> int | None:
+        """Type a canonical command through the dialect; the seq of the last line typed, None if absent."""
+        script = self.dialect.command_lines(command)
+        if script is None:
+            return None
+        values = {**self.base_values(), **self.users[user].values(), **extra}
+        typed = max(self.cursor.get(user, -1), self.last_typed(user))  # a prompt answered is used up
+        for line in script:
+            if line.expect:
+                event = self.wait_line(user, search(line.expect), typed, timeout)
+                if not isinstance(event, Event):
+                    break
+            typed = self.send(user, render(line.send, values))
+        return typed
+
+    def await_reply(self, user: str, command: str, what: str, typed: int | None, timeout: float) -> ReplySeen:
+        """The result line of `command` typed at `user` (after seq `typed`), as seen."""
+        seen = ReplySeen(user=user, command=command, what=what, typed_seq=typed, waited_s=timeout)
+        if typed is None:
+            return seen
+        start = max(typed, self.cursor.get(user, -1))
+        event = self.wait_line(user, lambda text: self.dialect.reply_outcome(command, text), start, timeout)
+        if isinstance(event, Event):
+            self.cursor[user] = event.seq
+            seen.outcome = self.dialect.reply_outcome(command, event.text)  # type: ignore[assignment]
+            seen.line, seen.line_seq = event.text, event.seq
+        else:
+            seen.gave_up = "exited" if self.exited(user) else "timeout"
+        return seen
+
+    def command(self, user: str, command: str, what: str, timeout: float, **extra: str) -> ReplySeen:
+        """Type `command` at `user` and read its reply."""
+        typed = self.type_command(user, command, timeout, **extra)
+        return self.await_reply(user, command, what, typed, timeout)
+
+    def raw_values(self, unique: str) -> dict[str, str]:
+        """Placeholders of raw `type` lines: the tracker, every user's handle and ports, a token."""
+        values = {**self.base_values(), "ip": TRACKER_IP, "unique": unique}
+        for slot in self.users.values():
+            values.update({f"{slot.name}.{key}": value for key, value in slot.values().items()})
+        return values

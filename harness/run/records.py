@@ -1,0 +1,202 @@
+"""The records: everything one scenario run saw, and nothing it concluded.
+
+The run stage fills these in while it plays a scenario; the judge stage derives every check, score
+and status from them alone; `rejudge` reads them back from disk and judges again without starting
+a process. So they hold observations only (what was typed, which line answered it, which lines were
+received tweets, when a program ended), never a verdict.
+
+On disk, per scenario: `trace.jsonl` (every event, one JSON object a line) and `record.json` (the
+step observations). Times are seconds since the scenario started, rounded to the microsecond, both
+in memory once the run is over and on disk, so a rejudged verdict is the verdict graded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EventKind = Literal["out", "in", "start", "exit", "note"]
+Outcome = Literal["success", "failure"]
+GaveUp = Literal["timeout", "exited"]
+RECORD_FILE = "record.json"
+TRACE_FILE = "trace.jsonl"
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened: `proc` printed or was typed `text` at time `t`."""
+
+    seq: int
+    t: float
+    proc: str
+    kind: EventKind
+    text: str
+
+    def to_json(self, t0: float) -> dict:
+        return {"seq": self.seq, "t": round(self.t - t0, 6), "proc": self.proc, "kind": self.kind,
+                "text": self.text}
+
+
+@dataclass
+class Transcript:
+    """Every event of one scenario in arrival order (read-only once the run is over)."""
+
+    t0: float = 0.0
+    events: list[Event] = field(default_factory=list)
+
+    def snapshot(self) -> list[Event]:
+        return list(self.events)
+
+    def lines(self, proc: str, kinds: tuple[EventKind, ...] = ("out",), after: int = -1) -> list[Event]:
+        return [e for e in self.snapshot() if e.proc == proc and e.kind in kinds and e.seq > after]
+
+    def procs(self) -> list[str]:
+        return list(dict.fromkeys(event.proc for event in self.snapshot()))
+
+    def exit_text(self, proc: str) -> str:
+        """How `proc` ended (its first exit), or 'still running'."""
+        exits = self.lines(proc, ("exit",))
+        return exits[0].text if exits else "still running"
+
+    def frozen(self) -> "Transcript":
+        """A copy on the scenario's own clock (t0 = 0, microseconds), as it is saved and loaded."""
+        return Transcript(0.0, [Event(e.seq, round(e.t - self.t0, 6), e.proc, e.kind, e.text)
+                                for e in self.snapshot()])
+
+    def write(self, path: Path) -> None:
+        with path.open("w", encoding="utf-8") as out:
+            for event in self.snapshot():
+                out.write(json.dumps(event.to_json(self.t0), ensure_ascii=False) + "\n")
+
+    @classmethod
+    def read(cls, path: Path) -> "Transcript":
+        events = []
+        with path.open(encoding="utf-8") as source:
+            for line in source:
+                if line.strip():
+                    data = json.loads(line)
+                    events.append(Event(int(data["seq"]), float(data["t"]), str(data["proc"]),
+                                        data["kind"], str(data["text"])))
+        return cls(0.0, events)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReplySeen(Record):
+    """A canonical command typed at a user, and the result line that answered it (if any)."""
+
+    user: str
+    command: str  # canonical: register, follow, drop, tweet, end_tweet, exit, query
+    what: str  # the command as the assignment writes it, e.g. "follow @bob @alice"
+    typed_seq: int | None = None  # None: not typed (the manifest says the command does not exist)
+    outcome: Outcome | None = None
+    line: str | None = None
+    line_seq: int | None = None
+    gave_up: GaveUp | None = None  # why no result line was found
+    waited_s: float = 0.0
+
+
+class QuerySeen(Record):
+    """`query handles` typed at a user and the answer read back."""
+
+    user: str
+    typed_seq: int | None = None
+    line: str | None = None  # the answer line (a FAILURE line too)
+    line_seq: int | None = None
+    refused: bool = False  # the answer was the FAILURE line
+    count: int | None = None
+    handles: list[str] | None = None  # on the answer line, or on the item lines after it
+    gave_up: GaveUp | None = None
+    waited_s: float = 0.0
+
+
+class DeliverySeen(Record):
+    """A follower's line that says a tweet reached it, attributed to one typed tweet."""
+
+    receiver: str  # the handle of the user whose output it is
+    seq: int
+    t: float
+    text: str | None = None
+    tweeter: str | None = None
+    forwarder: str | None = None
+    printed_receiver: str | None = None
+
+
+class TweetSeen(Record):
+    """One typed tweet: its reply, who printed it, whether it came back, end-tweet's answer."""
+
+    user: str
+    tweeter: str
+    text: str
+    followers: list[str] | None = None  # the handles the scenario says must receive it
+    reply: ReplySeen
+    deliveries: list[DeliverySeen] = []
+    returned: bool | None = None  # None: the submission prints no "came back" line
+    end_tweet: Outcome | None = None
+    end_tweet_typed_seq: int | None = None  # the harness typed end-tweet itself (the manifest's choice)
+    reads_forwarder: bool = True  # the submission prints the forwarding handle
+
+
+class LineSeen(Record):
+    """A raw `expect` / `expect_not` step: the matching line, or why there was none."""
+
+    at: str
+    line: str | None = None
+    line_seq: int | None = None
+    gave_up: GaveUp | None = None
+    waited_s: float = 0.0
+
+
+class StepRecord(Record):
+    """What one played step saw; `number` counts from 1, `kind` is the step's key."""
+
+    number: int
+    kind: str
+    replies: list[ReplySeen] = []
+    query: QuerySeen | None = None
+    tweets: list[TweetSeen] = []
+    line: LineSeen | None = None
+    alive: bool | None = None  # expect_alive: the program was still running
+    ended: list[str] = []  # processes (tracker or user names) that had ended when the step was over
+
+
+class ScenarioRecord(Record):
+    """One scenario run against one submission: the steps played and how the run ended."""
+
+    version: int = RECORD_VERSION
+    scenario_id: str
+    file: str
+    handles: dict[str, str]  # user name -> handle typed
+    steps: list[StepRecord] = []
+    setup_error: str | None = None  # the submission could not be started
+    aborted: bool = False  # grading was stopped while it ran
+    timed_out: bool = False  # the whole scenario ran out of time
+    timeout_s: float = 0.0
+    duration_s: float = 0.0
+    protections: dict = {}
+    trace_lines: str | None = None  # the dialect's protocol-trace lines (left out of excerpts)
+    transcript: Transcript = Field(default_factory=Transcript, exclude=True)
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    def save(self, folder: Path) -> None:
+        """record.json and trace.jsonl in `folder` (the scenario's transcripts folder)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.transcript.write(folder / TRACE_FILE)
+        (folder / RECORD_FILE).write_text(self.model_dump_json(indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "ScenarioRecord":
+        """The record saved in `folder`; raises OSError or ValueError when it is missing or malformed."""
+        record = cls.model_validate_json((folder / RECORD_FILE).read_text(encoding="utf-8"))
+        if record.version != RECORD_VERSION:
+            raise ValueError(f"record version {record.version}, this harness reads {RECORD_VERSION}")
+        record.transcript = Transcript.read(folder / TRACE_FILE)
+        return record

@@ -1,0 +1,180 @@
+"""Run one scenario against one submission: start its processes, play the steps, keep the record.
+
+The runner decides no verdict. It records what each step saw (records.py); the judge decides. The
+one place where the judge's view is needed during the run, whether the script can go on after a
+step, is asked of the `step_failed` function the caller passes in, so this stage imports nothing
+of the judge.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pexpect
+
+from harness.inputs.dialect import Dialect, render
+from harness.inputs.scenario import Scenario, step_args, step_kind
+from harness.run import ports, steps_commands, steps_raw, steps_tweets
+from harness.run.driver import (TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError, UserSlot,
+                                search)
+from harness.run.processes import ProcessSet
+from harness.run.records import Event, ScenarioRecord, StepRecord
+from harness.run.sandbox import Limits, Sandbox
+from harness.run.trace import Trace
+
+STARTUP_TIMEOUT_S = 10.0
+COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", "grading-results")
+StepFailed = Callable[[StepRecord], bool]
+
+HANDLERS: dict[str, Callable[[Driver, Any, float, StepRecord], None]] = {
+    "register": steps_commands.play_register,
+    "follow": steps_commands.play_follow,
+    "drop": steps_commands.play_drop,
+    "query": steps_commands.play_query,
+    "end_tweet": steps_commands.play_end_tweet,
+    "exit": steps_commands.play_exit,
+    "tweet": steps_tweets.play_tweet,
+    "tweets_at_once": steps_tweets.play_tweets_at_once,
+    "type": steps_raw.play_type,
+    "expect": steps_raw.play_expect,
+    "expect_not": steps_raw.play_expect_not,
+    "expect_alive": steps_raw.play_expect_alive,
+}
+
+
+def never_failed(step: StepRecord) -> bool:
+    return False
+
+
+class ScenarioRunner:
+    """Plays one scenario; `run()` never raises for anything the submission does."""
+
+    def __init__(self, submission: Path, dialect: Dialect, scenario: Scenario, scenario_id: str = "",
+                 file: Path | str = "", step_timeout: float | None = None, limits: Limits | None = None,
+                 drop_privileges: bool = True, abort: threading.Event | None = None,
+                 isolate_network: bool = False, step_failed: StepFailed = never_failed) -> None:
+        self.submission = submission
+        self.dialect = dialect
+        self.scenario = scenario
+        self.step_timeout = step_timeout or scenario.step_timeout
+        self.limits = limits or Limits()
+        self.drop_privileges = drop_privileges
+        self.abort = abort or threading.Event()
+        self.isolate_network = isolate_network
+        self.step_failed = step_failed
+        self.trace = Trace()
+        self.record = ScenarioRecord(scenario_id=scenario_id, file=str(file), handles={},
+                                     timeout_s=scenario.timeout, trace_lines=dialect.manifest.trace_lines)
+
+    def run(self) -> ScenarioRecord:
+        started = time.monotonic()
+        allocated = ports.allocate(1 + self.dialect.ports_per_user * len(self.scenario.users))
+        users = self._users(allocated[1:])
+        self.record.handles = {name: slot.handle for name, slot in users.items()}
+        workdir = Path(tempfile.mkdtemp(prefix="tweeter-run-"))
+        sandbox: Sandbox | None = None
+        procs: ProcessSet | None = None
+        try:
+            copy = workdir / "submission"
+            shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
+            sandbox = Sandbox(self.limits, copy, self.drop_privileges, self.isolate_network)
+            self.record.protections = sandbox.protections()
+            self.trace.add("harness", "note", f"sandbox: {json.dumps(self.record.protections, sort_keys=True)}")
+            procs = ProcessSet(self.trace, copy, sandbox)
+            driver = Driver(self.dialect, self.trace, procs, users, allocated[0],
+                            started + self.scenario.timeout, self.scenario.grace, self.abort, self.step_failed)
+            start_all(driver)
+            self._play_all(driver)
+        except SetupError as exc:
+            self.record.setup_error = str(exc)
+        except ScenarioAborted:
+            self.record.aborted = True
+        except ScenarioTimeout:
+            self.record.timed_out = True
+        finally:
+            if procs is not None:
+                procs.kill_all()
+            if sandbox is not None:
+                sandbox.close()
+            ports.release(allocated)
+            shutil.rmtree(workdir, ignore_errors=True)
+        self.record.duration_s = time.monotonic() - started
+        self.record.transcript = self.trace.frozen()
+        return self.record
+
+    def _users(self, allocated: list[int]) -> dict[str, UserSlot]:
+        per_user = self.dialect.ports_per_user
+        return {name: UserSlot(name, f"@{name}", allocated[index * per_user:(index + 1) * per_user])
+                for index, name in enumerate(self.scenario.users)}
+
+    def _play_all(self, driver: Driver) -> None:
+        for number, step in enumerate(self.scenario.steps, start=1):
+            kind, args = step_kind(step), step_args(step)
+            timeout = getattr(args, "timeout", None) or self.step_timeout
+            record = StepRecord(number=number, kind=kind)
+            HANDLERS[kind](driver, args, timeout, record)
+            record.ended = [name for name in [TRACKER, *driver.users] if driver.exited(name)]
+            self.record.steps.append(record)
+            if self.step_failed(record):
+                break
+
+
+# -- start-up ----------------------------------------------------------------------------------
+def start_all(driver: Driver) -> None:
+    """The tracker first, ready before any user starts; then every user, each past its prompts."""
+    _launch(driver, TRACKER, driver.base_values())
+    _await_tracker_ready(driver)
+    for slot in driver.users.values():
+        _launch(driver, slot.name, {**driver.base_values(), **slot.values()})
+    for slot in driver.users.values():
+        _answer_startup(driver, slot.name, "user", {**driver.base_values(), **slot.values()})
+        if driver.dialect.user_ready_re:
+            _await_setup_line(driver, slot.name, driver.dialect.user_ready_re.search, "be ready")
+    if driver.exited(TRACKER):  # e.g. its port was bound by another process, which fooled readiness
+        raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
+
+
+def _launch(driver: Driver, name: str, values: dict[str, str]) -> None:
+    role = TRACKER if name == TRACKER else "user"
+    command = driver.dialect.launch_command(role, values)
+    try:
+        child = driver.procs.launch(name, command)
+    except (pexpect.ExceptionPexpect, OSError, ValueError) as exc:
+        raise SetupError(f"could not start the {role} with `{command}`: {exc}") from None
+    driver.cursor[name] = child.start_seq
+
+
+def _await_tracker_ready(driver: Driver) -> None:
+    _answer_startup(driver, TRACKER, TRACKER, driver.base_values())
+    if driver.dialect.tracker_ready_re:
+        _await_setup_line(driver, TRACKER, driver.dialect.tracker_ready_re.search, "say it is ready")
+        return
+    port = driver.tracker_port
+    bound = driver.wait(
+        lambda: True if port in ports.bound_ports(driver.pid(TRACKER)) or driver.exited(TRACKER) else None,
+        STARTUP_TIMEOUT_S, poll=0.01)
+    if driver.exited(TRACKER):
+        raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
+    if not bound:
+        raise SetupError(f"the tracker did not bind its port {port} within {STARTUP_TIMEOUT_S:g} s")
+
+
+def _answer_startup(driver: Driver, name: str, role: str, values: dict[str, str]) -> None:
+    for line in driver.dialect.startup_lines(role):
+        if line.expect:
+            _await_setup_line(driver, name, search(line.expect), f"prompt /{line.expect}/")
+        driver.send(name, render(line.send, values))
+
+
+def _await_setup_line(driver: Driver, name: str, matcher: Callable[[str], object], what: str) -> None:
+    event = driver.wait_line(name, matcher, driver.cursor[name], STARTUP_TIMEOUT_S)
+    if not isinstance(event, Event):
+        raise SetupError(f"{driver.label(name)} did not {what} within {STARTUP_TIMEOUT_S:g} s"
+                         + (f" ({driver.trace.exit_text(name)})" if driver.exited(name) else ""))
+    driver.cursor[name] = event.seq

@@ -1,0 +1,44 @@
+"""Raw steps that talk to one program directly: type a line, wait for a line, watch that a line does
+not come, see that a program still runs."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Callable
+
+from harness.inputs.dialect import render
+from harness.inputs.scenario import AliveArgs, ExpectArgs, ExpectNotArgs, TypeArgs
+from harness.run.driver import Driver, search
+from harness.run.records import Event, LineSeen, StepRecord
+
+
+def play_type(driver: Driver, args: TypeArgs, timeout: float, step: StepRecord) -> None:
+    driver.send(args.to, render(args.line, driver.raw_values(secrets.token_hex(4))))
+
+
+def _matcher(args: ExpectArgs) -> Callable[[str], object]:
+    return (lambda text: args.pattern in text) if args.literal else search(args.pattern)
+
+
+def play_expect(driver: Driver, args: ExpectArgs, timeout: float, step: StepRecord) -> None:
+    seen = step.line = LineSeen(at=args.at, waited_s=timeout)
+    event = driver.wait_line(args.at, _matcher(args), driver.last_typed(args.at), timeout)
+    if isinstance(event, Event):
+        seen.line, seen.line_seq = event.text, event.seq
+    else:
+        seen.gave_up = "exited" if event == "exited" else "timeout"
+
+
+def play_expect_not(driver: Driver, args: ExpectNotArgs, timeout: float, step: StepRecord) -> None:
+    """Watch for `within` seconds: the window closes on time, since nothing else can close it."""
+    seen = step.line = LineSeen(at=args.at, waited_s=args.within)
+    matcher = _matcher(args)
+    start = driver.last_typed(args.at)
+    hit = driver.wait(lambda: next((e for e in driver.trace.lines(args.at, after=start) if matcher(e.text)), None),
+                      args.within)
+    if isinstance(hit, Event):
+        seen.line, seen.line_seq = hit.text, hit.seq
+
+
+def play_expect_alive(driver: Driver, args: AliveArgs, timeout: float, step: StepRecord) -> None:
+    step.alive = not driver.exited(args.at)
