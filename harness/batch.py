@@ -21,7 +21,9 @@ from harness.inputs.submissions import Submission
 from harness.judge import grading
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.judge.steps import step_failed_rule
-from harness.run.runner import ScenarioRunner
+from harness.net.mode import NetworkChoice
+from harness.run.network import pinned_address_problem
+from harness.run.runner import LOOPBACK, ScenarioRunner
 from harness.run.sandbox import Limits
 
 Suite = dict[str, tuple[Path, Scenario]]
@@ -38,7 +40,7 @@ class GradeOptions:
     step_timeout: float | None = None
     limits: dict[str, int | None] = field(default_factory=dict)  # the grader's overrides win
     separate_user: bool = True
-    isolate_network: bool = False
+    network: NetworkChoice = LOOPBACK
 
 
 def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions,
@@ -47,9 +49,12 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
     dialects: dict[str, Dialect | str] = {}
     for submission in submissions:
         try:
-            dialects[submission.name] = Dialect.for_submission(submission.path)
+            dialect = Dialect.for_submission(submission.path)
         except InputFileError as exc:
             dialects[submission.name] = "the submission's tweeter.yaml is invalid:\n" + "\n".join(exc.problems)
+            continue
+        problem = pinned_address_problem(options.network, dialect.manifest.network)
+        dialects[submission.name] = f"Cannot grade it on this network: {problem}" if problem else dialect
     results: dict[tuple[str, str], ScenarioResult] = {}
     pending = [(s, sid) for s in submissions for sid in suite]
     running: dict[Future, tuple[Submission, str]] = {}
@@ -81,7 +86,7 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
             for future in done:
                 submission, scenario_id = running.pop(future)
                 finish(submission, future.result())
-    grades = [_grade(s, suite, results, dialects) for s in submissions]
+    grades = [_grade(s, suite, results, dialects, options.network) for s in submissions]
     for grade in grades:
         grade.incomplete = stop.is_set()
     return grades
@@ -117,17 +122,19 @@ def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, sce
     limits = Limits().merged(dialect.manifest.limits.model_dump()).merged(options.limits)
     try:
         record = ScenarioRunner(path, dialect, scenario, scenario_id, file, options.step_timeout, limits,
-                                options.separate_user, abort=stop, isolate_network=options.isolate_network,
+                                options.separate_user, abort=stop, network=options.network,
                                 step_failed=step_failed_rule(scenario)).run()
         return grading.judge_record(scenario_id, file, scenario, record)
     except Exception as exc:  # a harness bug must not lose the other results
         return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
 
 
-def _grade(submission: Submission, suite: Suite, results: dict, dialects: dict) -> SubmissionGrade:
+def _grade(submission: Submission, suite: Suite, results: dict, dialects: dict,
+           network: NetworkChoice) -> SubmissionGrade:
     scenarios = [results[(submission.name, sid)] for sid in suite]
     dialect = dialects[submission.name]
+    graded = {"mode": network.mode, "reason": network.reason}
     if isinstance(dialect, str):
-        return SubmissionGrade(submission.name, str(submission.path), scenarios, error=dialect)
+        return SubmissionGrade(submission.name, str(submission.path), scenarios, error=dialect, network=graded)
     return SubmissionGrade(submission.name, str(submission.path), scenarios,
-                           trace_lines=dialect.manifest.trace_lines)
+                           trace_lines=dialect.manifest.trace_lines, network=graded)

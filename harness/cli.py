@@ -24,7 +24,7 @@ from harness.inputs.scenario import load_suite
 from harness.inputs.schema import dumps, manifest_schema, scenario_schema
 from harness.inputs.submissions import discover
 from harness.judge.grading import SubmissionGrade
-from harness.net import netns
+from harness.net import mode as network_mode
 from harness.reports import files as report
 from harness.rejudge import rejudge
 from harness.reports import terminal
@@ -80,9 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         for name, what in LIMIT_OPTIONS.items():
             limits.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", type=_positive_int,
                                 metavar="N", help=what)
-        limits.add_argument("--isolate-network", action="store_true",
-                            help="run each scenario in a fresh network namespace with loopback only "
-                                 "(needs root and iproute2)")
+        command.add_argument("--network", choices=network_mode.MODES, default="auto",
+                             help="hosts: every program on a host of its own on a virtual LAN per scenario, "
+                                  "every packet captured and judged (needs root and iproute2); loopback: all "
+                                  "on this machine's loopback; auto (default): hosts where it can be built")
+        command.add_argument("--isolate-network", dest="network", action="store_const", const="hosts",
+                             help=argparse.SUPPRESS)  # the earlier name of --network hosts
         limits.add_argument("--same-user", action="store_true",
                             help="when run as root, do not give each scenario an unprivileged user "
                                  "of its own (the process limit then does not bind)")
@@ -97,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--specs", action="append", type=Path, metavar="PATH",
                         help="scenario file or folder (repeatable; default: the bundled specs)")
     bundle.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
+    bundle.add_argument("--network", choices=network_mode.MODES, default="auto",
+                        help="the --network the autograder grades with (default: auto, which is hosts on "
+                             "Gradescope, where it runs as root)")
     schema = sub.add_parser("schema", help="print the JSON Schema of scenarios or manifests")
     schema.add_argument("kind", choices=("scenario", "manifest"))
     return parser
@@ -128,12 +134,12 @@ def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]
     kill every child, and write what was graded so far, marked incomplete."""
     suite = load_suite(args.specs or [default_specs()])
     submissions = discover(paths)
-    if args.isolate_network:
-        netns.check_available()
+    network = network_mode.choose(args.network)
     options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout, separate_user=not args.same_user,
-                           isolate_network=args.isolate_network,
+                           network=network,
                            limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
-    progress = Progress(submissions, len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose)
+    progress = Progress(submissions, len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose,
+                        network={"mode": network.mode, "reason": network.reason})
     stop = threading.Event()
     with stop_on_signals(stop):
         grades = grade_all(submissions, suite, options, progress=progress.scenario_done, stop=stop)
@@ -163,8 +169,9 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 class Progress:
     """Shows progress, and writes each submission's report as soon as its last scenario is done."""
 
-    def __init__(self, submissions: list, scenarios: int, out: Path, verbosity: int) -> None:
+    def __init__(self, submissions: list, scenarios: int, out: Path, verbosity: int, network: dict) -> None:
         self.per_submission = scenarios
+        self.network = network
         self.done: dict[str, list] = {s.name: [] for s in submissions}
         self.out = out
         self.verbosity = verbosity
@@ -181,7 +188,7 @@ class Progress:
                       file=sys.stderr, flush=True)
             if len(self.done[submission.name]) == self.per_submission:
                 report.write_submission(SubmissionGrade(submission.name, str(submission.path),
-                                                        self.done[submission.name]), self.out)
+                                                        self.done[submission.name], network=self.network), self.out)
 
     def close(self) -> None:
         if self.bar:
@@ -245,7 +252,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
     specs = args.specs or [default_specs()]
     load_suite(specs)  # refuse to bundle specs that would not validate
-    names = build_bundle(specs, args.output)
+    names = build_bundle(specs, args.output, args.network)
     print(f"{args.output}: setup.sh, run_autograder, the harness and {len(names)} scenario file(s). "
           "Upload it as the autograder of a Gradescope programming assignment.")
     return EXIT_OK

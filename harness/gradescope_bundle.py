@@ -43,7 +43,7 @@ RESULTS="$ROOT/results"
 WORK="$ROOT/grading"
 mkdir -p "$RESULTS"
 rm -rf "$WORK"
-"$HARNESS" grade "$ROOT/submission" --specs "$ROOT/source/specs" --out "$WORK" --quiet \
+"$HARNESS" grade "$ROOT/submission" --specs "$ROOT/source/specs" --out "$WORK" --quiet --network __NETWORK__ \
     >"$RESULTS/harness-output.txt" 2>&1
 status=$?
 found=$(find "$WORK" -mindepth 2 -maxdepth 2 -name results.json 2>/dev/null | head -n 1)
@@ -102,8 +102,9 @@ def _add_executable(archive: zipfile.ZipFile, name: str, text: str) -> None:
     archive.writestr(info, text)
 
 
-def build_bundle(specs: list[Path], output: Path) -> list[str]:
-    """Write autograder.zip; returns the names of the scenario files it carries."""
+def build_bundle(specs: list[Path], output: Path, network: str = "auto") -> list[str]:
+    """Write autograder.zip; returns the names of the scenario files it carries. `network`: the
+    --network its run_autograder grades with (auto: hosts, as Gradescope runs it as root)."""
     files = scenario_files(specs)
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tweeter-harness"
@@ -114,7 +115,7 @@ def build_bundle(specs: list[Path], output: Path) -> list[str]:
         (tree / "pyproject.toml").write_text(_pyproject())
         with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
             _add_executable(archive, "setup.sh", SETUP_SH)
-            _add_executable(archive, "run_autograder", RUN_AUTOGRADER)
+            _add_executable(archive, "run_autograder", RUN_AUTOGRADER.replace("__NETWORK__", network))
             for path in sorted(tree.rglob("*")):
                 if path.is_file():
                     archive.write(path, str(path.relative_to(tmp)))

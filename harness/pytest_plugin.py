@@ -13,6 +13,7 @@ Options:
     --submission=PATH        a submission folder (tracker.py and user.py, or a tweeter.yaml);
                              default: the reference/ folder beside the installed harness package
     --step-timeout=SECONDS   seconds per step, overriding the scenarios' own
+    --network=MODE           auto (default), hosts or loopback, as for `tweeter-harness grade`
 
 Write these options with `=`. pytest chooses its rootdir and ini file before it knows a plugin's
 options, so in `--submission PATH` the PATH also counts as a test path for that choice: an ini
@@ -53,6 +54,7 @@ import pytest
 if TYPE_CHECKING:
     from harness.inputs.dialect import Dialect
     from harness.judge.grading import ScenarioResult
+    from harness.net.mode import NetworkChoice
     from harness.inputs.scenario import Scenario
     from harness.inputs.yaml_source import LocatedYaml
 
@@ -66,6 +68,7 @@ TOP_LEVEL_KEY = re.compile(r"^(steps|users)\s*:", re.MULTILINE)
 _submission_key = pytest.StashKey["tuple[Path, Dialect | str] | None"]()
 _outcomes_key = pytest.StashKey["dict[str, bool]"]()  # scenario id -> passed, for depends_on
 _tags_key = pytest.StashKey["set[str]"]()
+_network_key = pytest.StashKey["NetworkChoice"]()
 
 
 # -- options --------------------------------------------------------------------------------------
@@ -84,6 +87,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--submission", metavar="PATH", default=None,
                     help="submission folder the scenario files run against (tracker.py and user.py, "
                          "or a tweeter.yaml); default: the harness's bundled reference/")
+    group.addoption("--network", choices=("auto", "hosts", "loopback"), default="auto",
+                    help="hosts: every program on a host of its own on a virtual LAN, every packet captured "
+                         "(root); loopback: this machine's loopback; auto (default): hosts where possible")
     group.addoption("--step-timeout", metavar="SECONDS", type=_seconds, default=None,
                     help="seconds per scenario step, overriding the scenarios' own")
 
@@ -195,7 +201,7 @@ class ScenarioItem(pytest.Item):
             result = grading.errored(self.scenario_id, self.path, self.scenario, dialect)
         else:
             result = run_scenario(submission, dialect, self.scenario_id, self.path, self.scenario,
-                                  self.config.getoption("step_timeout"))
+                                  self.config.getoption("step_timeout"), _network(self.config))
         self._properties(result.score, result.status)
         outcomes[self.scenario_id] = result.status == "passed"
         if result.status != "passed":
@@ -338,8 +344,20 @@ def _submission(config: pytest.Config) -> tuple[Path, Dialect | str]:
 
 
 # -- running --------------------------------------------------------------------------------------
+def _network(config: pytest.Config) -> NetworkChoice:
+    """The network every scenario of the session runs on (chosen once, as the CLI does)."""
+    from harness.errors import HarnessError
+    from harness.net.mode import choose
+    if _network_key not in config.stash:
+        try:
+            config.stash[_network_key] = choose(config.getoption("network"))
+        except HarnessError as exc:
+            raise pytest.UsageError(f"tweeter-harness: {exc}") from None
+    return config.stash[_network_key]
+
+
 def run_scenario(submission: Path, dialect: Dialect, scenario_id: str, file: Path, scenario: Scenario,
-                 step_timeout: float | None = None) -> ScenarioResult:
+                 step_timeout: float | None = None, network: NetworkChoice | None = None) -> ScenarioResult:
     """Run one scenario as `tweeter-harness grade` does (harness.batch.run_scenario, CLI defaults).
 
     The runner works in a thread while this one waits, so that Ctrl+C (or any exception raised here,
@@ -348,6 +366,8 @@ def run_scenario(submission: Path, dialect: Dialect, scenario_id: str, file: Pat
     """
     from harness.batch import GradeOptions, run_scenario as run
     options = GradeOptions(jobs=1, step_timeout=step_timeout)
+    if network is not None:
+        options.network = network
     stop = threading.Event()
     box: dict[str, ScenarioResult] = {}
 

@@ -88,7 +88,7 @@ def _rejudge_one(folder: Path, report: dict, suite: Suite) -> SubmissionGrade:
     ordered = [_with_dependencies(sid, results, final, suite) for sid in results]
     return SubmissionGrade(str(report.get("submission", folder.name)), str(report.get("path", "")), ordered,
                            error=report.get("error"), incomplete=bool(report.get("incomplete")),
-                           trace_lines=trace_lines)
+                           trace_lines=trace_lines, network=report.get("network"))
 
 
 def _record(folder: Path, scenario_id: str) -> ScenarioRecord | None:

@@ -120,13 +120,20 @@ def build(bug: Bug) -> dict[str, str]:
 def readme(bug: Bug) -> str:
     """What the bug is, and the score and lost scenarios promised in expected_scores.json."""
     expected = json.loads((HERE / "expected_scores.json").read_text(encoding="utf-8"))[bug.name]
-    lost = "".join(f"- `{scenario}` ({outcome['status']}"
-                   + (f": {'; '.join(outcome['checks'])}" if outcome.get("checks") else "") + ")\n"
-                   for scenario, outcome in expected["lost"].items())
-    return (f"# Example submission: {bug.title}\n\n{bug.explanation}\n\n"
-            f"Expected score on the public specs: **{expected['score']}/100**.\n\n"
-            + (f"Scenarios it does not pass:\n\n{lost}\n" if lost else "It passes every scenario.\n\n")
-            + "Built from `reference/` by `../build_examples.py`; do not edit it by hand.\n")
+    text = (f"# Example submission: {bug.title}\n\n{bug.explanation}\n\n"
+            f"Expected score on the public specs: **{expected['score']}/100**.\n\n" + _lost_text(expected["lost"]))
+    hosts = expected.get("hosts")
+    if hosts:
+        text += (f"Graded on a virtual LAN (`--network hosts`, where every packet is seen) it scores "
+                 f"**{hosts['score']}/100**: {hosts['why']}.\n\n" + _lost_text(hosts["lost"]))
+    return text + "Built from `reference/` by `../build_examples.py`; do not edit it by hand.\n"
+
+
+def _lost_text(lost: dict) -> str:
+    items = "".join(f"- `{scenario}` ({outcome['status']}"
+                    + (f": {'; '.join(outcome['checks'])}" if outcome.get("checks") else "") + ")\n"
+                    for scenario, outcome in lost.items())
+    return f"Scenarios it does not pass:\n\n{items}\n" if items else "It passes every scenario.\n\n"
 
 
 def write(bug: Bug) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -51,6 +53,41 @@ def no_leaked_harness_processes():
     yield
     leaked = harness_started_pids()
     assert not leaked, f"processes started by the harness are still running: {leaked}"
+    namespaces = our_namespaces()
+    assert not namespaces, f"network namespaces of the harness are left behind: {namespaces}"
+
+
+def our_namespaces() -> list[str]:
+    """Namespaces the harness in this process made (its virtual LANs) and did not remove."""
+    folder = Path("/run/netns")
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(f"tweeter-{os.getpid()}-")) \
+        if folder.is_dir() else []
+
+
+def network_state() -> tuple[list[str], list[str]]:
+    """Every network namespace and every link of this machine's own namespace, by name."""
+    if shutil.which("ip") is None:
+        return [], []
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split("\n")
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.split("\n")
+    return (sorted(name for line in namespaces if line.strip() and not _another_harness(name := line.split()[0])),
+            sorted(line.split(":")[1].strip().split("@")[0] for line in links if line.strip()))
+
+
+def _another_harness(namespace: str) -> bool:
+    """A namespace of a harness run in another live process (a second grading run on the machine)."""
+    parts = namespace.split("-")
+    return (len(parts) > 2 and parts[0] == "tweeter" and parts[1].isdigit() and int(parts[1]) != os.getpid()
+            and Path(f"/proc/{parts[1]}").exists())
+
+
+@pytest.fixture(autouse=True, scope="session")
+def network_left_as_found():
+    """The whole suite leaves `ip netns list` and `ip link` as it found them (LANs, timeouts,
+    crashes and interrupts included)."""
+    before = network_state()
+    yield
+    assert network_state() == before, "the test run left network namespaces or links behind"
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"

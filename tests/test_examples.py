@@ -57,6 +57,8 @@ def test_example_scores_exactly_as_expected(class_results, name):
     status, reports, _ = class_results
     assert status == 1  # some examples lose points
     report, expected = reports[name], EXPECTED[name]
+    if report["network"]["mode"] == "hosts":  # the wire can show more than the console
+        expected = expected.get("hosts", expected)
     lost = {}
     for scenario in report["scenarios"]:
         if scenario["status"] != "passed":

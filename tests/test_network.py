@@ -1,72 +1,144 @@
-"""--isolate-network: each scenario's processes see loopback only and cannot reach the host."""
+"""The two networks: on a virtual LAN (hosts mode) every program has a host of its own that nothing
+outside the LAN can reach, and every packet is captured; on loopback all share this machine."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
+from pathlib import Path
 
+import dpkt
 import pytest
 
-from harness.net import netns
 from harness.errors import HarnessError
+from harness.net import mode
 from tests.conftest import ROOT, SUBMISSIONS
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
-                                reason="network namespaces need root and iproute2")
+needs_root = pytest.mark.skipif(mode.hosts_unavailable() is not None,
+                                reason=f"hosts mode unavailable here: {mode.hosts_unavailable()}")
 
 PROBE_SPEC = """name: network probe
 points: 1
-users: [alice]
+users: [alice, bob]
 steps:
-  - expect: {at: alice, pattern: "^probe: "}
-  - expect: {at: alice, pattern: "^probe: interfaces lo; host listener not reached"}
+  - expect: {at: tracker, pattern: "^tracker: got hello from .* [(]2 so far[)]$"}
 """
+
+
+def machine_address() -> str:
+    """This machine's address on its real network (not loopback)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # a documentation address: nothing is sent
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
 
 
 @pytest.fixture
 def probe(tmp_path):
-    """The probe submission, pointed at a TCP listener on the host's loopback."""
+    """The probe submission, pointed at TCP listeners of this test on the machine's own addresses."""
     listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    listener.bind(("0.0.0.0", 0))
     listener.listen()
+    port = listener.getsockname()[1]
     folder = tmp_path / "net_probe"
     shutil.copytree(SUBMISSIONS / "net_probe", folder)
-    (folder / "probe_port.txt").write_text(str(listener.getsockname()[1]))
+    (folder / "probe_targets.txt").write_text(f"127.0.0.1:{port}\n{machine_address()}:{port}\n")
     spec = tmp_path / "probe.yaml"
     spec.write_text(PROBE_SPEC)
     yield folder, spec
     listener.close()
 
 
-def probe_result(grade, folder, spec, *extra):
-    graded = grade(folder, extra=("--specs", str(spec), *extra))
-    return graded.scenario("net_probe", "probe")
+def probe_lines(graded, scenario: str = "probe") -> dict[str, list[str]]:
+    folder = graded.out / "net_probe" / "transcripts" / scenario
+    return {log.stem: [line.split(None, 2)[-1] for line in log.read_text().splitlines() if len(line.split()) > 2]
+            for log in folder.glob("*.log")}
 
 
 @needs_root
-def test_isolated_scenario_sees_only_loopback_and_cannot_reach_the_host(grade, probe):
-    scenario = probe_result(grade, *probe, "--isolate-network")
-    assert scenario["status"] == "passed", scenario["message"]
-    assert not [name for name in os.listdir("/run/netns") if name.startswith(f"tweeter-{os.getpid()}-")]
+def test_each_program_has_a_host_of_its_own_and_nothing_outside_is_reachable(grade, probe):
+    folder, spec = probe
+    graded = grade(folder, extra=("--specs", str(spec), "--network", "hosts"))
+    report = graded.report("net_probe")
+    assert report["network"]["mode"] == "hosts"
+    record = json.loads((graded.out / "net_probe" / "transcripts" / "probe" / "record.json").read_text())
+    hosts = record["network"]["hosts"]
+    assert len(set(hosts.values())) == 3 and all(ip.startswith("10.0.0.") for ip in hosts.values())
+    lines = probe_lines(graded)
+    for user in ("alice", "bob"):
+        said = [line for line in lines[user] if line.startswith("probe:")]
+        assert f"probe: host {user} fqdn {user}.tweeter.lan resolves {hosts[user]}" in said
+        assert "probe: interfaces eth0 lo" in said
+        outside = [line for line in said if "reached" in line or "connected" in line]
+        assert len(outside) == 2 and not any(line.endswith("connected") for line in outside), outside
+    got = [line.rsplit(" (", 1)[0] for line in lines["tracker"] if line.startswith("tracker: got hello")]
+    assert sorted(got) == sorted(f"tracker: got hello from {hosts[u]}" for u in ("alice", "bob"))
+    # the capture holds those datagrams, from each user's host to the tracker's, once each
+    hellos = [w for w in record["wire"] if w["proto"] == "udp" and w["dst"] == "tracker"]
+    assert sorted(w["src"] for w in hellos) == ["alice", "bob"]
+    with (graded.out / "net_probe" / "transcripts" / "probe" / "capture.pcap").open("rb") as pcap:
+        frames = list(dpkt.pcap.Reader(pcap))
+    assert len(frames) == len(record["wire"])
+    assert sum(b"hello" in bytes(dpkt.ethernet.Ethernet(raw).data.data.data) for _, raw in frames
+               if isinstance(dpkt.ethernet.Ethernet(raw).data, dpkt.ip.IP)) == 2
+
+
+def test_on_loopback_the_same_probe_shares_this_machine(grade, probe):
+    folder, spec = probe
+    graded = grade(folder, extra=("--specs", str(spec), "--network", "loopback"))
+    assert graded.report("net_probe")["network"]["mode"] == "loopback"
+    alice = probe_lines(graded)["alice"]
+    assert any(line.startswith("probe: 127.0.0.1 connected") for line in alice), alice
+    assert not (graded.out / "net_probe" / "transcripts" / "probe" / "capture.pcap").exists()
 
 
 @needs_root
-def test_without_isolation_the_same_probe_reaches_the_host(grade, probe):
-    scenario = probe_result(grade, *probe)
-    assert scenario["status"] == "failed"
-    assert "host listener connected" in scenario["message"]
+def test_reference_scores_full_marks_on_loopback_too(grade):
+    graded = grade(ROOT / "reference", extra=("--jobs", "2", "--network", "loopback"))
+    report = graded.report("reference")
+    assert {s["id"]: s["message"] for s in report["scenarios"] if s["status"] != "passed"} == {}
+    assert report["score"] == 100 and report["network"]["mode"] == "loopback"
+    ring = graded.scenario("reference", "tweet_ring_order")
+    delivery = [c for c in ring["checks"] if "evidence" in c]
+    assert len(delivery) == 6 and {c["evidence"] for c in delivery} == {"console"}
 
 
-@needs_root
-def test_reference_passes_with_isolated_network(grade):
-    graded = grade(ROOT / "reference", specs=["register_new", "tweet_one_follower"],
-                   extra=("--isolate-network",))
-    assert graded.status == 0, graded.output
-    assert graded.report("reference")["sandbox"]["network"].startswith("isolated")
-
-
-def test_isolation_without_root_is_a_clear_error(monkeypatch):
+def test_auto_falls_back_to_loopback_and_says_why(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    with pytest.raises(HarnessError, match="needs root"):
-        netns.check_available()
+    mode.hosts_unavailable.cache_clear()
+    try:
+        choice = mode.choose("auto")
+        assert choice.mode == "loopback" and "need root" in choice.reason
+        with pytest.raises(HarnessError, match="--network hosts is not available here: .*need root"):
+            mode.choose("hosts")
+    finally:
+        mode.hosts_unavailable.cache_clear()
+
+
+def test_a_pinned_address_this_machine_lacks_is_a_clear_error_on_loopback(grade, tmp_path):
+    submission = tmp_path / "pinned"
+    shutil.copytree(ROOT / "reference", submission, ignore=shutil.ignore_patterns("__pycache__"))
+    (submission / "tweeter.yaml").write_text("network: {tracker: {ip: 10.120.70.106}}\n")
+    graded = grade(submission, specs=["register_new", "query_none"], extra=("--network", "loopback"))
+    for scenario in graded.report("pinned")["scenarios"]:
+        assert scenario["status"] == "error"
+        assert "hard-codes the tracker's address 10.120.70.106" in scenario["message"]
+        assert "--network hosts" in scenario["message"]
+    assert graded.status == 2  # it could not be graded at all here
+
+
+def test_namespaces_of_the_lan_are_gone_after_each_run():
+    """Every test is also checked by the conftest guard; here, a LAN built and closed directly."""
+    from harness.net.lan import NETNS_DIR, VirtualLan
+    if mode.hosts_unavailable() is not None:
+        pytest.skip(mode.hosts_unavailable())
+    folder = Path(os.environ.get("TMPDIR", "/tmp"))
+    lan = VirtualLan(["tracker", "alice"], folder)
+    made = [lan.switch, *(h.namespace for h in lan.hosts.values())]
+    assert all((NETNS_DIR / name).exists() for name in made)
+    lan.close()
+    assert not any((NETNS_DIR / name).exists() for name in made)

@@ -7,6 +7,7 @@ files, and its JSON Schema is published beside the specs.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -230,6 +231,47 @@ class LimitOverrides(Strict):
     output_kb: int | None = Field(None, ge=64, le=16384)
 
 
+class TrackerPin(Strict):
+    """What a submission hard-codes about its tracker."""
+
+    ip: str | None = Field(None, description="The tracker's IPv4 address as the programs hard-code it, e.g. "
+                           "a campus address; in hosts mode the tracker's host gets exactly this address.")
+    port: int | None = Field(None, ge=1, le=65535, description="The tracker's port as the programs hard-code it.")
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            address = ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 address in dotted decimal (e.g. 10.120.70.106)") from None
+        if address.is_multicast or address.is_unspecified or address.is_reserved or str(address).endswith(".255"):
+            raise ValueError(f"{value} cannot be a host's address")
+        return str(address)
+
+
+class NetworkPins(Strict):
+    """Addresses and ports a submission hard-codes, so the harness gives them out as the programs expect."""
+
+    tracker: TrackerPin = TrackerPin()
+    ports: tuple[int, int] | None = Field(None, description="The group's port range [first, last]: every "
+                                          "port a user registers is drawn from it (e.g. [38500, 38999]).")
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is None:
+            return None
+        first, last = value
+        if not 1024 <= first <= last <= 65535:
+            raise ValueError(f"a port range is [first, last] with 1024 <= first <= last <= 65535, not {list(value)}")
+        if last - first < 15:
+            raise ValueError(f"the range {first}-{last} has too few ports for a scenario's users (16 or more)")
+        return value
+
+
 class Manifest(Strict):
     """A submission's `tweeter.yaml`. Every key is optional."""
 
@@ -247,7 +289,7 @@ class Manifest(Strict):
                                     "lines: kept in transcripts, left out of the short excerpts in failure "
                                     "explanations so that the lines that matter show.")
     limits: LimitOverrides = LimitOverrides()
-
+    network: NetworkPins = NetworkPins()
 
     @field_validator("trace_lines")
     @classmethod

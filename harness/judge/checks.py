@@ -16,13 +16,17 @@ class CheckResult:
     status: CheckStatus
     message: str = ""
     step: int | None = None
+    evidence: str | None = None  # what decided it: "wire" (the capture) or "console" (printed lines)
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
 
     def to_json(self) -> dict:
-        return {"name": self.name, "status": self.status, "message": self.message, "step": self.step}
+        data = {"name": self.name, "status": self.status, "message": self.message, "step": self.step}
+        if self.evidence:
+            data["evidence"] = self.evidence
+        return data
 
 
 def passed(name: str, message: str = "") -> CheckResult:

@@ -57,6 +57,7 @@ class SubmissionGrade:
     error: str | None = None
     incomplete: bool = False  # grading was stopped before every scenario had run
     trace_lines: str | None = r"^\[trace\] "  # the dialect's protocol-trace lines, left out of excerpts
+    network: dict | None = None  # {mode, reason}: how the programs were connected
 
     @property
     def score(self) -> float:
@@ -73,6 +74,8 @@ class SubmissionGrade:
     def to_json(self) -> dict:
         data = {"submission": self.submission, "path": self.path, "score": round(self.score, 4),
                 "max_score": self.max_score, "scenarios": [s.to_json() for s in self.scenarios]}
+        if self.network:
+            data["network"] = dict(self.network)
         sandbox = next((s.protections for s in self.scenarios if s.protections), None)
         if sandbox:
             data["sandbox"] = {k: v for k, v in sandbox.items() if k != "uid"}
@@ -91,7 +94,7 @@ def _base(scenario_id: str, file: Path | str, scenario: Scenario) -> dict:
 
 def judge_record(scenario_id: str, file: Path | str, scenario: Scenario, record: ScenarioRecord) -> ScenarioResult:
     """Every check, the status, the score and the explanation of one scenario run."""
-    judge = StepJudge(scenario, record.handles, record.transcript)
+    judge = StepJudge(scenario, record)
     steps = [JudgedStep(r.number, describe_step(scenario.steps[r.number - 1]), judge.checks(r))
              for r in record.steps]
     status, error = _status(scenario, record, steps)

@@ -10,18 +10,22 @@ from typing import Any
 from harness.inputs.scenario import DELIVERY_PROPERTIES, Scenario, step_args, step_kind
 from harness.judge.checks import CheckResult, failed, passed
 from harness.judge.delivery import judge_delivery, tweet_json
-from harness.run.records import ReplySeen, StepRecord, Transcript, TweetSeen
+from harness.judge.wire_evidence import WireView, tweet_hops
+from harness.run.records import ReplySeen, ScenarioRecord, StepRecord, TweetSeen
 
 TRACKER = "tracker"
+NO_CARRIER = ("no packet on the LAN carried the tweet's text (encoded in a way the harness cannot read), "
+              "so the printed lines decided")
 
 
 class StepJudge:
     """Judges the steps of one scenario record against its scenario."""
 
-    def __init__(self, scenario: Scenario, handles: dict[str, str], transcript: Transcript) -> None:
+    def __init__(self, scenario: Scenario, record: ScenarioRecord) -> None:
         self.scenario = scenario
-        self.handles = handles
-        self.transcript = transcript
+        self.record = record
+        self.handles = record.handles
+        self.transcript = record.transcript
         self.tweets: list[dict] = []  # judged tweets, for the reports
 
     def label(self, name: str) -> str:
@@ -134,11 +138,24 @@ class StepJudge:
         for args, seen in zip(tweets, record.tweets):
             if seen.reply.outcome == "success" and args.deliver_to is not None:
                 graded = tuple(args.grade) if args.grade is not None else DELIVERY_PROPERTIES
-                self.tweets.append(tweet_json(seen))
-                checks.extend(judge_delivery(seen, graded))
+                wire = self._wire_view(seen, record)
+                note = NO_CARRIER if self.record.network.mode == "hosts" and wire is None and seen.followers else ""
+                self.tweets.append(tweet_json(seen, wire))
+                checks.extend(judge_delivery(seen, graded, wire, note))
             elif seen.reply.outcome == "failure" or args.expect == "failure":
                 checks.append(_refused_not_delivered(seen))
         return checks
+
+
+    def _wire_view(self, seen: TweetSeen, step: StepRecord) -> WireView | None:
+        """What the capture shows about this tweet (hosts mode), if any packet carried its text."""
+        if self.record.network.mode != "hosts" or seen.reply.typed_seq is None:
+            return None
+        typed = next((e for e in self.transcript.snapshot() if e.seq == seen.reply.typed_seq), None)
+        start = (typed.t - self.transcript.t0) if typed is not None else step.start_t
+        hops = tweet_hops(self.record.wire, seen.text, start, step.end_t, self.handles)
+        view = WireView(hops, seen.tweeter, sorted(seen.followers or []))
+        return view if view.seen else None
 
 
 def _refused_not_delivered(seen: TweetSeen) -> CheckResult:
@@ -150,10 +167,9 @@ def _refused_not_delivered(seen: TweetSeen) -> CheckResult:
 
 
 def step_failed_rule(scenario: Scenario):
-    """For the runner: whether a step (seen so far) failed, so the script cannot go on as written."""
-    judge = StepJudge(scenario, {name: f"@{name}" for name in scenario.users}, Transcript())
-
-    def step_failed(record: StepRecord) -> bool:
-        return any(check.failed for check in judge.checks(record))
+    """For the runner: whether a step (as seen so far) failed, so that the script cannot go on as
+    written. Judged as the final verdict is, from the record so far (the wire included)."""
+    def step_failed(record: ScenarioRecord, step: StepRecord) -> bool:
+        return any(check.failed for check in StepJudge(scenario, record).checks(step))
 
     return step_failed

@@ -19,7 +19,6 @@ from harness.run.records import Event, ReplySeen, StepRecord
 from harness.run.trace import Trace
 
 TRACKER = "tracker"
-TRACKER_IP = "127.0.0.1"
 ABORTED = object()
 ABORT_POLL_S = 0.25  # how soon a running scenario notices that grading was stopped
 
@@ -40,10 +39,11 @@ class ScenarioAborted(Exception):
 class UserSlot:
     name: str
     handle: str
+    ip: str  # its host's address (on loopback: 127.0.0.1)
     ports: list[int]
 
     def values(self) -> dict[str, str]:
-        values = {"handle": self.handle, "name": self.name, "ip": TRACKER_IP,
+        values = {"handle": self.handle, "name": self.name, "ip": self.ip,
                   "ports": " ".join(map(str, self.ports))}
         values.update({f"port{i}": str(p) for i, p in enumerate(self.ports, start=1)})
         return values
@@ -58,13 +58,13 @@ class Driver:
     """The live programs of one scenario, their trace, and how to type at and wait on them."""
 
     def __init__(self, dialect: Dialect, trace: Trace, procs: ProcessSet, users: dict[str, UserSlot],
-                 tracker_port: int, deadline: float, grace: float, abort: threading.Event,
+                 tracker: tuple[str, int], deadline: float, grace: float, abort: threading.Event,
                  step_failed: Callable[[StepRecord], bool]) -> None:
         self.dialect = dialect
         self.trace = trace
         self.procs = procs
         self.users = users
-        self.tracker_port = tracker_port
+        self.tracker_ip, self.tracker_port = tracker
         self.deadline = deadline
         self.grace = grace  # after tweets, how long an extra delivery may take to show
         self.abort = abort
@@ -73,7 +73,7 @@ class Driver:
 
     # -- the programs ------------------------------------------------------------------------
     def base_values(self) -> dict[str, str]:
-        return {"tracker_ip": TRACKER_IP, "tracker_port": str(self.tracker_port)}
+        return {"tracker_ip": self.tracker_ip, "tracker_port": str(self.tracker_port)}
 
     def exited(self, name: str) -> bool:
         child = self.procs.children.get(name)
@@ -160,9 +160,11 @@ class Driver:
         typed = self.type_command(user, command, timeout, **extra)
         return self.await_reply(user, command, what, typed, timeout)
 
-    def raw_values(self, unique: str) -> dict[str, str]:
-        """Placeholders of raw `type` lines: the tracker, every user's handle and ports, a token."""
-        values = {**self.base_values(), "ip": TRACKER_IP, "unique": unique}
+    def raw_values(self, to: str, unique: str) -> dict[str, str]:
+        """Placeholders of a raw line typed at `to`: the tracker, `to`'s own address as {ip}, every
+        user's handle and ports, a unique token."""
+        own_ip = self.users[to].ip if to in self.users else self.tracker_ip
+        values = {**self.base_values(), "ip": own_ip, "unique": unique}
         for slot in self.users.values():
             values.update({f"{slot.name}.{key}": value for key, value in slot.values().items()})
         return values

@@ -1,18 +1,45 @@
-"""Free port allocation, so scenarios (and several harness runs) can run side by side.
+"""Ports for the programs of a scenario, and which ports a process has bound.
 
-A port is handed out only if it can be bound for UDP and TCP on all interfaces right now and this
-process has not handed it out already; ports are returned when the scenario ends.
+Ports are drawn outside the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), so a
+port handed to a user can never have been taken by some program's own unbound socket a moment before
+(in a shared network that made `register` fail about once in 500 six-user scenarios). On loopback a
+port is handed out only if it can be bound for UDP and TCP right now and no running scenario holds
+it; on a virtual LAN every host has a network stack of its own, so any port is free.
+
+A port the submission hard-codes cannot be shared on loopback: scenarios that need it take turns
+(`pinned`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import threading
+from collections.abc import Iterator
 
-PORT_RANGE = (20000, 59999)
+FALLBACK_EPHEMERAL = (32768, 60999)
+LOWEST = 10000
 _lock = threading.Lock()
 _in_use: set[int] = set()
+_pinned_locks: dict[int, threading.Lock] = {}
+
+
+def ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii").read().split()[:2]
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return FALLBACK_EPHEMERAL
+
+
+def default_ranges() -> list[tuple[int, int]]:
+    """Where ports are drawn from when the submission names no range of its own."""
+    low, high = ephemeral_range()
+    ranges = [(LOWEST, low - 1)] if low - 1 > LOWEST else []
+    if high + 1 <= 65000:
+        ranges.append((high + 1, 65000))
+    return ranges or [(LOWEST, 65000)]
 
 
 def _bindable(port: int) -> bool:
@@ -25,27 +52,63 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def allocate(count: int, rng: random.Random | None = None) -> list[int]:
-    """`count` distinct free ports, reserved until `release`."""
+def _candidates(ranges: list[tuple[int, int]], count: int, rng: random.Random) -> Iterator[int]:
+    """Random distinct ports from the ranges; every port of a small range, in random order."""
+    sizes = [last - first + 1 for first, last in ranges]
+    if sum(sizes) <= 4096:
+        ports = [port for first, last in ranges for port in range(first, last + 1)]
+        rng.shuffle(ports)
+        yield from ports
+        return
+    seen: set[int] = set()
+    for _ in range(count * 200):
+        first, last = rng.choices(ranges, weights=sizes)[0]
+        port = rng.randint(first, last)
+        if port not in seen:
+            seen.add(port)
+            yield port
+
+
+def allocate(count: int, ranges: list[tuple[int, int]] | None = None, shared: bool = True,
+             rng: random.Random | None = None) -> list[int]:
+    """`count` distinct ports from `ranges` (default: outside the ephemeral range).
+
+    `shared`: the network is the machine's own (loopback), so each port must be bindable now and is
+    reserved until `release`; otherwise (a LAN of its own) nothing else can hold it.
+    """
     rng = rng or random.Random()
     chosen: list[int] = []
     with _lock:
-        for _ in range(count * 200):
+        for port in _candidates(ranges or default_ranges(), count, rng):
             if len(chosen) == count:
                 break
-            port = rng.randint(*PORT_RANGE)
-            if port in _in_use or port in chosen or not _bindable(port):
+            if shared and (port in _in_use or not _bindable(port)):
                 continue
             chosen.append(port)
         if len(chosen) < count:
-            raise RuntimeError(f"could not find {count} free ports")
-        _in_use.update(chosen)
+            raise RuntimeError(f"could not find {count} free ports in {ranges or default_ranges()}")
+        if shared:
+            _in_use.update(chosen)
     return chosen
 
 
 def release(ports: list[int]) -> None:
     with _lock:
         _in_use.difference_update(ports)
+
+
+@contextlib.contextmanager
+def pinned(port: int, abort: threading.Event) -> Iterator[None]:
+    """Hold a hard-coded port on the shared network for one scenario; others needing it wait."""
+    with _lock:
+        lock = _pinned_locks.setdefault(port, threading.Lock())
+    while not lock.acquire(timeout=0.25):  # a stopped grading run stops waiting too
+        if abort.is_set():
+            raise InterruptedError("grading was stopped")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _proc_net_ports(path: str) -> set[int]:
@@ -64,7 +127,7 @@ def _proc_net_ports(path: str) -> set[int]:
 
 def bound_ports(pid: int | str = "self") -> set[int]:
     """Ports with a local socket bound (UDP, and TCP for submissions that use it) in the network
-    namespace of process `pid`: with --isolate-network that is not the harness's own."""
+    namespace of process `pid`: on a virtual LAN that is its host's, not the harness's."""
     found: set[int] = set()
     for table in ("udp", "udp6", "tcp", "tcp6"):
         found |= _proc_net_ports(f"/proc/{pid}/net/{table}")

@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pexpect
 
@@ -114,8 +115,9 @@ class ProcessSet:
         env.update(self._env_extra)
         return env
 
-    def launch(self, name: str, command: str) -> Child:
-        """Start `command` (shell-like words, no shell) in the working copy as process `name`."""
+    def launch(self, name: str, command: str, enter: Callable[[], None] | None = None) -> Child:
+        """Start `command` (shell-like words, no shell) in the working copy as process `name`;
+        `enter` runs in the child before exec (joining its host on a virtual LAN)."""
         argv = shlex.split(command)
         if not argv:
             raise ValueError(f"empty launch command for {name}")
@@ -127,7 +129,7 @@ class ProcessSet:
                              f"(searched {env['PATH']})")
         spawn = pexpect.spawn(program, argv[1:], cwd=str(self.workdir), env=env,
                               echo=False, timeout=None, dimensions=(50, 250),
-                              preexec_fn=self.sandbox.preexec())
+                              preexec_fn=self.sandbox.preexec(enter))
         # pexpect's defaults pause before each send and after close; the harness waits on events.
         spawn.delaybeforesend = None
         for holder in (spawn, spawn.ptyproc):

@@ -12,19 +12,23 @@ in memory once the run is over and on disk, so a rejudged verdict is the verdict
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from harness.net.capture import Frame, write_pcap
 
 EventKind = Literal["out", "in", "start", "exit", "note"]
 Outcome = Literal["success", "failure"]
 GaveUp = Literal["timeout", "exited"]
 RECORD_FILE = "record.json"
 TRACE_FILE = "trace.jsonl"
-RECORD_VERSION = 1
+CAPTURE_FILE = "capture.pcap"
+RECORD_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -154,11 +158,52 @@ class LineSeen(Record):
     waited_s: float = 0.0
 
 
+class WireEvent(Record):
+    """One frame that crossed the LAN's switch (hosts mode): from which host to which, what it carried.
+
+    `src`/`dst` name the host that has the address ("tracker" or a user's name), or keep the number
+    for an address no host has. `t` is on the transcript's clock.
+    """
+
+    seq: int
+    t: float
+    length: int
+    proto: Literal["udp", "tcp", "arp", "icmp", "ip", "other"]
+    src: str | None = None
+    dst: str | None = None
+    src_ip: str | None = None
+    dst_ip: str | None = None
+    sport: int | None = None
+    dport: int | None = None
+    tcp_flags: str | None = None
+    payload: bytes = b""
+
+    @field_serializer("payload")
+    def _payload_out(self, payload: bytes) -> str:
+        return base64.b64encode(payload).decode("ascii")
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _payload_in(cls, value: object) -> object:
+        return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+
+class Network(Record):
+    """How the scenario's programs were connected, and why that way."""
+
+    mode: Literal["hosts", "loopback"] = "loopback"
+    reason: str = ""
+    hosts: dict[str, str] = {}  # program name ("tracker" or a user name) -> its host's IPv4 address
+    capture_dropped: int = 0  # frames over the capture limit, counted only
+
+
 class StepRecord(Record):
     """What one played step saw; `number` counts from 1, `kind` is the step's key."""
 
     number: int
     kind: str
+    start_t: float = 0.0  # when the step began and ended, on the transcript's clock
+    end_t: float = 0.0
     replies: list[ReplySeen] = []
     query: QuerySeen | None = None
     tweets: list[TweetSeen] = []
@@ -182,14 +227,20 @@ class ScenarioRecord(Record):
     duration_s: float = 0.0
     protections: dict = {}
     trace_lines: str | None = None  # the dialect's protocol-trace lines (left out of excerpts)
+    network: Network = Network()
+    wire: list[WireEvent] = []  # every frame on the LAN, in time order (hosts mode)
     transcript: Transcript = Field(default_factory=Transcript, exclude=True)
+    frames: list[Frame] = Field(default_factory=list, exclude=True)  # the raw capture, for capture.pcap
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     def save(self, folder: Path) -> None:
-        """record.json and trace.jsonl in `folder` (the scenario's transcripts folder)."""
+        """record.json, trace.jsonl and (hosts mode) capture.pcap in `folder`, the scenario's
+        transcripts folder."""
         folder.mkdir(parents=True, exist_ok=True)
         self.transcript.write(folder / TRACE_FILE)
+        if self.frames:
+            write_pcap(self.frames, folder / CAPTURE_FILE)
         (folder / RECORD_FILE).write_text(self.model_dump_json(indent=1) + "\n", encoding="utf-8")
 
     @classmethod

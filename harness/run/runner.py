@@ -20,9 +20,11 @@ import pexpect
 
 from harness.inputs.dialect import Dialect, render
 from harness.inputs.scenario import Scenario, step_args, step_kind
+from harness.net.mode import NetworkChoice
 from harness.run import ports, steps_commands, steps_raw, steps_tweets
 from harness.run.driver import (TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError, UserSlot,
                                 search)
+from harness.run.network import ScenarioNetwork
 from harness.run.processes import ProcessSet
 from harness.run.records import Event, ScenarioRecord, StepRecord
 from harness.run.sandbox import Limits, Sandbox
@@ -30,7 +32,8 @@ from harness.run.trace import Trace
 
 STARTUP_TIMEOUT_S = 10.0
 COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", "grading-results")
-StepFailed = Callable[[StepRecord], bool]
+StepFailed = Callable[[ScenarioRecord, StepRecord], bool]
+LOOPBACK = NetworkChoice("loopback", "the default when nothing else is asked for")
 
 HANDLERS: dict[str, Callable[[Driver, Any, float, StepRecord], None]] = {
     "register": steps_commands.play_register,
@@ -48,7 +51,7 @@ HANDLERS: dict[str, Callable[[Driver, Any, float, StepRecord], None]] = {
 }
 
 
-def never_failed(step: StepRecord) -> bool:
+def never_failed(record: ScenarioRecord, step: StepRecord) -> bool:
     return False
 
 
@@ -58,7 +61,7 @@ class ScenarioRunner:
     def __init__(self, submission: Path, dialect: Dialect, scenario: Scenario, scenario_id: str = "",
                  file: Path | str = "", step_timeout: float | None = None, limits: Limits | None = None,
                  drop_privileges: bool = True, abort: threading.Event | None = None,
-                 isolate_network: bool = False, step_failed: StepFailed = never_failed) -> None:
+                 network: NetworkChoice = LOOPBACK, step_failed: StepFailed = never_failed) -> None:
         self.submission = submission
         self.dialect = dialect
         self.scenario = scenario
@@ -66,7 +69,7 @@ class ScenarioRunner:
         self.limits = limits or Limits()
         self.drop_privileges = drop_privileges
         self.abort = abort or threading.Event()
-        self.isolate_network = isolate_network
+        self.network = network
         self.step_failed = step_failed
         self.trace = Trace()
         self.record = ScenarioRecord(scenario_id=scenario_id, file=str(file), handles={},
@@ -74,26 +77,30 @@ class ScenarioRunner:
 
     def run(self) -> ScenarioRecord:
         started = time.monotonic()
-        allocated = ports.allocate(1 + self.dialect.ports_per_user * len(self.scenario.users))
-        users = self._users(allocated[1:])
-        self.record.handles = {name: slot.handle for name, slot in users.items()}
+        self.record.handles = {name: f"@{name}" for name in self.scenario.users}
         workdir = Path(tempfile.mkdtemp(prefix="tweeter-run-"))
+        network: ScenarioNetwork | None = None
         sandbox: Sandbox | None = None
         procs: ProcessSet | None = None
         try:
+            network = ScenarioNetwork(self.network, self.dialect.manifest.network, list(self.scenario.users),
+                                      self.dialect.ports_per_user, workdir, self.abort)
             copy = workdir / "submission"
             shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
-            sandbox = Sandbox(self.limits, copy, self.drop_privileges, self.isolate_network)
+            sandbox = Sandbox(self.limits, copy, self.drop_privileges, network.description())
             self.record.protections = sandbox.protections()
             self.trace.add("harness", "note", f"sandbox: {json.dumps(self.record.protections, sort_keys=True)}")
             procs = ProcessSet(self.trace, copy, sandbox)
-            driver = Driver(self.dialect, self.trace, procs, users, allocated[0],
-                            started + self.scenario.timeout, self.scenario.grace, self.abort, self.step_failed)
-            start_all(driver)
+            users = {name: UserSlot(name, f"@{name}", network.ip[name], network.user_ports[name])
+                     for name in self.scenario.users}
+            driver = Driver(self.dialect, self.trace, procs, users, (network.ip[TRACKER], network.tracker_port),
+                            started + self.scenario.timeout, self.scenario.grace, self.abort,
+                            lambda step: self._failed(step, network))
+            start_all(driver, network.enter)
             self._play_all(driver)
         except SetupError as exc:
             self.record.setup_error = str(exc)
-        except ScenarioAborted:
+        except (ScenarioAborted, InterruptedError):
             self.record.aborted = True
         except ScenarioTimeout:
             self.record.timed_out = True
@@ -102,36 +109,47 @@ class ScenarioRunner:
                 procs.kill_all()
             if sandbox is not None:
                 sandbox.close()
-            ports.release(allocated)
+            if network is not None:
+                network.close(self.record, self.trace.t0)
             shutil.rmtree(workdir, ignore_errors=True)
         self.record.duration_s = time.monotonic() - started
         self.record.transcript = self.trace.frozen()
         return self.record
 
-    def _users(self, allocated: list[int]) -> dict[str, UserSlot]:
-        per_user = self.dialect.ports_per_user
-        return {name: UserSlot(name, f"@{name}", allocated[index * per_user:(index + 1) * per_user])
-                for index, name in enumerate(self.scenario.users)}
-
     def _play_all(self, driver: Driver) -> None:
         for number, step in enumerate(self.scenario.steps, start=1):
             kind, args = step_kind(step), step_args(step)
             timeout = getattr(args, "timeout", None) or self.step_timeout
-            record = StepRecord(number=number, kind=kind)
+            record = StepRecord(number=number, kind=kind, start_t=self._now())
             HANDLERS[kind](driver, args, timeout, record)
             record.ended = [name for name in [TRACKER, *driver.users] if driver.exited(name)]
+            record.end_t = self._now()
             self.record.steps.append(record)
-            if self.step_failed(record):
+            if driver.step_failed(record):
                 break
 
 
+    def _failed(self, step: StepRecord, network: ScenarioNetwork) -> bool:
+        """The judge's view of a step as seen so far: the record as it stands, the wire included."""
+        self.record.transcript = self.trace
+        self.record.wire = network.wire_so_far(self.trace.t0)
+        return self.step_failed(self.record, step)
+
+    def _now(self) -> float:
+        return round(time.monotonic() - self.trace.t0, 6)
+
+
 # -- start-up ----------------------------------------------------------------------------------
-def start_all(driver: Driver) -> None:
-    """The tracker first, ready before any user starts; then every user, each past its prompts."""
-    _launch(driver, TRACKER, driver.base_values())
+Enter = Callable[[str], Callable[[], None] | None]
+
+
+def start_all(driver: Driver, enter: Enter) -> None:
+    """The tracker first, ready before any user starts; then every user, each past its prompts.
+    `enter(name)` is what program `name` does before exec to join its host."""
+    _launch(driver, TRACKER, driver.base_values(), enter(TRACKER))
     _await_tracker_ready(driver)
     for slot in driver.users.values():
-        _launch(driver, slot.name, {**driver.base_values(), **slot.values()})
+        _launch(driver, slot.name, {**driver.base_values(), **slot.values()}, enter(slot.name))
     for slot in driver.users.values():
         _answer_startup(driver, slot.name, "user", {**driver.base_values(), **slot.values()})
         if driver.dialect.user_ready_re:
@@ -140,11 +158,11 @@ def start_all(driver: Driver) -> None:
         raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
 
 
-def _launch(driver: Driver, name: str, values: dict[str, str]) -> None:
+def _launch(driver: Driver, name: str, values: dict[str, str], enter: Callable[[], None] | None) -> None:
     role = TRACKER if name == TRACKER else "user"
     command = driver.dialect.launch_command(role, values)
     try:
-        child = driver.procs.launch(name, command)
+        child = driver.procs.launch(name, command, enter)
     except (pexpect.ExceptionPexpect, OSError, ValueError) as exc:
         raise SetupError(f"could not start the {role} with `{command}`: {exc}") from None
     driver.cursor[name] = child.start_seq

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.net.netns import NetworkNamespace
 
 UID_RANGE = (61000, 61999)
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
@@ -80,10 +79,10 @@ class Sandbox:
     """The confinement of one scenario's processes."""
 
     def __init__(self, limits: Limits, workdir: Path, drop_privileges: bool = True,
-                 isolate_network: bool = False) -> None:
+                 network: str = "shared with the host (loopback)") -> None:
         self.limits = limits
         self.workdir = workdir
-        self.netns = NetworkNamespace() if isolate_network else None
+        self.network = network  # what the processes' network is, for the report
         self.uid = _allocate_uid() if drop_privileges and os.geteuid() == 0 else None
         self.cgroup = _make_cgroup(limits.processes) if os.geteuid() == 0 else None
         self._nproc = limits.processes if self.uid is not None else len(processes_of(os.geteuid())) + limits.processes
@@ -114,15 +113,16 @@ class Sandbox:
                 return candidate
         return None
 
-    def preexec(self) -> Callable[[], None]:
-        """Runs in the child between fork and exec: join the cgroup, set limits, drop root."""
-        limits, uid, cgroup, nproc, netns = self.limits, self.uid, self.cgroup, self._nproc, self.netns
+    def preexec(self, enter: Callable[[], None] | None = None) -> Callable[[], None]:
+        """Runs in the child between fork and exec: join the cgroup and (`enter`) its host on the
+        virtual LAN, set limits, drop root."""
+        limits, uid, cgroup, nproc = self.limits, self.uid, self.cgroup, self._nproc
 
         def confine() -> None:
             if cgroup is not None:
                 (cgroup / "cgroup.procs").write_text(str(os.getpid()))
-            if netns is not None:
-                netns.enter()
+            if enter is not None:
+                enter()
             _set(resource.RLIMIT_CPU, limits.cpu_seconds)
             _set(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
             _set(resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024)
@@ -143,7 +143,7 @@ class Sandbox:
             "uid": self.uid if self.uid is not None else os.geteuid(),
             "process_limit_binds": self.uid is not None or os.geteuid() != 0,
             "pids_cgroup": self.cgroup is not None,
-            "network": "isolated (own namespace, loopback only)" if self.netns else "shared with the host",
+            "network": self.network,
             "limits": asdict(self.limits),
         }
 
@@ -167,8 +167,6 @@ class Sandbox:
 
     def close(self) -> None:
         self.kill_all()
-        if self.netns is not None:
-            self.netns.close()
         if self.cgroup is not None:
             try:
                 self.cgroup.rmdir()

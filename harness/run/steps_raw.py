@@ -13,7 +13,7 @@ from harness.run.records import Event, LineSeen, StepRecord
 
 
 def play_type(driver: Driver, args: TypeArgs, timeout: float, step: StepRecord) -> None:
-    driver.send(args.to, render(args.line, driver.raw_values(secrets.token_hex(4))))
+    driver.send(args.to, render(args.line, driver.raw_values(args.to, secrets.token_hex(4))))
 
 
 def _matcher(args: ExpectArgs) -> Callable[[str], object]:

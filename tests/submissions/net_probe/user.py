@@ -1,14 +1,21 @@
-"""Reports what network it can see: its interfaces, and whether a TCP listener of the test (on the
-host's loopback, at the port in probe_port.txt) can be reached. Sends nothing anywhere else."""
+"""Reports what network it sees: its host name and address, its interfaces, and whether TCP
+listeners of the test outside its host can be reached (their addresses are in probe_targets.txt).
+Then it says hello to the tracker (a UDP datagram) and waits."""
 import socket
+import sys
 from pathlib import Path
 
-port = int(Path("probe_port.txt").read_text())
-interfaces = sorted(name for _, name in socket.if_nameindex())
-try:
-    socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    reached = "connected"
-except OSError as error:
-    reached = f"not reached ({error.strerror})"
-print(f"probe: interfaces {' '.join(interfaces)}; host listener {reached}", flush=True)
+tracker_ip, tracker_port = sys.argv[1], int(sys.argv[2])
+name = socket.gethostname()
+print(f"probe: host {name} fqdn {socket.getfqdn()} resolves {socket.gethostbyname(name)}", flush=True)
+print(f"probe: interfaces {' '.join(sorted(n for _, n in socket.if_nameindex()))}", flush=True)
+for line in Path("probe_targets.txt").read_text().split():
+    ip, port = line.rsplit(":", 1)
+    try:
+        socket.create_connection((ip, int(port)), timeout=3).close()
+        reached = "connected"
+    except OSError as error:
+        reached = f"not reached ({error.strerror or error})"
+    print(f"probe: {ip} {reached}", flush=True)
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"hello", (tracker_ip, tracker_port))
 input()

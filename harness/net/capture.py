@@ -1,0 +1,141 @@
+"""Capture every frame that crosses a LAN's switch, with one clock.
+
+One thread per scenario joins the switch's namespace (network namespaces are per thread), opens a
+packet socket there, and keeps each frame as it enters the switch from a host (the copies the switch
+sends out on the other ports, and the bridge device's own view, are the same frames and are left
+out). Times are the kernel's receive timestamps, moved onto the harness's monotonic clock, so
+packets and printed lines share one time line. What is kept is bounded like program output: past
+the limit, frames are counted, not stored.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import dpkt
+
+from harness.net.lan import enter_namespace
+
+ETH_P_ALL = 0x0003
+SO_TIMESTAMPNS = 35
+PACKET_OUTGOING = 4
+SNAPLEN = 65535
+DEFAULT_LIMIT_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One Ethernet frame as it entered the switch: when (monotonic and wall clock), where, what."""
+
+    t: float  # the harness's monotonic clock
+    wall: float  # seconds since the epoch, for the pcap file
+    port: str
+    data: bytes
+
+
+class Capture:
+    """The frames of one LAN, from `start()` to `stop()`."""
+
+    def __init__(self, switch_namespace: Path, ports: list[str], limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
+        self.namespace = switch_namespace
+        self.ports = set(ports)
+        self.limit = limit_bytes
+        self.frames: list[Frame] = []
+        self.kept_bytes = 0
+        self.dropped = 0  # frames over the limit, counted only
+        self._wake_r, self._wake_w = os.pipe()
+        self._ready = threading.Event()
+        self._synced = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="tweeter-capture", daemon=True)
+
+    def start(self, timeout: float = 5.0) -> None:
+        """Begin capturing; returns once the socket is open (raises if it could not be)."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise OSError("the capture did not start")
+        if self._error is not None:
+            raise OSError(f"could not capture on the LAN: {self._error}")
+
+    def sync(self, timeout: float = 2.0) -> list[Frame]:
+        """The frames so far, in time order, after reading every frame already queued."""
+        if self._thread.is_alive():
+            self._synced.clear()
+            os.write(self._wake_w, b"s")
+            self._synced.wait(timeout)
+        return sorted(list(self.frames), key=lambda frame: frame.t)
+
+    def stop(self) -> list[Frame]:
+        """Stop, after reading every frame already queued; the frames in time order."""
+        if self._thread.is_alive():
+            os.write(self._wake_w, b"x")
+            self._thread.join(timeout=10)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        return sorted(self.frames, key=lambda frame: frame.t)
+
+    def _run(self) -> None:
+        try:
+            enter_namespace(self.namespace)
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            sock.setblocking(False)
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        offset = time.time() - time.monotonic()  # wall clock minus monotonic, measured once
+        self._ready.set()
+        with sock:
+            while True:
+                ready, _, _ = select.select([sock, self._wake_r], [], [])
+                if sock in ready:
+                    self._drain(sock, offset)
+                if self._wake_r in ready:
+                    commands = os.read(self._wake_r, 64)
+                    self._drain(sock, offset)
+                    if b"x" in commands:
+                        return
+                    self._synced.set()
+
+    def _drain(self, sock: socket.socket, offset: float) -> None:
+        while True:
+            try:
+                data, ancillary, _, address = sock.recvmsg(SNAPLEN, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            port, packet_type = address[0], address[2]
+            if port not in self.ports or packet_type == PACKET_OUTGOING:
+                continue
+            wall = _timestamp(ancillary) or time.time()
+            if self.kept_bytes + len(data) > self.limit:
+                self.dropped += 1
+                continue
+            self.kept_bytes += len(data)
+            self.frames.append(Frame(wall - offset, wall, port, data))
+
+
+def _timestamp(ancillary: list[tuple[int, int, bytes]]) -> float | None:
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = struct.unpack("qq", data[:16])
+            return seconds + nanoseconds / 1e9
+    return None
+
+
+def write_pcap(frames: list[Frame], path: Path) -> None:
+    """The frames as a pcap file (Ethernet, nanosecond timestamps) for Wireshark or tcpdump."""
+    with path.open("wb") as out:
+        writer = dpkt.pcap.Writer(out, snaplen=SNAPLEN, linktype=dpkt.pcap.DLT_EN10MB, nano=True)
+        for frame in frames:
+            writer.writepkt(frame.data, ts=frame.wall)

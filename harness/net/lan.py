@@ -1,0 +1,174 @@
+"""A virtual campus LAN per scenario: a switch and one host per program, nothing else.
+
+The switch is a Linux bridge in a network namespace of its own; each host is a network namespace
+with loopback and one interface (`eth0`, a veth whose other end is a port of the switch) and one
+IPv4 address in the scenario's subnet. There is no route anywhere else, and nothing of the LAN is in
+the harness's own namespace, so parallel scenarios cannot collide on addresses or ports and a
+submission cannot reach a real interface.
+
+A program joins its host between fork and exec (`Host.enter`): the host's network namespace, plus a
+UTS and a mount namespace of its own, where its host name is set and `/etc/hosts` names every host
+of the LAN, so `gethostname()`, `getfqdn()` and binding them work as on a campus machine.
+
+Built with iproute2 in batches (`ip -batch`): a LAN of six hosts takes about 25 ms to make and 5 ms
+to remove.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+import os
+import random
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+NETNS_DIR = Path("/run/netns")
+PREFIX = "tweeter-"  # every namespace the harness makes: tweeter-<harness pid>-<lan id>-<part>
+DEFAULT_SUBNET = "10.0.0.0/24"
+DOMAIN = "tweeter.lan"
+SWITCH = "lan0"
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWNET = 0x00020000, 0x04000000, 0x40000000
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def enter_namespace(path: Path, kind: int = CLONE_NEWNET) -> None:
+    """Move the calling thread (or a child before exec) into the namespace at `path`."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _check(_libc.setns(fd, kind), "setns")
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Host:
+    """One machine of the LAN: a program runs on it, alone."""
+
+    name: str  # the program's name in the scenario: "tracker" or a user name
+    hostname: str
+    ip: str
+    namespace: str
+    hosts_file: str  # /etc/hosts as the host sees it
+    resolv_file: str  # /etc/resolv.conf as the host sees it (no name server: no lookups leave the LAN)
+
+    def enter(self) -> None:
+        """Join this host (in a child, between fork and exec, still as root)."""
+        enter_namespace(NETNS_DIR / self.namespace)
+        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare")
+        _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+        for source, target in ((self.hosts_file, "/etc/hosts"), (self.resolv_file, "/etc/resolv.conf")):
+            if os.path.exists(target):
+                _check(_libc.mount(source.encode(), target.encode(), None, MS_BIND, None), f"bind {target}")
+        name = self.hostname.encode()
+        _check(_libc.sethostname(name, len(name)), "sethostname")
+
+
+def _ip(*args: str, commands: list[str] | None = None) -> None:
+    """Run `ip` (one command, or a batch read from stdin); a failure is a HarnessError."""
+    argv = ["ip", *args, *(["-batch", "-"] if commands is not None else [])]
+    stdin = "\n".join(commands) + "\n" if commands is not None else None
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise HarnessError(f"could not build the virtual LAN (`{' '.join(argv)}`): "
+                           f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else result.returncode}")
+
+
+def plan_addresses(names: list[str], pinned: dict[str, str]) -> tuple[ipaddress.IPv4Network, dict[str, str]]:
+    """The subnet and every host's address: pinned ones as asked (the subnet is the /24 around the
+    first), the others numbered from .1 up, skipping the pinned."""
+    first = next(iter(pinned.values()), None)
+    subnet = ipaddress.ip_network(f"{first}/24", strict=False) if first else ipaddress.ip_network(DEFAULT_SUBNET)
+    taken = set(pinned.values())
+    free = (str(a) for a in subnet.hosts() if str(a) not in taken)
+    return subnet, {name: pinned.get(name) or next(free) for name in names}
+
+
+class VirtualLan:
+    """One scenario's LAN; `close()` removes every namespace and link of it."""
+
+    def __init__(self, names: list[str], folder: Path, pinned: dict[str, str] | None = None) -> None:
+        """`names`: the programs, one host each ("tracker" first); `folder`: where the hosts' files go."""
+        self.id = f"{PREFIX}{os.getpid()}-{random.getrandbits(32):08x}"
+        self.switch = f"{self.id}-sw"
+        self.subnet, addresses = plan_addresses(names, pinned or {})
+        hosts_file, resolv_file = folder / "hosts", folder / "resolv.conf"
+        hosts_file.write_text(_hosts_text(addresses))
+        resolv_file.write_text("# no name server on this LAN\n")
+        for path in (hosts_file, resolv_file):
+            path.chmod(0o644)
+        self.hosts = {name: Host(name, _hostname(name), addresses[name], f"{self.id}-h{index}",
+                                 str(hosts_file), str(resolv_file))
+                      for index, name in enumerate(names)}
+        self.ports = [f"p{index}" for index in range(len(names))]
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self) -> None:
+        hosts = list(self.hosts.values())
+        _ip(commands=[f"netns add {self.switch}", *(f"netns add {h.namespace}" for h in hosts),
+                      *(f"link add eth0 netns {h.namespace} type veth peer name {port} netns {self.switch}"
+                        for h, port in zip(hosts, self.ports))])
+        _ip("-n", self.switch, commands=[
+            f"link add {SWITCH} type bridge", f"link set {SWITCH} addrgenmode none", f"link set {SWITCH} up",
+            *(line for port in self.ports for line in (f"link set {port} addrgenmode none",
+                                                       f"link set {port} master {SWITCH}", f"link set {port} up"))])
+        for host in hosts:  # no IPv6 link-local address: no neighbour-discovery chatter on the wire
+            _ip("-n", host.namespace, commands=["link set eth0 addrgenmode none",
+                                                f"addr add {host.ip}/{self.subnet.prefixlen} dev eth0",
+                                                "link set eth0 up", "link set lo up"])
+
+    @property
+    def switch_path(self) -> Path:
+        return NETNS_DIR / self.switch
+
+    def address_of(self) -> dict[str, str]:
+        """Host name in the scenario -> IPv4 address."""
+        return {name: host.ip for name, host in self.hosts.items()}
+
+    def close(self) -> None:
+        remove_namespaces([self.switch, *(h.namespace for h in self.hosts.values())])
+
+
+def _hostname(name: str) -> str:
+    return re.sub(r"[^a-z0-9-]", "-", name.lower())[:63] or "host"
+
+
+def _hosts_text(addresses: dict[str, str]) -> str:
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines += [f"{ip}\t{_hostname(name)}.{DOMAIN} {_hostname(name)}" for name, ip in addresses.items()]
+    return "\n".join(lines) + "\n"
+
+
+def remove_namespaces(names: list[str]) -> None:
+    """Delete these namespaces (and with them every link inside); ones already gone are ignored."""
+    present = [name for name in names if (NETNS_DIR / name).exists()]
+    if present:
+        subprocess.run(["ip", "-force", "-batch", "-"], input="".join(f"netns del {n}\n" for n in present),
+                       capture_output=True, text=True, check=False)
+
+
+def remove_stale() -> None:
+    """Namespaces left by harness runs that died without cleaning up (their pid is gone)."""
+    if not NETNS_DIR.is_dir():
+        return
+    stale = []
+    for entry in NETNS_DIR.iterdir():
+        match = re.match(rf"^{re.escape(PREFIX)}(\d+)-", entry.name)
+        if match and not Path(f"/proc/{match.group(1)}").exists():
+            stale.append(entry.name)
+    remove_namespaces(stale)

@@ -1,0 +1,132 @@
+"""One scenario's network: the addresses and ports its programs get, and where each one runs.
+
+Loopback: every program on this machine's loopback; ports reserved so that parallel scenarios do not
+collide, a hard-coded port held by one scenario at a time, a hard-coded address usable only if it is
+one of this machine's. Hosts: a virtual LAN of its own (net/lan.py) with the tracker and each user
+on a host of its own, and every frame on it captured (net/capture.py) into the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+import threading
+from pathlib import Path
+from typing import Callable
+
+from harness.inputs.manifest import NetworkPins
+from harness.net.capture import Capture
+from harness.net.lan import VirtualLan
+from harness.net.mode import NetworkChoice
+from harness.run import packets, ports
+from harness.run.driver import TRACKER, SetupError
+from harness.run.records import ScenarioRecord, WireEvent
+
+LOOPBACK_IP = "127.0.0.1"
+
+
+def is_local_address(ip: str) -> bool:
+    """Whether this machine has `ip` (a program could bind it here)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((ip, 0))
+        except OSError:
+            return False
+    return True
+
+
+def pinned_address_problem(choice: NetworkChoice, pins: NetworkPins) -> str | None:
+    """Why a tracker address the submission hard-codes cannot be given out on this network, or None."""
+    pinned = pins.tracker.ip
+    if pinned is None:
+        return None
+    if choice.mode == "hosts" and ipaddress.IPv4Address(pinned).is_loopback:
+        return (f"the submission hard-codes the tracker's address {pinned}, a loopback address: on a LAN no "
+                "other host can reach it; grade it with --network loopback")
+    if choice.mode == "loopback" and not is_local_address(pinned):
+        return (f"the submission hard-codes the tracker's address {pinned}, which this machine does not "
+                "have; grade it as root (--network hosts) so that the harness can give the tracker that "
+                "address on a virtual LAN")
+    return None
+
+
+class ScenarioNetwork:
+    """Addresses, ports and hosts of one scenario; `close()` releases or removes all of it."""
+
+    def __init__(self, choice: NetworkChoice, pins: NetworkPins, users: list[str], ports_per_user: int,
+                 folder: Path, abort: threading.Event) -> None:
+        self.choice = choice
+        self.lan: VirtualLan | None = None
+        self.capture: Capture | None = None
+        self._stack = contextlib.ExitStack()
+        self.reserved: list[int] = []
+        pinned_ip, pinned_port = pins.tracker.ip, pins.tracker.port
+        problem = pinned_address_problem(choice, pins)
+        if problem:
+            raise SetupError(problem)
+        user_ranges = [pins.ports] if pins.ports else None
+        count = ports_per_user * len(users)
+        try:
+            if choice.mode == "hosts":
+                self._hosts(pinned_ip, folder, users)
+                tracker_port = pinned_port or ports.allocate(1, shared=False)[0]
+                user_ports = ports.allocate(count, user_ranges, shared=False)
+            else:
+                self._loopback(pinned_ip, users)
+                if pinned_port:
+                    self._stack.enter_context(ports.pinned(pinned_port, abort))
+                self.reserved = ports.allocate(count + (0 if pinned_port else 1), user_ranges)
+                tracker_port = pinned_port or self.reserved[-1]
+                user_ports = self.reserved[:count]
+        except BaseException:
+            self.close()
+            raise
+        self.tracker_port = tracker_port
+        self.user_ports = {name: user_ports[i * ports_per_user:(i + 1) * ports_per_user]
+                           for i, name in enumerate(users)}
+
+    def _hosts(self, pinned_ip: str | None, folder: Path, users: list[str]) -> None:
+        self.lan = VirtualLan([TRACKER, *users], folder, {TRACKER: pinned_ip} if pinned_ip else None)
+        self.ip = self.lan.address_of()
+        self.capture = Capture(self.lan.switch_path, self.lan.ports)
+        self.capture.start()
+
+    def _loopback(self, pinned_ip: str | None, users: list[str]) -> None:
+        self.ip = {TRACKER: pinned_ip or LOOPBACK_IP, **{name: LOOPBACK_IP for name in users}}
+
+    def enter(self, name: str) -> Callable[[], None] | None:
+        """What a program does before exec to join its host (None on loopback)."""
+        return self.lan.hosts[name].enter if self.lan is not None else None
+
+    def description(self) -> str:
+        if self.lan is None:
+            return "loopback: shared with this machine"
+        return (f"hosts: a virtual LAN of its own ({self.lan.subnet}), one host per program, "
+                "no route out, every frame captured")
+
+    def wire_so_far(self, t0: float) -> list[WireEvent]:
+        """Every frame captured until now, decoded (empty on loopback)."""
+        if self.capture is None or self.lan is None:
+            return []
+        return packets.decode(self.capture.sync(), t0, self.lan.address_of())
+
+    def close(self, record: ScenarioRecord | None = None, t0: float = 0.0) -> None:
+        """Stop the capture (into `record`), remove the LAN, release the ports. Call once every
+        program is gone."""
+        try:
+            if self.capture is not None:
+                frames = self.capture.stop()
+                if record is not None and self.lan is not None:
+                    record.frames = frames
+                    record.wire = packets.decode(frames, t0, self.lan.address_of())
+                    record.network.capture_dropped = self.capture.dropped
+        finally:
+            if self.lan is not None:
+                self.lan.close()
+            ports.release(self.reserved)
+            self._stack.close()
+        if record is not None:
+            record.network.mode = self.choice.mode
+            record.network.reason = self.choice.reason
+            record.network.hosts = dict(getattr(self, "ip", {}))
