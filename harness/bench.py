@@ -2,8 +2,10 @@
 
 The floor is what no grader can beat: starting and stopping the same number of Python processes
 that the grading run starts, with the same parallelism, each printing one line and being killed.
-With --rejudge it also grades the example class (student_submissions/) and rejudges its results
-from the saved records, printing both times. Prints figures; it is not a pass/fail test.
+Where a virtual LAN can be built it also grades the reference in hosts mode, by turns with loopback,
+and prints the ratio (target <= 1.3). With --rejudge it also grades the example class
+(student_submissions/) and rejudges its results from the saved records, printing both times.
+Prints figures; it is not a pass/fail test.
 Usage: python -m harness.bench [--jobs 2] [--rounds 3] [--rejudge]
 """
 
@@ -22,6 +24,7 @@ from harness.batch import GradeOptions, grade_all
 from harness.cli import default_specs
 from harness.inputs.scenario import load_suite
 from harness.inputs.submissions import discover
+from harness.net.mode import choose, hosts_unavailable
 from harness.rejudge import rejudge
 from harness.reports import files
 
@@ -29,11 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOOR_PROGRAM = "import sys; print('ready', flush=True); sys.stdin.read()"
 
 
-def grade_reference(jobs: int) -> tuple[float, float, int]:
+def grade_reference(jobs: int, network: str = "loopback") -> tuple[float, float, int]:
     suite = load_suite([default_specs()])
     submissions = discover([ROOT / "reference"])
     started = time.perf_counter()
-    grades = grade_all(submissions, suite, GradeOptions(jobs=jobs))
+    grades = grade_all(submissions, suite, GradeOptions(jobs=jobs, network=choose(network)))
     elapsed = time.perf_counter() - started
     processes = sum(1 + len(scenario.users) for _, scenario in suite.values())
     return elapsed, grades[0].score, processes
@@ -81,16 +84,28 @@ def main() -> int:
         graded, rejudged = grade_and_rejudge_class(args.jobs)
         print(f"example class: grading {graded:.2f} s, rejudge {rejudged:.2f} s "
               f"({100 * rejudged / graded:.1f} % of grading; target < 5 %)", flush=True)
-    runs, floors = [], []
+    runs, floors, hosts = [], [], []
+    lan = hosts_unavailable() is None
     for _ in range(args.rounds):
         elapsed, score, processes = grade_reference(args.jobs)
         runs.append(elapsed)
         floors.append(floor(args.jobs))
-        print(f"grading reference: {elapsed:6.2f} s (score {score:g}), floor: {floors[-1]:6.2f} s "
-              f"for {processes} processes", flush=True)
+        line = (f"grading reference: loopback {elapsed:6.2f} s (score {score:g}), floor: {floors[-1]:6.2f} s "
+                f"for {processes} processes")
+        if lan:
+            elapsed, score, _ = grade_reference(args.jobs, "hosts")
+            hosts.append(elapsed)
+            line += f", hosts {elapsed:6.2f} s (score {score:g})"
+        print(line, flush=True)
     grade_s, floor_s = statistics.median(runs), statistics.median(floors)
     print(f"\nmedian over {args.rounds} rounds, --jobs {args.jobs}: grading {grade_s:.2f} s, "
           f"floor {floor_s:.2f} s, ratio {grade_s / floor_s:.2f} (target <= 3)")
+    if lan:
+        hosts_s = statistics.median(hosts)
+        print(f"hosts mode (a virtual LAN per scenario, every frame captured): {hosts_s:.2f} s, "
+              f"{hosts_s / grade_s:.2f} x loopback (target <= 1.3)")
+    else:
+        print(f"hosts mode not measured: {hosts_unavailable()}")
     return 0
 
 

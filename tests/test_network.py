@@ -142,3 +142,43 @@ def test_namespaces_of_the_lan_are_gone_after_each_run():
     assert all((NETNS_DIR / name).exists() for name in made)
     lan.close()
     assert not any((NETNS_DIR / name).exists() for name in made)
+
+
+def test_a_capture_keeps_what_its_limit_allows_and_counts_the_rest(tmp_path):
+    """A flood on the LAN: frames past the limit are counted, not stored."""
+    import subprocess
+    from harness.net.capture import Capture
+    from harness.net.lan import VirtualLan
+    if mode.hosts_unavailable() is not None:
+        pytest.skip(mode.hosts_unavailable())
+    lan = VirtualLan(["tracker", "alice"], tmp_path)
+    capture = Capture(lan.switch_path, lan.ports, limit_bytes=20_000)
+    try:
+        capture.start()
+        flood = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                 f"for _ in range(200):\n    s.sendto(b'x' * 1000, ('{lan.hosts['tracker'].ip}', 9))\n")
+        subprocess.run(["python3", "-c", flood], preexec_fn=lan.hosts["alice"].enter, check=True, timeout=30)
+        frames = capture.sync()
+    finally:
+        capture.stop()
+        lan.close()
+    assert sum(len(f.data) for f in frames) <= 20_000
+    udp = [f for f in frames if len(f.data) > 1000]
+    assert len(udp) + capture.dropped >= 200 and capture.dropped > 150
+
+
+def test_a_hard_coded_port_and_port_range_on_loopback(grade, tmp_path):
+    """Scenarios needing the same hard-coded tracker port take turns; users' ports come from the range."""
+    submission = tmp_path / "pinned_port"
+    shutil.copytree(ROOT / "reference", submission, ignore=shutil.ignore_patterns("__pycache__"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (submission / "tweeter.yaml").write_text(f"network: {{tracker: {{port: {port}}}, ports: [23000, 23099]}}\n")
+    graded = grade(submission, specs=["register_new", "register_duplicate", "follow_success", "query_none"],
+                   extra=("--network", "loopback", "--jobs", "2"))
+    assert graded.status == 0, graded.output
+    log = (graded.out / "pinned_port" / "transcripts" / "register_new" / "alice.log").read_text()
+    assert f"user.py 127.0.0.1 {port}" in log
+    registered = [int(p) for p in log.split("> register @alice 127.0.0.1 ", 1)[1].split("\n", 1)[0].split()]
+    assert len(registered) == 3 and all(23000 <= p <= 23099 for p in registered)

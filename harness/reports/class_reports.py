@@ -28,7 +28,9 @@ def _cell(text: str) -> str:
 
 
 def summary_md(grades: list[SubmissionGrade]) -> str:
-    lines = ["# Tweeter grading summary", "",
+    modes = sorted({(g.network or {}).get("mode", "") for g in grades} - {""})
+    lines = ["# Tweeter grading summary", "", f"Network: {', '.join(modes) or 'not recorded'} "
+             "(hosts: every program on a host of its own, every packet judged; loopback: printed lines only)", "",
              "| submission | score | passed | failed | error | blocked |", "|---|---:|---:|---:|---:|---:|"]
     for grade in grades:
         counts = [sum(1 for s in grade.scenarios if s.status == st) for st in ("passed", "failed", "error", "blocked")]

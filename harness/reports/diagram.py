@@ -108,7 +108,11 @@ class Mark:
 
 
 class Diagram:
-    """Lanes, rows and arrows of one scenario, laid out for SVG."""
+    """Lanes, rows and arrows of one scenario, laid out for SVG (from printed lines: loopback)."""
+
+    legend_items = LEGEND
+    colours = COLOURS
+    axis = ""  # the template's own words, for this diagram
 
     def __init__(self, result: ScenarioResult, index: int, trace_lines: str | None) -> None:
         self.id = f"d{index}"
@@ -389,7 +393,8 @@ class Diagram:
                 "times": [{"y": r.y + 3.5, "text": _time(r.t)} for r in rows],
                 "gaps": self.gaps, "marks": marks_out, "labels": labels, "arrows": arrows,
                 "crosses": crosses, "bottom": self.height - 4, "notes": self.notes,
-                "tweets": self.tweet_rows, "legend": LEGEND, "colours": COLOURS, "gap_s": GAP_S}
+                "tweets": self.tweet_rows, "legend": self.legend_items, "colours": self.colours, "gap_s": GAP_S,
+                "axis": self.axis}
 
 
 def _lane_name(handle: object) -> str | None:

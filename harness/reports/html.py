@@ -17,6 +17,7 @@ import jinja2
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.reports.diagram import COLOURS, DEFAULT_TRACE_LINES, LEGEND, MAX_LINE, Diagram
+from harness.reports.wire_diagram import WIRE_COLOURS, WireDiagram
 from harness.reports.text import MAX_TEXT, format_time as _time, number as _number, visible
 from harness.run.records import Event, Transcript
 
@@ -58,7 +59,8 @@ def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None) 
     diagram = None
     if (isinstance(result.trace, Transcript) and result.trace.snapshot()) or result.tweets:
         try:
-            diagram = Diagram(result, index, trace_lines).view()
+            drawn = WireDiagram if _on_the_wire(result) else Diagram
+            diagram = drawn(result, index, trace_lines).view()
         except Exception as exc:  # a diagram must never cost the rest of the report
             diagram = {"error": f"the diagram could not be drawn: {type(exc).__name__}: {visible(exc)}"}
     checks = [{"name": visible(getattr(c, "name", ""), MAX_TEXT), "status": visible(getattr(c, "status", ""), 20),
@@ -74,6 +76,19 @@ def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None) 
             "tags": [visible(t, 40) for t in (result.tags or [])][:20],
             "visibility": visible(result.visibility, 40), "diagram": diagram,
             "transcripts": _transcripts(result), "max_lines": MAX_TRANSCRIPT_LINES}
+
+
+def _on_the_wire(result: ScenarioResult) -> bool:
+    """Whether the scenario was captured on a virtual LAN (then the diagram draws the packets)."""
+    record = getattr(result, "record", None)
+    return record is not None and record.network.mode == "hosts" and bool(record.wire)
+
+
+def _network_text(grade: SubmissionGrade) -> str:
+    network = getattr(grade, "network", None)
+    if not isinstance(network, dict) or not network.get("mode"):
+        return ""
+    return visible(f"network: {network.get('mode')} ({network.get('reason', '')})", MAX_TEXT)
 
 
 def _flatten(data: object, prefix: str = "") -> list[tuple[str, str]]:
@@ -100,7 +115,8 @@ def _page(grade: SubmissionGrade, trace_lines: str | None) -> dict:
             "score": _number(score), "max_score": _number(max_score), "percent": max(0.0, min(100.0, percent)),
             "full_marks": bool(grade.full_marks), "error": visible(grade.error, MAX_MESSAGE) if grade.error else "",
             "incomplete": bool(grade.incomplete), "counts": counts, "scenarios": scenarios,
-            "sandbox": _flatten(sandbox) if sandbox else [], "legend": LEGEND, "colours": COLOURS}
+            "sandbox": _flatten(sandbox) if sandbox else [], "legend": LEGEND, "colours": {**COLOURS, **WIRE_COLOURS},
+            "network": _network_text(grade)}
 
 
 _ENVIRONMENT: jinja2.Environment | None = None

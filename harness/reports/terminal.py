@@ -32,7 +32,8 @@ def scenario_line(result: ScenarioResult, stream: TextIO | None = None) -> str:
 def print_check(grade: SubmissionGrade, stream: TextIO | None = None) -> None:
     """A student's self-check: every scenario, then the explanation of each one that lost points."""
     stream = stream or sys.stdout
-    print(f"Self-check of {grade.submission} ({grade.path})\n", file=stream)
+    print(f"Self-check of {grade.submission} ({grade.path})", file=stream)
+    print(f"{network_line([grade])}\n", file=stream)
     for result in grade.scenarios:
         print(scenario_line(result, stream), file=stream)
     for result in grade.scenarios:
@@ -46,9 +47,18 @@ def print_check(grade: SubmissionGrade, stream: TextIO | None = None) -> None:
         print(grade.error, file=stream)
 
 
+def network_line(grades: list[SubmissionGrade]) -> str:
+    """Which network graded: every program on a host of its own (hosts) or on loopback, and why."""
+    seen = {(g.network or {}).get("mode"): (g.network or {}).get("reason", "") for g in grades if g.network}
+    if not seen:
+        return "Network: not recorded"
+    return "Network: " + "; ".join(f"{mode} ({reason})" for mode, reason in seen.items())
+
+
 def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -> None:
     """One row per submission with counts per status; per-scenario lines for a single submission."""
     stream = stream or sys.stdout
+    print(network_line(grades), file=stream)
     if len(grades) == 1:
         for result in grades[0].scenarios:
             print(scenario_line(result, stream), file=stream)

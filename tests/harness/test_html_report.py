@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.reports import diagram
+from harness.net.mode import choose, hosts_unavailable
+from harness.reports import diagram, wire_diagram
 from harness.batch import GradeOptions, grade_all
 from harness.judge.checks import CheckResult
 from harness.judge.grading import ScenarioResult, SubmissionGrade
@@ -22,6 +23,7 @@ from harness.inputs.scenario import load_suite
 from harness.inputs.submissions import discover
 from harness.run.trace import Trace
 from tests.conftest import ROOT, SPECS
+from tests.submissions.variants import build
 
 EXAMPLES = ROOT / "student_submissions"
 HOSTILE = '<script>alert(1)</script> "quoted" \'single\' & <marquee>x</marquee><img src=x onerror=alert(4)>'
@@ -198,6 +200,40 @@ def test_followers_that_never_got_it_are_marked_missing(not_forwarding_ring):
     assert len(page.find("path", "ghost", "missing", section=section)) == 3  # dashed, from the left neighbour
     assert len(page.find("g", "cross", "no-return", section=section)) == 1
     assert "missing: @carol, @dave, @erin" in page.section_text(section)
+
+
+# -- on a virtual LAN: the diagram draws the wire ---------------------------------------------------
+needs_lan = pytest.mark.skipif(hosts_unavailable() is not None, reason=f"hosts mode unavailable: {hosts_unavailable()}")
+
+
+def hop_classes(page: Page, section: str) -> list[str]:
+    return sorted(c for a in page.find("path", "arrow", section=section) for c in a["class"].split()
+                  if c not in ("arrow", "dashed", "tracker", "control") and c in wire_diagram.WIRE_COLOURS)
+
+
+@needs_lan
+def test_on_a_lan_every_packet_is_an_arrow_and_the_ring_hops_are_normal():
+    grade = grade_one(ROOT / "reference", "tweet_ring_order", network=choose("hosts"))
+    result = scenario(grade, "tweet_ring_order")
+    page = Page(render_html(grade))
+    section = page.section_of(grade, "tweet_ring_order")
+    assert hop_classes(page, section) == sorted(["normal"] * 4 + ["return"])
+    packets = [w for w in result.record.wire if w.proto in ("udp", "tcp")]
+    assert len(page.find("path", "arrow", section=section)) == len(packets)  # one arrow per packet
+    assert page.find("path", "arrow", "tracker", section=section)  # the tracker's traffic, faint
+    assert "capture's clock" in page.section_text(section)
+
+
+@needs_lan
+def test_on_a_lan_a_star_with_ring_labels_shows_its_real_senders(tmp_path):
+    grade = grade_one(build("star_ring_labels", tmp_path), "tweet_ring_order", network=choose("hosts"))
+    page = Page(render_html(grade))
+    section = page.section_of(grade, "tweet_ring_order")
+    assert hop_classes(page, section) == sorted(["normal", "return"] + ["wrong-forwarder"] * 3)
+    lanes = lane_x(page, section)
+    alice = lanes[1]
+    wrong = page.find("path", "arrow", "wrong-forwarder", section=section)
+    assert all(float(a["d"][1:].split(",")[0]) == alice for a in wrong)  # every wrong hop leaves @alice's host
 
 
 # -- hostile and odd data --------------------------------------------------------------------------
