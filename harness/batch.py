@@ -1,8 +1,10 @@
 """Grade many (submission, scenario) pairs on a pool of workers, respecting depends_on.
 
-Scenarios of all submissions share one pool, so a class grades as fast as the cores allow; a
-scenario starts only when its dependencies in the same submission have finished, and is `blocked`
-without running if one of them did not pass.
+Builds and scenarios of all submissions share one pool, so a class grades as fast as the cores
+allow. A submission with a `build:` command is built first (once); its scenarios then copy the built
+folder, or are all `error` with the compiler's last lines. A scenario starts only when its
+dependencies in the same submission have finished, and is `blocked` without running if one of them
+did not pass.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from harness.judge import grading
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.judge.steps import step_failed_rule
 from harness.net.mode import NetworkChoice
+from harness.run.build import BuildResult, build_submission
 from harness.run.network import pinned_address_problem
 from harness.run.runner import LOOPBACK, ScenarioRunner
 from harness.run.sandbox import Limits
@@ -32,31 +35,76 @@ Suite = dict[str, tuple[Path, Scenario]]
 # again: blocked without a timeout, it could miss a SIGINT or SIGTERM for as long as a step may take.
 SIGNAL_POLL_S = 0.25
 Progress = Callable[[Submission, ScenarioResult], None]
+BUILD = "\0build"  # the task that builds a submission, beside its scenario ids
 
 
 @dataclass
 class GradeOptions:
     jobs: int = os.cpu_count() or 1
-    step_timeout: float | None = None
+    step_timeout: float | None = None  # the grader's step limit: wins over scenarios and manifests
     limits: dict[str, int | None] = field(default_factory=dict)  # the grader's overrides win
     separate_user: bool = True
     network: NetworkChoice = LOOPBACK
+    max_step_timeout: float = 60.0  # caps what a manifest's `timeouts` may ask for
+    max_scenario_timeout: float = 600.0
+    max_build_timeout: float = 600.0
+
+
+@dataclass
+class Prepared:
+    """A submission as its scenarios need it: its dialect and folder, or why none of them can run."""
+
+    submission: Submission
+    dialect: Dialect | None = None
+    problem: str | None = None
+    build: BuildResult | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.build.folder if self.build is not None and self.build.folder else self.submission.path
+
+    @property
+    def needs_build(self) -> bool:
+        return self.dialect is not None and self.dialect.manifest.build is not None and self.build is None
+
+    def limits(self, options: GradeOptions) -> Limits:
+        manifest = self.dialect.manifest.limits.model_dump() if self.dialect else {}
+        return Limits().merged(manifest).merged(options.limits)
+
+
+def prepare(submission: Submission, options: GradeOptions) -> Prepared:
+    """Read the submission's manifest and check it can run on this network."""
+    try:
+        dialect = Dialect.for_submission(submission.path)
+    except InputFileError as exc:
+        return Prepared(submission, problem="the submission's tweeter.yaml is invalid:\n" + "\n".join(exc.problems))
+    problem = pinned_address_problem(options.network, dialect.manifest.network)
+    return Prepared(submission, dialect, f"Cannot grade it on this network: {problem}" if problem else None)
+
+
+def build(prepared: Prepared, options: GradeOptions, stop: threading.Event) -> BuildResult:
+    """Run the submission's build command (its own time limit, capped by the grader's)."""
+    assert prepared.dialect is not None and prepared.dialect.manifest.build is not None
+    manifest = prepared.dialect.manifest
+    timeout = min(manifest.timeouts.build, options.max_build_timeout)
+    return build_submission(prepared.submission.path, manifest.build, timeout, prepared.limits(options),
+                            options.separate_user, stop)
+
+
+def build_problem(result: BuildResult) -> str | None:
+    if result.ok:
+        return None
+    return (f"the build failed: `{result.command}` {result.status} after {result.duration_s:.1f} s. "
+            f"Its last lines (all of them in build.log):\n{result.tail()}")
 
 
 def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions,
               progress: Progress | None = None, stop: threading.Event | None = None) -> list[SubmissionGrade]:
     """Grade every submission against every scenario; returns one grade per submission, in order."""
-    dialects: dict[str, Dialect | str] = {}
-    for submission in submissions:
-        try:
-            dialect = Dialect.for_submission(submission.path)
-        except InputFileError as exc:
-            dialects[submission.name] = "the submission's tweeter.yaml is invalid:\n" + "\n".join(exc.problems)
-            continue
-        problem = pinned_address_problem(options.network, dialect.manifest.network)
-        dialects[submission.name] = f"Cannot grade it on this network: {problem}" if problem else dialect
+    prepared = {s.name: prepare(s, options) for s in submissions}
     results: dict[tuple[str, str], ScenarioResult] = {}
-    pending = [(s, sid) for s in submissions for sid in suite]
+    pending = [(s, BUILD) for s in submissions if prepared[s.name].needs_build]
+    pending += [(s, sid) for s in submissions for sid in suite]
     running: dict[Future, tuple[Submission, str]] = {}
     stop = stop or threading.Event()
 
@@ -65,76 +113,110 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
         if progress:
             progress(submission, result)
 
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
-        while pending or running:
-            for item in list(pending):
-                submission, scenario_id = item
-                ready = _ready(submission, scenario_id, suite, results, dialects, stop)
-                if ready is None:
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
+            while pending or running:
+                for item in list(pending):
+                    submission, task = item
+                    ready = True if task == BUILD else _ready(prepared[submission.name], task, suite, results, stop)
+                    if ready is None:
+                        continue
+                    pending.remove(item)
+                    if isinstance(ready, ScenarioResult):
+                        finish(submission, ready)
+                    elif len(running) < max(1, options.jobs):
+                        work = (build, prepared[submission.name], options, stop) if task == BUILD else \
+                            (_run_one, prepared[submission.name], task, suite, options, stop)
+                        running[pool.submit(*work)] = item
+                    else:
+                        pending.insert(0, item)
+                        break
+                if not running:
                     continue
-                pending.remove(item)
-                if isinstance(ready, ScenarioResult):
-                    finish(submission, ready)
-                elif len(running) < max(1, options.jobs):
-                    running[pool.submit(_run_one, submission, scenario_id, suite, ready, options, stop)] = item
-                else:
-                    pending.insert(0, item)
-                    break
-            if not running:
-                continue
-            done, _ = wait(list(running), timeout=SIGNAL_POLL_S, return_when=FIRST_COMPLETED)
-            for future in done:
-                submission, scenario_id = running.pop(future)
-                finish(submission, future.result())
-    grades = [_grade(s, suite, results, dialects, options.network) for s in submissions]
+                done, _ = wait(list(running), timeout=SIGNAL_POLL_S, return_when=FIRST_COMPLETED)
+                for future in done:
+                    submission, task = running.pop(future)
+                    if task == BUILD:
+                        built = prepared[submission.name]
+                        built.build = future.result()
+                        built.problem = build_problem(built.build)
+                    else:
+                        finish(submission, future.result())
+        grades = [_grade(prepared[s.name], suite, results, options) for s in submissions]
+    finally:
+        for item in prepared.values():
+            if item.build is not None:
+                item.build.remove()
     for grade in grades:
         grade.incomplete = stop.is_set()
     return grades
 
 
-def _ready(submission: Submission, scenario_id: str, suite: Suite, results: dict, dialects: dict,
-           stop: threading.Event) -> ScenarioResult | Dialect | None:
-    """A ready-made result (blocked / error), the dialect to run with, or None (dependencies running)."""
+def _ready(prepared: Prepared, scenario_id: str, suite: Suite, results: dict,
+           stop: threading.Event) -> ScenarioResult | bool | None:
+    """A ready-made result (blocked / error), True (run it), or None (build or dependencies running)."""
     file, scenario = suite[scenario_id]
-    dialect = dialects[submission.name]
-    if isinstance(dialect, str):
-        return grading.errored(scenario_id, file, scenario, dialect)
+    if prepared.problem is not None:
+        return grading.errored(scenario_id, file, scenario, prepared.problem)
     if stop.is_set():
         return grading.errored(scenario_id, file, scenario, "not run: grading was interrupted")
-    outcomes = [results.get((submission.name, dep)) for dep in scenario.depends_on]
+    if prepared.needs_build:
+        return None
+    outcomes = [results.get((prepared.submission.name, dep)) for dep in scenario.depends_on]
     if any(outcome is None for outcome in outcomes):
         return None
     failed = [dep for dep, outcome in zip(scenario.depends_on, outcomes) if outcome.status != "passed"]
     if failed:
         return grading.blocked(scenario_id, file, scenario, failed)
-    return dialect
+    return True
 
 
-def _run_one(submission: Submission, scenario_id: str, suite: Suite, dialect: Dialect,
-             options: GradeOptions, stop: threading.Event) -> ScenarioResult:
+def _run_one(prepared: Prepared, scenario_id: str, suite: Suite, options: GradeOptions,
+             stop: threading.Event) -> ScenarioResult:
     file, scenario = suite[scenario_id]
-    return run_scenario(submission.path, dialect, scenario_id, file, scenario, options, stop)
+    assert prepared.dialect is not None
+    return run_scenario(prepared.folder, prepared.dialect, scenario_id, file, scenario, options, stop)
+
+
+def granted_timeouts(dialect: Dialect, options: GradeOptions) -> dict[str, float | None]:
+    """The time limits a submission gets: what its manifest asks for, capped by the grader; the
+    grader's --step-timeout wins over everything."""
+    asked = dialect.manifest.timeouts
+    return {"step": options.step_timeout or (min(asked.step, options.max_step_timeout) if asked.step else None),
+            "scenario": min(asked.scenario, options.max_scenario_timeout) if asked.scenario else None,
+            "build": min(asked.build, options.max_build_timeout) if dialect.manifest.build else None}
 
 
 def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, scenario: Scenario,
                  options: GradeOptions, stop: threading.Event) -> ScenarioResult:
     """One scenario against one submission, run then judged; never raises (the pytest plugin uses it too)."""
     limits = Limits().merged(dialect.manifest.limits.model_dump()).merged(options.limits)
+    timeouts = granted_timeouts(dialect, options)
     try:
-        record = ScenarioRunner(path, dialect, scenario, scenario_id, file, options.step_timeout, limits,
+        record = ScenarioRunner(path, dialect, scenario, scenario_id, file, timeouts["step"], limits,
                                 options.separate_user, abort=stop, network=options.network,
-                                step_failed=step_failed_rule(scenario)).run()
+                                step_failed=step_failed_rule(scenario),
+                                scenario_timeout=timeouts["scenario"]).run()
         return grading.judge_record(scenario_id, file, scenario, record)
     except Exception as exc:  # a harness bug must not lose the other results
         return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
 
 
-def _grade(submission: Submission, suite: Suite, results: dict, dialects: dict,
-           network: NetworkChoice) -> SubmissionGrade:
+def _grade(prepared: Prepared, suite: Suite, results: dict, options: GradeOptions) -> SubmissionGrade:
+    submission = prepared.submission
     scenarios = [results[(submission.name, sid)] for sid in suite]
-    dialect = dialects[submission.name]
-    graded = {"mode": network.mode, "reason": network.reason}
-    if isinstance(dialect, str):
-        return SubmissionGrade(submission.name, str(submission.path), scenarios, error=dialect, network=graded)
-    return SubmissionGrade(submission.name, str(submission.path), scenarios,
-                           trace_lines=dialect.manifest.trace_lines, network=graded)
+    graded = SubmissionGrade(submission.name, str(submission.path), scenarios,
+                             network={"mode": options.network.mode, "reason": options.network.reason})
+    if prepared.dialect is None:
+        graded.error = prepared.problem
+        return graded
+    graded.trace_lines = prepared.dialect.manifest.trace_lines
+    graded.timeouts = granted_timeouts(prepared.dialect, options)
+    if prepared.build is not None:
+        graded.build = prepared.build.to_json()
+        graded.build_log = prepared.build.transcript
+        if not prepared.build.ok:
+            graded.error = f"the build failed: `{prepared.build.command}` {prepared.build.status}"
+    elif prepared.problem:
+        graded.error = prepared.problem
+    return graded

@@ -72,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--out", type=Path, default=Path("grading-results"),
                              help="folder for reports and transcripts (default: ./grading-results)")
         command.add_argument("--step-timeout", type=float, default=None,
-                             help="seconds per step, overriding the scenarios' own")
+                             help="seconds per step, overriding the scenarios' and the manifests' own")
+        command.add_argument("--max-step-timeout", type=float, default=60.0, metavar="SECONDS",
+                             help="the most a manifest's `timeouts: {step}` may ask for (default 60)")
+        command.add_argument("--max-scenario-timeout", type=float, default=600.0, metavar="SECONDS",
+                             help="the most a manifest's `timeouts: {scenario}` may ask for (default 600)")
+        command.add_argument("--max-build-timeout", type=float, default=600.0, metavar="SECONDS",
+                             help="the most a manifest's `timeouts: {build}` may ask for (default 600)")
         command.add_argument("--quiet", action="store_true", help="no progress display")
         command.add_argument("--verbose", action="store_true",
                              help="also print each failure's explanation as soon as it happens")
@@ -136,6 +142,8 @@ def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]
     submissions = discover(paths)
     network = network_mode.choose(args.network)
     options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout, separate_user=not args.same_user,
+                           max_step_timeout=args.max_step_timeout, max_scenario_timeout=args.max_scenario_timeout,
+                           max_build_timeout=args.max_build_timeout,
                            network=network,
                            limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
     progress = Progress(submissions, len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose,

@@ -315,11 +315,10 @@ def default_submission() -> Path:
 
 
 def _resolve_submission(config: pytest.Config) -> tuple[Path, Dialect | str]:
-    """The submission folder and its dialect, or the message every scenario errors with (as in
-    harness.batch.grade_all: an invalid tweeter.yaml makes each scenario `error`)."""
-    from harness.inputs.dialect import Dialect
-    from harness.errors import InputFileError
-    from harness.inputs.submissions import DEFAULT_PROGRAMS, is_submission
+    """The submission folder (built, if it has a build step) and its dialect, or the message every
+    scenario errors with (as in harness.batch.grade_all: an invalid tweeter.yaml, a failed build)."""
+    from harness.batch import GradeOptions, build, build_problem, prepare
+    from harness.inputs.submissions import DEFAULT_PROGRAMS, Submission, is_submission
     option = config.getoption("submission")
     if option is None:
         folder = default_submission()
@@ -330,10 +329,15 @@ def _resolve_submission(config: pytest.Config) -> tuple[Path, Dialect | str]:
         if not is_submission(folder):
             raise pytest.UsageError(f"--submission {option}: not a submission (no {MANIFEST_NAME}, "
                                     f"no {' and '.join(DEFAULT_PROGRAMS)})")
-    try:
-        return folder, Dialect.for_submission(folder)
-    except InputFileError as exc:
-        return folder, "the submission's tweeter.yaml is invalid:\n" + "\n".join(exc.problems)
+    options = GradeOptions(jobs=1, network=_network(config))
+    prepared = prepare(Submission(folder.name, folder), options)
+    if prepared.needs_build and prepared.problem is None:
+        prepared.build = build(prepared, options, threading.Event())
+        config.add_cleanup(prepared.build.remove)
+        prepared.problem = build_problem(prepared.build)
+    if prepared.problem is not None or prepared.dialect is None:
+        return folder, prepared.problem or "the submission could not be read"
+    return prepared.folder, prepared.dialect
 
 
 def _submission(config: pytest.Config) -> tuple[Path, Dialect | str]:

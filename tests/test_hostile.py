@@ -21,15 +21,15 @@ STEP_TIMEOUT_S = 2
 
 # what each one must be reported as, and a phrase the explanation must contain
 EXPECTED = {
-    "busy_loop_at_start": ("failed", "no result line within 2 s"),
-    "blocks_on_read": ("failed", "no result line within 2 s"),
-    "fork_bomb": ("failed", "no result line within 2 s"),
+    "busy_loop_at_start": ("failed", "no result line: stopped waiting after 2 s (the step limit)"),
+    "blocks_on_read": ("failed", "stopped waiting after 2 s (the step limit)"),
+    "fork_bomb": ("failed", "no result line: stopped waiting after 2 s (the step limit)"),
     "memory_hog": ("failed", "register @alice answers SUCCESS"),
     "prints_100mb": ("failed", "more bytes counted, not kept"),
     "invalid_utf8_and_escapes": ("failed", "\\x1b[2J"),
-    "ignores_sigterm": ("failed", "no result line within 2 s"),
-    "daemon_double_fork": ("failed", "no result line within 2 s"),
-    "closes_stdout": ("failed", "no result line within 2 s"),
+    "ignores_sigterm": ("failed", "no result line: stopped waiting after 2 s (the step limit)"),
+    "daemon_double_fork": ("failed", "no result line: stopped waiting after 2 s (the step limit)"),
+    "closes_stdout": ("failed", "no result line: stopped waiting after 2 s (the step limit)"),
     "exits_at_once": ("failed", "@alice's program ended (exited with status 3)"),
     "binds_tracker_port": ("error", "Address already in use"),
 }

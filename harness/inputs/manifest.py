@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.inputs import yaml_source
+from harness.inputs.keys import KEYS
 
 MANIFEST_NAME = "tweeter.yaml"
 HANDLE = r"@[A-Za-z]+"
@@ -30,8 +31,9 @@ def placeholders_in(template: str) -> set[str]:
     return set(PLACEHOLDER.findall(template.replace("{{", "").replace("}}", "")))
 
 
-def check_placeholders(template: str, allowed: set[str]) -> str:
-    unknown = placeholders_in(template) - allowed
+def check_placeholders(template: str, allowed: set[str], keys: bool = False) -> str:
+    """Every `{name}` must be an allowed placeholder (or, in a typed line, a key such as `{enter}`)."""
+    unknown = placeholders_in(template) - allowed - (set(KEYS) if keys else set())
     if unknown:
         raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; allowed: "
                          + ", ".join(f"{{{name}}}" for name in sorted(allowed)))
@@ -70,7 +72,7 @@ class TypedLine(Strict):
     @field_validator("send")
     @classmethod
     def _send(cls, value: str) -> str:
-        return check_placeholders(value, COMMAND_PLACEHOLDERS)
+        return check_placeholders(value, COMMAND_PLACEHOLDERS, keys=True)
 
     @field_validator("expect")
     @classmethod
@@ -135,7 +137,7 @@ class Commands(Strict):
     @classmethod
     def _lines(cls, value: CommandScript) -> CommandScript:
         for line in _script(value) or []:
-            check_placeholders(line.send, COMMAND_PLACEHOLDERS)
+            check_placeholders(line.send, COMMAND_PLACEHOLDERS, keys=True)
         return value
 
     def script(self, command: str) -> list[TypedLine] | None:
@@ -172,51 +174,104 @@ class Replies(Strict):
 
 
 class Query(Strict):
+    """How the answer to `query handles` reads: one line, or a first line and more lines after it."""
+
     reply: str = Field(r"^query handles: SUCCESS (?P<count>\d+)(?P<handles>.*)$",
-                       description="Regex for the query answer; groups `count` and/or `handles`.")
-    item: str | None = Field(None, description="Regex for one handle per line after the reply line "
-                             "(group `handle`); `count` lines are read.")
+                       description="Regex for the (first line of the) answer; groups `count` and/or "
+                       "`handles` when it holds them.")
+    count: str | None = Field(None, description="Regex (group `count`) for a line after the reply that "
+                              "gives the number of handles, when the reply line does not.")
+    item: str | None = Field(None, description="Regex (group `handle`) for one handle per line after the "
+                             "reply; lines that do not match (followers nested under a handle) are passed over.")
+    end: str | None = Field(None, description="Regex for the line after the last handle, when no count is "
+                            "printed (the user's `prompt` also ends the list).")
 
     @field_validator("reply")
     @classmethod
     def _reply(cls, value: str) -> str:
-        check_regex(value)
-        if not {"count", "handles"} & set(re.compile(value).groupindex):
-            raise ValueError("query reply regex needs a named group `count` or `handles`")
-        return value
+        return check_regex(value)
+
+    @field_validator("count")
+    @classmethod
+    def _count(cls, value: str | None) -> str | None:
+        return None if value is None else check_regex(value, ("count",))
 
     @field_validator("item")
     @classmethod
     def _item(cls, value: str | None) -> str | None:
         return None if value is None else check_regex(value, ("handle",))
 
+    @field_validator("end")
+    @classmethod
+    def _end(cls, value: str | None) -> str | None:
+        return None if value is None else check_regex(value)
+
     @model_validator(mode="after")
-    def _item_needs_count(self) -> "Query":
-        if self.item and "count" not in re.compile(self.reply).groupindex:
-            raise ValueError("query.item needs a `count` group in query.reply (how many lines to read)")
+    def _handles_somewhere(self) -> "Query":
+        groups = set(re.compile(self.reply).groupindex)
+        if not self.item and not {"count", "handles"} & groups:
+            raise ValueError("query.reply needs a named group `count` or `handles`, or give query.item for "
+                             "handles printed one per line")
+        if self.count and "count" in groups:
+            raise ValueError("the count is on the reply line (its `count` group) or on a line of its own "
+                             "(query.count), not both")
         return self
+
+    @property
+    def counted(self) -> bool:
+        return bool(self.count) or "count" in re.compile(self.reply).groupindex
+
+
+class ReturnedLine(Strict):
+    """The line that says a tweet came back, printed by the tweeter or by the tracker."""
+
+    at: Literal["tweeter", "tracker"] = Field("tweeter", description="Which program prints it.")
+    line: str = Field(description="Regex for the line.")
+
+    @field_validator("line")
+    @classmethod
+    def _line(cls, value: str) -> str:
+        return check_regex(value)
 
 
 class Tweets(Strict):
-    received: str = Field(
+    received: str | list[str] | None = Field(
         rf'^(?P<receiver>{HANDLE}) received tweet from (?P<tweeter>{HANDLE}) via (?P<forwarder>{HANDLE}): '
         r'"(?P<text>.*)"$',
-        description="Regex for the line a follower prints on receiving a tweet: group `text` required; "
-                    "`tweeter` and `forwarder` (the handle that passed it on) strongly recommended.")
-    returned: str | None = Field(rf'^(?P<tweeter>{HANDLE}) tweet returned: "(?P<text>.*)"$',
-                                 description="Regex the tweeter prints when its tweet came back round.")
+        description="Regex for the line a follower prints on receiving a tweet, or a list of regexes for "
+                    "consecutive lines (their groups combine); null if it prints none. Group `text` "
+                    "required; `tweeter` and `forwarder` (the handle that passed it on) strongly recommended.")
+    returned: str | ReturnedLine | None = Field(
+        rf'^(?P<tweeter>{HANDLE}) tweet returned: "(?P<text>.*)"$',
+        description="Regex the tweeter prints when its tweet came back round, or {at: tracker, line: regex} "
+                    "for a line the tracker prints then (a user that ends its tweet silently).")
+    own_copy: str | bool | None = Field(None, description="The tweeter prints its own tweet: a regex for "
+                                        "that line, or true when it prints it like a received tweet. Not a "
+                                        "delivery to someone outside the ring.")
     end_tweet_automatic: bool = Field(True, description="The user sends end-tweet by itself once the "
                                       "tweet returns (else the harness types it).")
 
     @field_validator("received")
     @classmethod
-    def _received(cls, value: str) -> str:
-        return check_regex(value, ("text",))
+    def _received(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if value is None or isinstance(value, str):
+            return None if value is None else check_regex(value, ("text",))
+        if not 1 <= len(value) <= 4:
+            raise ValueError("a received tweet is 1 to 4 consecutive lines")
+        groups = set().union(*(re.compile(check_regex(line)).groupindex for line in value))
+        if "text" not in groups:
+            raise ValueError("one of the lines needs the named group `text`, e.g. (?P<text>.*)")
+        return value
 
     @field_validator("returned")
     @classmethod
-    def _returned(cls, value: str | None) -> str | None:
-        return None if value is None else check_regex(value)
+    def _returned(cls, value: str | ReturnedLine | None) -> str | ReturnedLine | None:
+        return check_regex(value) if isinstance(value, str) else value
+
+    @field_validator("own_copy")
+    @classmethod
+    def _own_copy(cls, value: str | bool | None) -> str | bool | None:
+        return check_regex(value) if isinstance(value, str) else value
 
 
 class LimitOverrides(Strict):
@@ -272,10 +327,32 @@ class NetworkPins(Strict):
         return value
 
 
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+HARNESS_ENV = {"PATH", "HOME", "TMPDIR", "TWEETER_HARNESS_RUN"}
+
+
+class Timeouts(Strict):
+    """Time a submission asks for; the grader's --max-step-timeout and --max-scenario-timeout cap it."""
+
+    step: float | None = Field(None, gt=0, le=300, description="Seconds one step may take (instead of "
+                               "the scenarios' default).")
+    scenario: float | None = Field(None, gt=0, le=3600, description="Seconds a whole scenario may take.")
+    build: float = Field(300, gt=0, le=3600, description="Seconds the build may take.")
+
+
 class Manifest(Strict):
     """A submission's `tweeter.yaml`. Every key is optional."""
 
     name: str | None = Field(None, description="Display name of the submission.")
+    build: str | None = Field(None, description="Shell command run once in the submission's folder before "
+                              "any scenario (e.g. `make`, `javac *.java`), in the sandbox.")
+    env: dict[str, str] = Field({}, description="Environment variables for both programs; values may use "
+                                "the launch placeholders, e.g. TRACKER_PORT: \"{tracker_port}\".")
+    prompt: str | None = Field(None, description="Regex of the prompt a user prints when it is ready for "
+                               "the next command: the harness waits for it before typing each command.")
+    timeouts: Timeouts = Timeouts()
+    pace_ms: int = Field(0, ge=0, le=5000, description="Least time in milliseconds between two lines typed "
+                         "at the same program (for consoles that lose input typed at machine speed).")
     launch: Launch = Launch()
     startup: Startup = Startup()
     ready: Ready = Ready()
@@ -291,10 +368,35 @@ class Manifest(Strict):
     limits: LimitOverrides = LimitOverrides()
     network: NetworkPins = NetworkPins()
 
-    @field_validator("trace_lines")
+    @field_validator("trace_lines", "prompt")
     @classmethod
-    def _trace_lines(cls, value: str | None) -> str | None:
+    def _regexes(cls, value: str | None) -> str | None:
         return None if value is None else check_regex(value)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if name in HARNESS_ENV:
+                raise ValueError(f"{name} is set by the harness (the sandbox), not by the manifest")
+            check_placeholders(str(text), LAUNCH_PLACEHOLDERS)
+        return value
+
+    @field_validator("build")
+    @classmethod
+    def _build(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("the build command is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _query_items_end(self) -> "Manifest":
+        if self.query.item and not (self.query.counted or self.query.end or self.prompt):
+            raise ValueError("query.item: say where the list of handles ends: a `count` group in "
+                             "query.reply, query.count, query.end, or the user's `prompt`")
+        return self
 
 
 def load_manifest(folder: Path) -> Manifest:

@@ -22,7 +22,7 @@ ARRIVAL_NOISE_S = 0.05  # arrival times closer than this do not order lines of d
 
 
 def judge_delivery(obs: TweetSeen, graded: tuple[str, ...] = DELIVERY_PROPERTIES, wire: WireView | None = None,
-                   wire_note: str = "") -> list[CheckResult]:
+                   wire_note: str = "", prints_received: bool = True) -> list[CheckResult]:
     """All six properties; those a scenario does not grade are reported but cannot fail it.
 
     So that one bug costs one scenario, each scenario grades the properties it is about (a tweet
@@ -40,6 +40,8 @@ def judge_delivery(obs: TweetSeen, graded: tuple[str, ...] = DELIVERY_PROPERTIES
         for result in results[1:5]:
             if wire_note and result.status != "skipped":
                 result.message += f" ({wire_note})"
+    if not prints_received:
+        results = [_unseen(result) if result.evidence != "wire" else result for result in results]
     for key, result in zip(DELIVERY_PROPERTIES, results):
         if result.evidence is None:
             result.evidence = "console"
@@ -59,6 +61,12 @@ def tweet_json(obs: TweetSeen, wire: WireView | None = None) -> dict:
     if wire is not None:
         data["hops"] = [{"t": h.t, "src": h.src, "dst": h.dst, "seq": h.seq} for h in wire.hops]
     return data
+
+
+def _unseen(result: CheckResult) -> CheckResult:
+    """A property only printed lines could show, from a submission that prints no received tweet."""
+    return skipped(result.name, "not judged: the submission prints no line when a tweet reaches a follower "
+                   "(tweets.received: null); print the tweet and who passed it on, so that this can be seen")
 
 
 def _wired(result: CheckResult) -> CheckResult:

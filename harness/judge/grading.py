@@ -58,6 +58,9 @@ class SubmissionGrade:
     incomplete: bool = False  # grading was stopped before every scenario had run
     trace_lines: str | None = r"^\[trace\] "  # the dialect's protocol-trace lines, left out of excerpts
     network: dict | None = None  # {mode, reason}: how the programs were connected
+    timeouts: dict | None = None  # the time limits the submission was granted (its manifest, capped)
+    build: dict | None = None  # {command, ok, status, duration_s} when the submission has a build step
+    build_log: Transcript | None = None  # what the build printed
 
     @property
     def score(self) -> float:
@@ -76,6 +79,10 @@ class SubmissionGrade:
                 "max_score": self.max_score, "scenarios": [s.to_json() for s in self.scenarios]}
         if self.network:
             data["network"] = dict(self.network)
+        if self.build:
+            data["build"] = dict(self.build)
+        if self.timeouts and any(v is not None for v in self.timeouts.values()):
+            data["timeouts"] = {k: v for k, v in self.timeouts.items() if v is not None}
         sandbox = next((s.protections for s in self.scenarios if s.protections), None)
         if sandbox:
             data["sandbox"] = {k: v for k, v in sandbox.items() if k != "uid"}

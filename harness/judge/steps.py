@@ -5,6 +5,7 @@ Every message is written here, from the observations alone, in the assignment's 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from harness.inputs.scenario import DELIVERY_PROPERTIES, Scenario, step_args, step_kind
@@ -27,6 +28,7 @@ class StepJudge:
         self.handles = record.handles
         self.transcript = record.transcript
         self.tweets: list[dict] = []  # judged tweets, for the reports
+        self.record_prompt = record.prompt
 
     def label(self, name: str) -> str:
         return "the tracker" if name == TRACKER else self.handles.get(name, f"@{name}")
@@ -57,14 +59,47 @@ class StepJudge:
     def reply_check(self, reply: ReplySeen, expect: str) -> CheckResult:
         label = f"{reply.what} answers {expect.upper()}"
         if reply.typed_seq is None:
-            return failed(label, f"the submission's manifest says it has no `{reply.command}` command")
+            return failed(label, self.not_typed(reply.user, reply.command, reply.not_typed))
+        late = self._late_note(reply.late_answers)
         if reply.outcome is None:
             why = (f"{self.label(reply.user)}'s program ended ({self.transcript.exit_text(reply.user)})"
-                   if reply.gave_up == "exited" else f"no result line within {reply.waited_s:g} s")
-            return failed(label, f"expected {expect.upper()}; {why}")
+                   if reply.gave_up == "exited" else
+                   f"no result line: {self.waited(reply.user, reply.typed_seq, reply.waited_s)}")
+            return failed(label, f"expected {expect.upper()}; {why}{late}")
         if reply.outcome != expect:
-            return failed(label, f"expected {expect.upper()}, seen {reply.outcome.upper()}: {reply.line!r}")
-        return passed(label, reply.line or "")
+            return failed(label, f"expected {expect.upper()}, seen {reply.outcome.upper()}: {reply.line!r}{late}")
+        return passed(label, (reply.line or "") + late)
+
+    def not_typed(self, user: str, command: str, why: str | None) -> str:
+        """Why a command was not typed at all: never "no answer"."""
+        if why == "no_prompt":
+            prompt = self.record_prompt or "its prompt"
+            last = [e.text for e in self.transcript.lines(user, ("in",))]
+            after = f" after `{last[-1]}`" if last else " after it started"
+            return (f"{self.label(user)} never showed its prompt {prompt!r} again{after}, so "
+                    f"`{command.replace('_', '-')}` was not typed")
+        return f"the submission's manifest says it has no `{command.replace('_', '-')}` command"
+
+    def waited(self, user: str, after_seq: int, waited_s: float) -> str:
+        """"stopped waiting after N s (the step limit)", and what the program printed meanwhile."""
+        typed = next((e for e in self.transcript.snapshot() if e.seq == after_seq), None)
+        lines = [e for e in self.transcript.lines(user, ("out",), after=after_seq) if not self._trace_line(e.text)]
+        base = typed.t if typed is not None else self.transcript.t0
+        shown = "; ".join(f"{e.text[:120]!r} at +{e.t - base:.2f} s" for e in lines[:4])
+        more = f" and {len(lines) - 4} more" if len(lines) > 4 else ""
+        return (f"stopped waiting after {waited_s:g} s (the step limit); {self.label(user)} printed meanwhile: "
+                + (shown + more if lines else "nothing"))
+
+    def _late_note(self, late: list[int]) -> str:
+        if not late:
+            return ""
+        lines = [e.text for e in self.transcript.snapshot() if e.seq in set(late)]
+        return (f" (before it, {', '.join(repr(line[:80]) for line in lines)} was taken as the late answer to an "
+                "earlier command)")
+
+    def _trace_line(self, text: str) -> bool:
+        pattern = self.record.trace_lines
+        return bool(pattern) and re.search(pattern, text[:4096]) is not None
 
     def _replies(self, args: Any, record: StepRecord) -> list[CheckResult]:
         return [self.reply_check(reply, args.expect) for reply in record.replies]
@@ -76,10 +111,12 @@ class StepJudge:
         seen = record.query
         assert seen is not None
         if seen.typed_seq is None:
-            return [failed(name, "the submission's manifest says it has no `query` command")]
+            return [failed(name, self.not_typed(seen.user, "query", seen.not_typed))]
         expected = sorted(h if h.startswith("@") else f"@{h}" for h in args.handles)
         if seen.line is None:
-            return [failed(name, f"expected the list {expected}; no answer within {seen.waited_s:g} s")]
+            why = (f"{self.label(seen.user)}'s program ended ({self.transcript.exit_text(seen.user)})"
+                   if seen.gave_up == "exited" else f"no answer: {self.waited(seen.user, seen.typed_seq, seen.waited_s)}")
+            return [failed(name, f"expected the list {expected}; {why}")]
         if seen.refused:
             return [failed(name, f"expected the list {expected}; seen FAILURE: {seen.line!r}")]
         handles = seen.handles or []
@@ -127,8 +164,9 @@ class StepJudge:
         return self._tweets(list(args), record)
 
     def _tweets(self, tweets: list[Any], record: StepRecord) -> list[CheckResult]:
-        if any(seen.reply.typed_seq is None for seen in record.tweets):
-            return [failed("tweet", "the submission's manifest says it has no `tweet` command")]
+        untyped = next((seen for seen in record.tweets if seen.reply.typed_seq is None), None)
+        if untyped is not None:
+            return [failed(f"tweet by {untyped.tweeter}", self.not_typed(untyped.user, "tweet", untyped.reply.not_typed))]
         checks: list[CheckResult] = []
         single = len(record.tweets) == 1
         for seen in record.tweets:
@@ -141,7 +179,7 @@ class StepJudge:
                 wire = self._wire_view(seen, record)
                 note = NO_CARRIER if self.record.network.mode == "hosts" and wire is None and seen.followers else ""
                 self.tweets.append(tweet_json(seen, wire))
-                checks.extend(judge_delivery(seen, graded, wire, note))
+                checks.extend(judge_delivery(seen, graded, wire, note, self.record.prints_received))
             elif seen.reply.outcome == "failure" or args.expect == "failure":
                 checks.append(_refused_not_delivered(seen))
         return checks

@@ -43,6 +43,11 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
+def unshare(flags: int) -> None:
+    """Give the calling process namespaces of its own (e.g. CLONE_NEWNET: a network with nothing in it)."""
+    _check(_libc.unshare(flags), "unshare")
+
+
 def enter_namespace(path: Path, kind: int = CLONE_NEWNET) -> None:
     """Move the calling thread (or a child before exec) into the namespace at `path`."""
     fd = os.open(path, os.O_RDONLY)

@@ -18,7 +18,7 @@ from harness.reports.gradescope import results_json
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.reports.html import render_html
 from harness.reports.junit import junit_xml
-from harness.run.records import TRACE_FILE
+from harness.run.records import TRACE_FILE, Transcript
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
 
@@ -47,6 +47,8 @@ def write_submission(grade: SubmissionGrade, out: Path, transcripts: bool = True
     folder.mkdir(parents=True, exist_ok=True)
     for result in grade.scenarios if transcripts else []:
         _write_transcripts(result, folder / "transcripts" / safe_name(result.id))
+    if transcripts and grade.build_log is not None:
+        _write(folder / "build.log", _log_text(grade.build_log, "build"))
     _write(folder / "junit.xml", junit_xml([grade]))
     _write(folder / "results.json", _json(results_json(grade, sum(s.duration_s for s in grade.scenarios))))
     _write(folder / "report.html", render_html(grade, trace_lines=grade.trace_lines))
@@ -73,8 +75,13 @@ def _write_transcripts(result: ScenarioResult, folder: Path) -> None:
     else:
         trace.write(folder / TRACE_FILE)
     for proc in trace.procs():
-        lines = [f"{e.t - trace.t0:9.4f} {_mark(e.kind)} {e.text}" for e in events if e.proc == proc]
-        (folder / f"{safe_name(proc)}.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (folder / f"{safe_name(proc)}.log").write_text(_log_text(trace, proc, events), encoding="utf-8")
+
+
+def _log_text(trace: Transcript, proc: str, events: list | None = None) -> str:
+    """One process's transcript: seconds since the start, > typed, < printed, * started/ended/notes."""
+    lines = [f"{e.t - trace.t0:9.4f} {_mark(e.kind)} {e.text}" for e in events or trace.snapshot() if e.proc == proc]
+    return "\n".join(lines) + "\n"
 
 
 def _mark(kind: str) -> str:

@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from harness.inputs.dialect import MATCH_LIMIT, Dialect, render
+from harness.inputs.dialect import MATCH_LIMIT, Dialect, Typed, render_typed
 from harness.run.processes import ProcessSet
 from harness.run.records import Event, ReplySeen, StepRecord
 from harness.run.trace import Trace
 
 TRACKER = "tracker"
+PENDING = "pending"  # a wait matched the line a program is still printing (a prompt without newline)
 ABORTED = object()
 ABORT_POLL_S = 0.25  # how soon a running scenario notices that grading was stopped
 
@@ -49,6 +50,14 @@ class UserSlot:
         return values
 
 
+@dataclass
+class TypedCommand:
+    """A canonical command typed at a user: the seq of its last line, or why it was not typed."""
+
+    seq: int | None
+    not_typed: str | None = None  # "no_command" (the manifest has none) or "no_prompt"
+
+
 def search(pattern: str) -> Callable[[str], object]:
     compiled = re.compile(pattern)
     return lambda text: compiled.search(text[:MATCH_LIMIT])
@@ -70,6 +79,7 @@ class Driver:
         self.abort = abort
         self.step_failed = step_failed  # the judge's view, for where the script cannot go on
         self.cursor: dict[str, int] = {}  # per program: the last line already used as an answer
+        self.unanswered: dict[str, list[str]] = {}  # per user: commands whose answer never came (yet)
 
     # -- the programs ------------------------------------------------------------------------
     def base_values(self) -> dict[str, str]:
@@ -107,12 +117,16 @@ class Driver:
         return min(timeout, remaining)
 
     def wait_line(self, name: str, matcher: Callable[[str], object], after: int,
-                  timeout: float) -> Event | str | None:
-        """First line of `name` after seq `after` that matches; 'exited' if it ended; None on timeout."""
+                  timeout: float, partial: bool = False) -> Event | str | None:
+        """First line of `name` after seq `after` that matches; with `partial`, also the line it is
+        still printing (PENDING: a prompt without newline, seen at once); 'exited' if it ended;
+        None on timeout."""
         def probe() -> Event | str | None:
             for event in self.trace.lines(name, after=after):
                 if matcher(event.text):
                     return event
+            if partial and (pending := self.procs.pending(name)) and matcher(pending):
+                return PENDING
             return "exited" if self.exited(name) else None
 
         return self.wait(probe, timeout)
@@ -122,37 +136,71 @@ class Driver:
         return typed[-1].seq if typed else -1
 
     # -- typing ------------------------------------------------------------------------------
-    def send(self, name: str, line: str) -> int:
+    def send(self, name: str, line: str | Typed) -> int:
         return self.procs.send_line(name, line)
 
-    def type_command(self, user: str, command: str, timeout: float, **extra: str) -> int | None:
-        """Type a canonical command through the dialect; the seq of the last line typed, None if absent."""
+    def type_command(self, user: str, command: str, timeout: float, **extra: str) -> TypedCommand:
+        """Type a canonical command through the dialect, after the user's prompt if it has one."""
         script = self.dialect.command_lines(command)
         if script is None:
-            return None
+            return TypedCommand(None, "no_command")
         values = {**self.base_values(), **self.users[user].values(), **extra}
         typed = max(self.cursor.get(user, -1), self.last_typed(user))  # a prompt answered is used up
+        if self.dialect.prompt_re is not None:
+            prompt = self.wait_line(user, self.dialect.is_prompt, typed, timeout, partial=True)
+            if not isinstance(prompt, Event) and prompt != PENDING:
+                return TypedCommand(None, "no_prompt")
         for line in script:
             if line.expect:
-                event = self.wait_line(user, search(line.expect), typed, timeout)
-                if not isinstance(event, Event):
+                event = self.wait_line(user, search(line.expect), typed, timeout, partial=True)
+                if not isinstance(event, Event) and event != PENDING:
                     break
-            typed = self.send(user, render(line.send, values))
-        return typed
+            typed = self.send(user, render_typed(line.send, values))
+        return TypedCommand(typed)
 
-    def await_reply(self, user: str, command: str, what: str, typed: int | None, timeout: float) -> ReplySeen:
-        """The result line of `command` typed at `user` (after seq `typed`), as seen."""
-        seen = ReplySeen(user=user, command=command, what=what, typed_seq=typed, waited_s=timeout)
-        if typed is None:
+    def await_answer(self, user: str, after: int, timeout: float,
+                     is_answer: Callable[[str], object]) -> tuple[Event | str | None, list[int]]:
+        """The first line after `after` that answers the command just typed, and the lines before it
+        taken as late answers to earlier commands of this user that never got theirs (a program
+        answers in order, so a late line of an earlier command is never taken for a later one's)."""
+        start = max(after, self.cursor.get(user, -1))
+        waiting = list(self.unanswered.get(user, []))
+
+        def scan(final: bool) -> tuple[Event | str | None, list[int], list[str]] | None:
+            queue, late = list(waiting), []
+            for event in self.trace.lines(user, after=start):
+                if queue and self.dialect.reply_outcome(queue[0], event.text):
+                    late.append(event.seq)
+                    queue.pop(0)
+                elif is_answer(event.text):
+                    return event, late, queue
+            if final or self.exited(user):
+                return ("exited" if self.exited(user) else None), late, queue
+            return None
+
+        found = self.wait(lambda: scan(final=False), timeout)
+        answer, late, queue = found if found is not None else scan(final=True)  # type: ignore[misc]
+        self.unanswered[user] = queue
+        if late:
+            self.cursor[user] = max(late)
+        if isinstance(answer, Event):
+            self.cursor[user] = answer.seq
+        return answer, late
+
+    def await_reply(self, user: str, command: str, what: str, typed: TypedCommand, timeout: float) -> ReplySeen:
+        """The result line of `command` typed at `user`, as seen."""
+        seen = ReplySeen(user=user, command=command, what=what, typed_seq=typed.seq, not_typed=typed.not_typed,
+                         waited_s=timeout)
+        if typed.seq is None:
             return seen
-        start = max(typed, self.cursor.get(user, -1))
-        event = self.wait_line(user, lambda text: self.dialect.reply_outcome(command, text), start, timeout)
+        event, seen.late_answers = self.await_answer(user, typed.seq, timeout,
+                                                     lambda text: self.dialect.reply_outcome(command, text))
         if isinstance(event, Event):
-            self.cursor[user] = event.seq
             seen.outcome = self.dialect.reply_outcome(command, event.text)  # type: ignore[assignment]
             seen.line, seen.line_seq = event.text, event.seq
         else:
-            seen.gave_up = "exited" if self.exited(user) else "timeout"
+            seen.gave_up = "exited" if event == "exited" else "timeout"
+            self.unanswered.setdefault(user, []).append(command)
         return seen
 
     def command(self, user: str, command: str, what: str, timeout: float, **extra: str) -> ReplySeen:

@@ -21,6 +21,7 @@ from typing import Callable
 
 import pexpect
 
+from harness.inputs.dialect import Typed
 from harness.run.sandbox import Sandbox
 from harness.run.trace import Trace
 
@@ -60,6 +61,7 @@ class Child:
     exit_status: int | None = None
     start_seq: int = -1
     dropped_noted: bool = False
+    last_typed: float = 0.0  # monotonic time of the last line typed (for pacing)
 
     @property
     def pid(self) -> int:
@@ -80,8 +82,8 @@ def sanitize(raw: bytes) -> str:
 class ProcessSet:
     """Every process of one scenario, the thread that reads them, and their cleanup."""
 
-    def __init__(self, trace: Trace, workdir: Path, sandbox: Sandbox,
-                 env_extra: dict[str, str] | None = None) -> None:
+    def __init__(self, trace: Trace, workdir: Path, sandbox: Sandbox, pace_s: float = 0.0,
+                 stop: threading.Event | None = None) -> None:
         self.trace = trace
         self.workdir = workdir
         self.sandbox = sandbox
@@ -94,13 +96,14 @@ class ProcessSet:
         self._partial_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
-        self._env_extra = env_extra or {}
+        self.pace_s = pace_s  # least time between two lines typed at one program
+        self._abort = stop or threading.Event()
         self._stopping = False
         self._reader = threading.Thread(target=self._read_loop, name="tweeter-reader", daemon=True)
         self._reader.start()
 
     # -- launching ---------------------------------------------------------------------------
-    def environment(self) -> dict[str, str]:
+    def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {
             "PATH": self.sandbox.search_path(os.environ.get("PATH", "/usr/bin:/bin")),
             "HOME": str(self.workdir / ".home"),
@@ -112,21 +115,19 @@ class ProcessSet:
             "TERM": "dumb",
             MARKER_VAR: self.marker,
         }
-        env.update(self._env_extra)
+        env.update({k: v for k, v in (extra or {}).items() if k not in env})
         return env
 
-    def launch(self, name: str, command: str, enter: Callable[[], None] | None = None) -> Child:
+    def launch(self, name: str, command: str, enter: Callable[[], None] | None = None,
+               env_extra: dict[str, str] | None = None) -> Child:
         """Start `command` (shell-like words, no shell) in the working copy as process `name`;
-        `enter` runs in the child before exec (joining its host on a virtual LAN)."""
+        `enter` runs in the child before exec (joining its host on a virtual LAN); `env_extra`
+        adds the manifest's environment variables."""
         argv = shlex.split(command)
         if not argv:
             raise ValueError(f"empty launch command for {name}")
-        env = self.environment()
-        program = self.sandbox.executable(argv[0], env["PATH"]) if "/" not in argv[0] else \
-            self.sandbox.executable(str(self.workdir / argv[0]), env["PATH"])
-        if program is None:
-            raise ValueError(f"{argv[0]}: no such program that the sandboxed user may run "
-                             f"(searched {env['PATH']})")
+        env = self.environment(env_extra)
+        program = self._program(argv[0], env["PATH"])
         spawn = pexpect.spawn(program, argv[1:], cwd=str(self.workdir), env=env,
                               echo=False, timeout=None, dimensions=(50, 250),
                               preexec_fn=self.sandbox.preexec(enter))
@@ -143,23 +144,51 @@ class ProcessSet:
         os.write(self._wake_w, b"x")
         return child
 
-    def send_line(self, name: str, line: str) -> int:
-        """Type one line at a process; returns the seq of the typing event, recorded before sending
-        so that every reply comes after it in the trace (a fast reply must not be missed)."""
+    def _program(self, word: str, search_path: str) -> str:
+        """The program a launch command's first word names: a path (with a `/`) in the working copy,
+        else a command on PATH; a program of the submission is never looked up on PATH."""
+        if "/" in word:
+            program = self.sandbox.executable(str(self.workdir / word), search_path)
+            if program is None:
+                raise ValueError(f"{word}: no such program in the submission's folder (or it is not "
+                                 "executable): did the build make it?")
+            return program
+        program = self.sandbox.executable(word, search_path)
+        if program is None:
+            hint = (f"; {word} is in the submission's folder: write ./{word} (a program of the submission is "
+                    "never looked up on PATH)") if (self.workdir / word).exists() else ""
+            raise ValueError(f"{word}: no such program that the sandboxed user may run (searched {search_path}){hint}")
+        return program
+
+    def send_line(self, name: str, line: str | Typed) -> int:
+        """Type one line at a process (a plain line is followed by Enter); returns the seq of the
+        typing event, recorded before sending so that every reply comes after it in the trace (a
+        fast reply must not be missed). With pacing, waits first until `pace_s` has passed since the
+        last line typed at that process."""
+        typed_line = line if isinstance(line, Typed) else Typed(line, line.encode("utf-8", "replace") + b"\r")
         child = self.children[name]
+        if self.pace_s:
+            self._abort.wait(max(0.0, child.last_typed + self.pace_s - time.monotonic()))
         with self._partial_lock:  # a terminal that echoed would end the prompt's line here
             if child.partial:
                 raw, child.partial = child.partial, b""
                 self._emit(child, raw)
-            typed = self.trace.add(name, "in", line)
+            typed = self.trace.add(name, "in", typed_line.visible)
+        child.last_typed = time.monotonic()
         if child.exited:
             self.trace.add(name, "note", "not typed: the program has ended")
             return typed.seq
         try:
-            child.spawn.send(line.encode("utf-8", errors="replace") + b"\r")
+            child.spawn.send(typed_line.data)
         except OSError as exc:
             self.trace.add(name, "note", f"not typed: {exc.strerror}")
         return typed.seq
+
+    def pending(self, name: str) -> str:
+        """What `name` has printed since its last complete line (a prompt without newline)."""
+        child = self.children.get(name)
+        with self._partial_lock:
+            return sanitize(child.partial) if child is not None and child.partial else ""
 
     # -- reading -----------------------------------------------------------------------------
     def _read_loop(self) -> None:
@@ -197,6 +226,8 @@ class ProcessSet:
                 child.partial = b""
             for raw in complete:
                 self._emit(child, raw)
+        if child.partial:
+            self.trace.notify()  # waiters may be looking for a prompt without newline
 
     def _emit(self, child: Child, raw: bytes) -> None:
         if child.budget.admit(len(raw) + 1):

@@ -25,6 +25,7 @@ from harness.net.capture import Frame, write_pcap
 EventKind = Literal["out", "in", "start", "exit", "note"]
 Outcome = Literal["success", "failure"]
 GaveUp = Literal["timeout", "exited"]
+NotTyped = Literal["no_command", "no_prompt"]  # the manifest has no such command; the prompt never came
 RECORD_FILE = "record.json"
 TRACE_FILE = "trace.jsonl"
 CAPTURE_FILE = "capture.pcap"
@@ -99,12 +100,14 @@ class ReplySeen(Record):
     user: str
     command: str  # canonical: register, follow, drop, tweet, end_tweet, exit, query
     what: str  # the command as the assignment writes it, e.g. "follow @bob @alice"
-    typed_seq: int | None = None  # None: not typed (the manifest says the command does not exist)
+    typed_seq: int | None = None  # None: not typed, see not_typed
+    not_typed: NotTyped | None = None
     outcome: Outcome | None = None
     line: str | None = None
     line_seq: int | None = None
     gave_up: GaveUp | None = None  # why no result line was found
     waited_s: float = 0.0
+    late_answers: list[int] = []  # lines taken as late answers to earlier commands, not to this one
 
 
 class QuerySeen(Record):
@@ -112,6 +115,7 @@ class QuerySeen(Record):
 
     user: str
     typed_seq: int | None = None
+    not_typed: NotTyped | None = None
     line: str | None = None  # the answer line (a FAILURE line too)
     line_seq: int | None = None
     refused: bool = False  # the answer was the FAILURE line
@@ -227,6 +231,8 @@ class ScenarioRecord(Record):
     duration_s: float = 0.0
     protections: dict = {}
     trace_lines: str | None = None  # the dialect's protocol-trace lines (left out of excerpts)
+    prompt: str | None = None  # the prompt a user prints before each command (the manifest's)
+    prints_received: bool = True  # whether the submission prints the tweets it receives
     network: Network = Network()
     wire: list[WireEvent] = []  # every frame on the LAN, in time order (hosts mode)
     transcript: Transcript = Field(default_factory=Transcript, exclude=True)

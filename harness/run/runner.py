@@ -18,12 +18,12 @@ from typing import Any, Callable
 
 import pexpect
 
-from harness.inputs.dialect import Dialect, render
+from harness.inputs.dialect import Dialect, render_typed
 from harness.inputs.scenario import Scenario, step_args, step_kind
 from harness.net.mode import NetworkChoice
 from harness.run import ports, steps_commands, steps_raw, steps_tweets
-from harness.run.driver import (TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError, UserSlot,
-                                search)
+from harness.run.driver import (PENDING, TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError,
+                                UserSlot, search)
 from harness.run.network import ScenarioNetwork
 from harness.run.processes import ProcessSet
 from harness.run.records import Event, ScenarioRecord, StepRecord
@@ -61,7 +61,8 @@ class ScenarioRunner:
     def __init__(self, submission: Path, dialect: Dialect, scenario: Scenario, scenario_id: str = "",
                  file: Path | str = "", step_timeout: float | None = None, limits: Limits | None = None,
                  drop_privileges: bool = True, abort: threading.Event | None = None,
-                 network: NetworkChoice = LOOPBACK, step_failed: StepFailed = never_failed) -> None:
+                 network: NetworkChoice = LOOPBACK, step_failed: StepFailed = never_failed,
+                 scenario_timeout: float | None = None) -> None:
         self.submission = submission
         self.dialect = dialect
         self.scenario = scenario
@@ -71,9 +72,11 @@ class ScenarioRunner:
         self.abort = abort or threading.Event()
         self.network = network
         self.step_failed = step_failed
+        self.timeout = scenario_timeout or scenario.timeout
         self.trace = Trace()
         self.record = ScenarioRecord(scenario_id=scenario_id, file=str(file), handles={},
-                                     timeout_s=scenario.timeout, trace_lines=dialect.manifest.trace_lines)
+                                     timeout_s=self.timeout, trace_lines=dialect.manifest.trace_lines,
+                                     prompt=dialect.manifest.prompt, prints_received=dialect.reads_received)
 
     def run(self) -> ScenarioRecord:
         started = time.monotonic()
@@ -90,11 +93,11 @@ class ScenarioRunner:
             sandbox = Sandbox(self.limits, copy, self.drop_privileges, network.description())
             self.record.protections = sandbox.protections()
             self.trace.add("harness", "note", f"sandbox: {json.dumps(self.record.protections, sort_keys=True)}")
-            procs = ProcessSet(self.trace, copy, sandbox)
+            procs = ProcessSet(self.trace, copy, sandbox, self.dialect.manifest.pace_ms / 1000, self.abort)
             users = {name: UserSlot(name, f"@{name}", network.ip[name], network.user_ports[name])
                      for name in self.scenario.users}
             driver = Driver(self.dialect, self.trace, procs, users, (network.ip[TRACKER], network.tracker_port),
-                            started + self.scenario.timeout, self.scenario.grace, self.abort,
+                            started + self.timeout, self.scenario.grace, self.abort,
                             lambda step: self._failed(step, network))
             start_all(driver, network.enter)
             self._play_all(driver)
@@ -162,7 +165,7 @@ def _launch(driver: Driver, name: str, values: dict[str, str], enter: Callable[[
     role = TRACKER if name == TRACKER else "user"
     command = driver.dialect.launch_command(role, values)
     try:
-        child = driver.procs.launch(name, command, enter)
+        child = driver.procs.launch(name, command, enter, driver.dialect.environment(values))
     except (pexpect.ExceptionPexpect, OSError, ValueError) as exc:
         raise SetupError(f"could not start the {role} with `{command}`: {exc}") from None
     driver.cursor[name] = child.start_seq
@@ -186,12 +189,15 @@ def _await_tracker_ready(driver: Driver) -> None:
 def _answer_startup(driver: Driver, name: str, role: str, values: dict[str, str]) -> None:
     for line in driver.dialect.startup_lines(role):
         if line.expect:
-            _await_setup_line(driver, name, search(line.expect), f"prompt /{line.expect}/")
-        driver.send(name, render(line.send, values))
+            _await_setup_line(driver, name, search(line.expect), f"prompt /{line.expect}/", partial=True)
+        driver.cursor[name] = driver.send(name, render_typed(line.send, values))
 
 
-def _await_setup_line(driver: Driver, name: str, matcher: Callable[[str], object], what: str) -> None:
-    event = driver.wait_line(name, matcher, driver.cursor[name], STARTUP_TIMEOUT_S)
+def _await_setup_line(driver: Driver, name: str, matcher: Callable[[str], object], what: str,
+                      partial: bool = False) -> None:
+    event = driver.wait_line(name, matcher, driver.cursor[name], STARTUP_TIMEOUT_S, partial)
+    if event == PENDING:
+        return  # a prompt still without its newline: the line typed next ends it
     if not isinstance(event, Event):
         raise SetupError(f"{driver.label(name)} did not {what} within {STARTUP_TIMEOUT_S:g} s"
                          + (f" ({driver.trace.exit_text(name)})" if driver.exited(name) else ""))

@@ -91,7 +91,7 @@ class Sandbox:
         """Hand the working copy to the sandbox user (call once the copy is complete)."""
         if self.uid is not None:
             os.chmod(self.workdir.parent, 0o711)
-            _chown_tree(self.workdir, self.uid)
+            chown_tree(self.workdir, self.uid)
 
     def search_path(self, inherited: str) -> str:
         """PATH for the children: a separate user cannot enter e.g. /root, so keep what it can reach."""
@@ -208,7 +208,7 @@ def _make_cgroup(max_pids: int) -> Path | None:
     return path
 
 
-def _chown_tree(root: Path, uid: int) -> None:
+def chown_tree(root: Path, uid: int) -> None:
     os.chown(root, uid, uid)
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:

@@ -44,37 +44,52 @@ def play_exit(driver: Driver, args: UserArgs, timeout: float, step: StepRecord) 
 
 def play_query(driver: Driver, args: QueryArgs, timeout: float, step: StepRecord) -> None:
     seen = step.query = QuerySeen(user=args.user, waited_s=timeout)
-    seen.typed_seq = driver.type_command(args.user, "query", timeout)
-    if seen.typed_seq is None:
+    typed = driver.type_command(args.user, "query", timeout)
+    seen.typed_seq, seen.not_typed = typed.seq, typed.not_typed
+    if typed.seq is None:
         return
     dialect = driver.dialect
-    start = max(seen.typed_seq, driver.cursor.get(args.user, -1))
-    event = driver.wait_line(args.user, lambda t: dialect.parse_query(t) is not None
-                             or dialect.reply_outcome("query", t) == "failure", start, timeout)
+    event, _ = driver.await_answer(args.user, typed.seq, timeout, lambda t: dialect.parse_query(t) is not None
+                                   or dialect.reply_outcome("query", t) == "failure")
     if not isinstance(event, Event):
         seen.gave_up = "exited" if event == "exited" else "timeout"
         return
-    driver.cursor[args.user] = event.seq
     seen.line, seen.line_seq = event.text, event.seq
     parsed = dialect.parse_query(event.text)
     if parsed is None:
         seen.refused = True
         return
     seen.count, seen.handles = parsed
-    if seen.handles is None:
-        seen.handles = _query_items(driver, args.user, event.seq, seen.count or 0, timeout)
+    after = event.seq
+    if seen.count is None and dialect.query_count_re is not None:
+        line = driver.wait_line(args.user, lambda t: dialect.parse_query_count(t) is not None, after, timeout)
+        if isinstance(line, Event):
+            seen.count, after = dialect.parse_query_count(line.text), line.seq
+            driver.cursor[args.user] = line.seq
+    if seen.handles is None and dialect.query_item_re is not None:
+        seen.handles = _query_items(driver, args.user, after, seen.count, timeout)
 
 
-def _query_items(driver: Driver, name: str, after: int, count: int, timeout: float) -> list[str]:
-    """The handles printed one per line after the answer line: `count` of them."""
+def _query_items(driver: Driver, name: str, after: int, count: int | None, timeout: float) -> list[str]:
+    """The handles printed one per line after the answer: `count` of them, or up to the line that
+    ends the list (query.end, or the prompt). Lines that are not items (followers nested under a
+    handle) are passed over."""
     dialect = driver.dialect
 
-    def probe() -> list[str] | None:
-        found = [h for e in driver.trace.lines(name, after=after) if (h := dialect.parse_query_item(e.text))]
-        return found[:count] if len(found) >= count or driver.exited(name) else None
+    def probe() -> list[Event] | None:
+        items = []
+        for event in driver.trace.lines(name, after=after):
+            if count is not None and len(items) == count:
+                return items
+            if dialect.parse_query_item(event.text):
+                items.append(event)
+            elif count is None and dialect.ends_query(event.text):
+                return items
+        if count is None and (pending := driver.procs.pending(name)) and dialect.is_prompt(pending):
+            return items
+        return items if (count is not None and len(items) >= count) or driver.exited(name) else None
 
     items = driver.wait(probe, timeout) or []
     if items:
-        last = [e for e in driver.trace.lines(name, after=after) if dialect.parse_query_item(e.text)]
-        driver.cursor[name] = last[len(items) - 1].seq
-    return items  # type: ignore[return-value]
+        driver.cursor[name] = items[-1].seq  # type: ignore[union-attr]
+    return [dialect.parse_query_item(e.text) for e in items]  # type: ignore[union-attr,misc]

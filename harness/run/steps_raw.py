@@ -6,14 +6,14 @@ from __future__ import annotations
 import secrets
 from typing import Callable
 
-from harness.inputs.dialect import render
+from harness.inputs.dialect import render_typed
 from harness.inputs.scenario import AliveArgs, ExpectArgs, ExpectNotArgs, TypeArgs
 from harness.run.driver import Driver, search
 from harness.run.records import Event, LineSeen, StepRecord
 
 
 def play_type(driver: Driver, args: TypeArgs, timeout: float, step: StepRecord) -> None:
-    driver.send(args.to, render(args.line, driver.raw_values(args.to, secrets.token_hex(4))))
+    driver.send(args.to, render_typed(args.line, driver.raw_values(args.to, secrets.token_hex(4))))
 
 
 def _matcher(args: ExpectArgs) -> Callable[[str], object]:

@@ -12,7 +12,7 @@ import time
 
 from harness.inputs.dialect import Received, render
 from harness.inputs.scenario import TweetArgs
-from harness.run.driver import Driver
+from harness.run.driver import TRACKER, Driver, TypedCommand
 from harness.run.records import DeliverySeen, ReplySeen, StepRecord, TweetSeen
 
 STRAGGLER_S = 1.0  # once a tweet was ended, how long followers' lines still missing may take
@@ -44,16 +44,17 @@ def _play(driver: Driver, tweets: list[TweetArgs], timeout: float, step: StepRec
         typed = driver.type_command(args.user, "tweet", timeout, text=text)
         handle = driver.users[args.user].handle
         followers = [driver.handle(n) for n in args.deliver_to] if args.deliver_to is not None else None
-        reply = ReplySeen(user=args.user, command="tweet", what=f"tweet by {handle}", typed_seq=typed,
-                          waited_s=timeout)
+        reply = ReplySeen(user=args.user, command="tweet", what=f"tweet by {handle}", typed_seq=typed.seq,
+                          not_typed=typed.not_typed, waited_s=timeout)
         seen = TweetSeen(user=args.user, tweeter=handle, text=text, followers=followers, reply=reply,
                          reads_forwarder=driver.dialect.reads_forwarder)
         step.tweets.append(seen)
-        if typed is None:
+        if typed.seq is None:
             return
-        typed_at[id(seen)] = typed
+        typed_at[id(seen)] = typed.seq
     for seen in step.tweets:
-        seen.reply = driver.await_reply(seen.user, "tweet", seen.reply.what, seen.reply.typed_seq, timeout)
+        seen.reply = driver.await_reply(seen.user, "tweet", seen.reply.what, TypedCommand(seen.reply.typed_seq),
+                                        timeout)
     first_seq = min(typed_at.values())
     accepted = [t for t in step.tweets if t.reply.outcome == "success"]
     _await_done(driver, accepted, first_seq, timeout)
@@ -71,15 +72,21 @@ def _reply_seq(seen: TweetSeen) -> int:
 
 
 def _returned(driver: Driver, seen: TweetSeen) -> bool:
+    """The line that says the tweet came back: the tweeter's, or the tracker's (a user that ends its
+    tweet silently)."""
     after = seen.reply.typed_seq if seen.reply.typed_seq is not None else -1
-    return any(driver.dialect.is_returned(e.text) for e in driver.trace.lines(seen.user, after=after))
+    printer = TRACKER if driver.dialect.returned_at == "tracker" else seen.user
+    return any(driver.dialect.is_returned(e.text) for e in driver.trace.lines(printer, after=after))
 
 
 def _end_tweet_outcome(driver: Driver, seen: TweetSeen) -> str | None:
+    """End-tweet's answer at the tweeter; where only the tracker says the tweet ended, that line."""
     for event in driver.trace.lines(seen.user, after=_reply_seq(seen)):
         outcome = driver.dialect.reply_outcome("end_tweet", event.text)
         if outcome:
             return outcome
+    if driver.dialect.returned_at == "tracker" and driver.dialect.returned_re and _returned(driver, seen):
+        return "success"
     return None
 
 
@@ -87,11 +94,10 @@ def _deliveries(driver: Driver, tweets: list[TweetSeen], first_seq: int) -> dict
     """Received-tweet lines printed since the tweets were typed, attributed to their tweet."""
     result: dict[int, list[DeliverySeen]] = {id(t): [] for t in tweets}
     for slot in driver.users.values():
-        for event in driver.trace.lines(slot.name, after=first_seq):
-            received = driver.dialect.parse_received(event.text)
-            if received is None:
-                continue
+        for event, received in driver.dialect.received_in(driver.trace.lines(slot.name, after=first_seq)):
             tweet = _attribute(received, tweets)
+            if tweet is not None and tweet.user == slot.name and driver.dialect.is_own_copy(event.text):
+                continue  # the tweeter printing its own tweet: not a delivery
             if tweet is not None:
                 result[id(tweet)].append(DeliverySeen(
                     receiver=slot.handle, seq=event.seq, t=round(event.t - driver.trace.t0, 6),
@@ -126,10 +132,13 @@ def _await_done(driver: Driver, accepted: list[TweetSeen], first_seq: int, timeo
 
     def finished(seen: TweetSeen, receivers: set[str]) -> bool:
         followers = set(seen.followers or [])
-        round_done = _returned(driver, seen) if driver.dialect.returned_re else followers <= receivers
+        if driver.dialect.returned_re:
+            round_done = _returned(driver, seen)
+        else:  # nothing says it came back: every follower printed it (or, printing nothing, at once)
+            round_done = followers <= receivers or not driver.dialect.reads_received
         if round_done and not driver.dialect.end_tweet_automatic and id(seen) not in manual_sent:
             manual_sent.add(id(seen))
-            seen.end_tweet_typed_seq = driver.type_command(seen.user, "end_tweet", timeout)
+            seen.end_tweet_typed_seq = driver.type_command(seen.user, "end_tweet", timeout).seq
         if not _end_tweet_outcome(driver, seen):
             return False
         ended = ended_at.setdefault(id(seen), time.monotonic())

@@ -31,6 +31,11 @@ class Trace(Transcript):
             self._cond.notify_all()
             return event
 
+    def notify(self) -> None:
+        """Wake every waiter without adding an event (something outside the trace changed)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def snapshot(self) -> list[Event]:
         with self._cond:
             return list(self.events)
