@@ -20,9 +20,10 @@ from harness.errors import HarnessError, InputFileError
 from harness.gradescope_bundle import build_bundle
 from harness.inputs import yaml_source
 from harness.inputs.manifest import MANIFEST_NAME, Manifest
-from harness.inputs.scenario import load_suite
+from harness.inputs.scenario import load_suite, scenario_files
 from harness.inputs.schema import dumps, manifest_schema, scenario_schema
 from harness.inputs.submissions import discover
+from harness.inputs.template import template
 from harness.judge.grading import SubmissionGrade
 from harness.net import mode as network_mode
 from harness.reports import files as report
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     rejudge.add_argument("out", type=Path, metavar="OUT_DIR", help="the --out folder of a `grade` run")
     rejudge.add_argument("--specs", action="append", type=Path, metavar="PATH",
                          help="scenario file or folder (repeatable; default: the files the run was graded with)")
+    template = sub.add_parser("manifest-template", help="write a commented tweeter.yaml for a submission, "
+                              "guessed from its files (every guess marked)")
+    template.add_argument("path", type=Path, metavar="SUBMISSION")
+    template.add_argument("-o", "--output", type=Path, default=None,
+                          help="where to write it (default: SUBMISSION/tweeter.yaml; - for standard output)")
+    template.add_argument("--force", action="store_true", help="replace an existing tweeter.yaml")
     validate = sub.add_parser("validate", help="schema-check scenario files and manifests")
     validate.add_argument("paths", nargs="+", type=Path, metavar="SPEC_OR_DIR")
     bundle = sub.add_parser("gradescope-bundle", help="build an autograder.zip for Gradescope")
@@ -241,7 +248,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 files.append(manifest)
             except InputFileError as exc:
                 problems.extend(exc.problems)
-        if path.name != MANIFEST_NAME and (path.is_file() or any(path.glob("*.yaml"))):
+        if path.name != MANIFEST_NAME and (path.is_file() or scenario_files([path])):
             try:
                 suite = load_suite([path], require_dependencies=True)
                 files.extend(file for file, _ in suite.values())
@@ -254,6 +261,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print("tweeter-harness: nothing to validate (no *.yaml scenario files or tweeter.yaml)", file=sys.stderr)
         return EXIT_ERROR
     print(f"{len(files)} file(s) valid")
+    return EXIT_OK
+
+
+def cmd_manifest_template(args: argparse.Namespace) -> int:
+    if not args.path.is_dir():
+        raise HarnessError(f"{args.path}: no such folder")
+    text = template(args.path)
+    if str(args.output) == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    target = args.output or args.path / MANIFEST_NAME
+    if target.exists() and not args.force:
+        raise HarnessError(f"{target} exists; pass --force to replace it, or -o - to print the template")
+    target.write_text(text, encoding="utf-8")
+    print(f"{target}: written; check every `# guess:` against the code, then run "
+          f"`tweeter-harness validate {args.path}`")
     return EXIT_OK
 
 
@@ -272,4 +295,5 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"grade": cmd_grade, "check": cmd_check, "rejudge": cmd_rejudge, "validate": cmd_validate,
+            "manifest-template": cmd_manifest_template,
             "gradescope-bundle": cmd_gradescope_bundle, "schema": cmd_schema}

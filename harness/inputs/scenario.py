@@ -17,7 +17,7 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, create_m
 
 from harness.inputs import yaml_source
 from harness.errors import InputFileError
-from harness.inputs.manifest import check_regex, placeholders_in
+from harness.inputs.manifest import MANIFEST_NAME, check_regex, placeholders_in
 
 USER_NAME = r"^[A-Za-z]{1,15}$"
 # The properties of one tweet's delivery that a tweet step can grade (the judge decides each one).
@@ -248,11 +248,12 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def scenario_files(paths: list[Path]) -> list[Path]:
-    """Expand folders into their *.yaml files (sorted); a missing path is an error."""
+    """Expand folders into their *.yaml files (sorted; a submission's tweeter.yaml is not a
+    scenario); a missing path is an error."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.yaml") if p.is_file()))
+            files.extend(sorted(p for p in path.glob("*.yaml") if p.is_file() and p.name != MANIFEST_NAME))
         elif path.is_file():
             files.append(path)
         else:
