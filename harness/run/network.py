@@ -95,6 +95,13 @@ class ScenarioNetwork:
     def _loopback(self, pinned_ip: str | None, users: list[str]) -> None:
         self.ip = {TRACKER: pinned_ip or LOOPBACK_IP, **{name: LOOPBACK_IP for name in users}}
 
+    def describe(self, record: ScenarioRecord) -> None:
+        """Put the network in the record as soon as it exists: the judge's view during the run
+        (whether the script can go on) must use the same evidence as the final verdict."""
+        record.network.mode = self.choice.mode
+        record.network.reason = self.choice.reason
+        record.network.hosts = dict(self.ip)
+
     def enter(self, name: str) -> Callable[[], None] | None:
         """What a program does before exec to join its host (None on loopback)."""
         return self.lan.hosts[name].enter if self.lan is not None else None
@@ -126,7 +133,3 @@ class ScenarioNetwork:
                 self.lan.close()
             ports.release(self.reserved)
             self._stack.close()
-        if record is not None:
-            record.network.mode = self.choice.mode
-            record.network.reason = self.choice.reason
-            record.network.hosts = dict(getattr(self, "ip", {}))

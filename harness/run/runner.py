@@ -88,6 +88,7 @@ class ScenarioRunner:
         try:
             network = ScenarioNetwork(self.network, self.dialect.manifest.network, list(self.scenario.users),
                                       self.dialect.ports_per_user, workdir, self.abort)
+            network.describe(self.record)
             copy = workdir / "submission"
             shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
             sandbox = Sandbox(self.limits, copy, self.drop_privileges, network.description())

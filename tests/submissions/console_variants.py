@@ -17,15 +17,14 @@ temporary directory.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.submissions import variants  # noqa: E402
-from tests.submissions.variants import USER_MAIN, Variant  # noqa: E402
+from tests.submissions import variants
+from tests.submissions.variants import USER_MAIN, Variant
 
 # --- places in reference/user.py that several variants change -------------------------------------------
 USER_RUN = "Run:  python3 user.py TRACKER_IP TRACKER_PORT\n"
@@ -109,7 +108,8 @@ CTRL_C_MENU = Variant(
     "A correct submission whose user does not read the keyboard while it runs its event loop: one "
     "presses Ctrl+C (SIGINT, a KeyboardInterrupt in Python), it prints `Command> ` (no newline), reads "
     "one line, runs that command and goes back to its loop. Its tweeter.yaml needs `commands:` with "
-    "every command as a list: the key `{ctrl-c}`, then the command typed after the `Command>` prompt.",
+    "every command as a list: the key `{ctrl-c}`, then the command typed after the `Command>` prompt; "
+    "and `ready: {user: ...}`, the line it prints once in its loop (Ctrl+C before that kills it).",
     "100/100.",
     (("user.py", WATCH_STDIN, "        self.say(\"press Ctrl+C to type a command\")  # VARIANT: stdin is not watched\n"),
      ("user.py", EVENT_LOOP,
@@ -130,7 +130,9 @@ CTRL_C_MENU = Variant(
         finally:
 '''),
      ),
-    {"tweeter.yaml": "# Each command: press Ctrl+C, wait for the `Command> ` prompt, type the command.\n"
+    {"tweeter.yaml": "# Ctrl+C before the user is in its event loop would kill it: wait for its first line.\n"
+                     'ready: {user: "^press Ctrl\\\\+C to type a command"}\n'
+                     "# Each command: press Ctrl+C, wait for the `Command> ` prompt, type the command.\n"
                      + commands_after("{ctrl-c}", "^Command>")})
 
 
@@ -145,8 +147,9 @@ PROMPT_EACH_COMMAND = Variant(
     "100/100.",
     (("user.py", IMPORT_SYS, IMPORT_TERMIOS),
      ("user.py", "        self.active = False  # a command is running\n",
-      "        self.active = False  # a command is running\n"
-      "        self.prompting = False  # VARIANT: the prompt shows, and nothing was printed after it\n"),
+      '''        self.active = False  # a command is running
+        self.prompting = False  # VARIANT: the prompt shows, and nothing was printed after it
+'''),
      ("user.py", WATCH_STDIN, "        self._prompt()  # VARIANT: stdin is read only after the prompt\n"),
      ("user.py", LOOP_FLUSH,
       '''                if self.prompting and self.output:  # VARIANT: end the prompt's line before printing more
@@ -169,6 +172,8 @@ PROMPT_EACH_COMMAND = Variant(
 
     def _prompt(self) -> None:
         """VARIANT: throw away what was typed meanwhile, show the prompt, and read the next command."""
+        if sys.stdin.fileno() in self.watched:  # the prompt shows already
+            return
         termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
         self.output.flush()
         os.write(self.output.fd, b"Enter a command: ")
@@ -274,7 +279,7 @@ SAME_RESULT_LINES = (
         self._next_command()
 '''),
     ("user.py", QUERY_RESULT,
-     '''                self._finish("SUCCESS", str(len(handles)), *handles)  # VARIANT: the count, one handle per line
+     '''                self._finish("query handles: SUCCESS", str(len(handles)), *handles)  # VARIANT: count, handles
 '''),
     ("user.py", TWEET_RESULT, '        self.say("SUCCESS")  # VARIANT: the same bare line for every command\n'),
 )
@@ -371,7 +376,8 @@ RACES_INPUT = Variant(
     "A correct submission whose user, after printing each command's result line, waits 50 ms and then "
     "clears the keyboard buffer (termios.tcflush) before it reads the next command: a command typed "
     "within 50 ms of a result is lost. Typed by hand this never shows. Its tweeter.yaml needs "
-    "`pace_ms:` (150 ms between two lines typed at the same user).",
+    "`pace_ms:` (150 ms between two lines typed at the same user), and `ready: {user: ...}` so that "
+    "the first command is not typed before the program runs (it would be answered too late for the pace).",
     "100/100 with `pace_ms: 150`; without it, commands typed right after a result are lost.",
     (("user.py", IMPORT_SYS, IMPORT_TERMIOS),
      ("user.py", FINISH,
@@ -387,6 +393,9 @@ RACES_INPUT = Variant(
      ),
     {"tweeter.yaml": '''# The console loses lines typed within 50 ms of a result: type them 150 ms apart.
 pace_ms: 150
+# The pace counts from the line typed before: a first command typed while Python still starts is
+# answered late, and the next one, 150 ms after it, would come within 50 ms of that answer.
+ready: {user: "^user: tracker at "}
 '''})
 
 
@@ -396,24 +405,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     RACES_INPUT)}
 
 
-def files(variant: Variant) -> dict[str, str]:
-    """The variant's files as text (README included), built from the reference by variants.files."""
-    texts = variants.files(variant)
-    texts["README.md"] = texts["README.md"].replace("tests/submissions/variants.py",
-                                                    "tests/submissions/console_variants.py")
-    return texts
-
-
 def build(name: str, into: Path) -> Path:
     """Write variant `name` into `into/<name>/` (replacing what was there); the folder."""
-    texts = files(VARIANTS[name])
-    target = Path(into) / name
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for file, text in texts.items():
-        (target / file).write_text(text, encoding="utf-8")
-    return target
+    return variants.write(VARIANTS[name], into, "tests/submissions/console_variants.py")
 
 
 def main(argv: list[str]) -> int:

@@ -411,8 +411,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (STAR_RING_LABELS, TRACKER_RE
                                                      TCP_TRANSPORT, BINDS_HOSTNAME)}
 
 
-def files(variant: Variant) -> dict[str, str]:
-    """The variant's files as text (README included), built from the reference."""
+def files(variant: Variant, builder: str = "tests/submissions/variants.py") -> dict[str, str]:
+    """The variant's files as text (README included, naming the `builder` module), from the reference."""
     texts = {name: (REFERENCE / name).read_text(encoding="utf-8") for name in PROGRAM_FILES}
     for file, old, new in variant.replacements:
         count = texts[file].count(old)
@@ -421,21 +421,26 @@ def files(variant: Variant) -> dict[str, str]:
                                  f"reference/{file}, not once:\n{old}")
         texts[file] = texts[file].replace(old, new)
     texts.update(variant.extra_files)
-    texts["README.md"] = readme(variant)
+    texts["README.md"] = readme(variant, builder)
     return texts
 
 
-def readme(variant: Variant) -> str:
+def readme(variant: Variant, builder: str) -> str:
     return (f"# Test submission: {variant.title}\n\n{variant.explanation}\n\n"
             f"Expected: {variant.expected}\n\n"
-            "Built from `reference/` by `tests/submissions/variants.py` when the tests run; every "
+            f"Built from `reference/` by `{builder}` when the tests run; every "
             "deliberate difference is marked `# VARIANT:` in the code.\n")
 
 
 def build(name: str, into: Path) -> Path:
     """Write variant `name` into `into/<name>/` (replacing what was there); the folder."""
-    texts = files(VARIANTS[name])
-    target = Path(into) / name
+    return write(VARIANTS[name], into)
+
+
+def write(variant: Variant, into: Path, builder: str = "tests/submissions/variants.py") -> Path:
+    """Write `variant` into `into/<its name>/` (replacing what was there); the folder."""
+    texts = files(variant, builder)
+    target = Path(into) / variant.name
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
