@@ -93,11 +93,13 @@ def load(path: Path) -> LocatedYaml:
 
 
 def validate(source: LocatedYaml, model: type[BaseModel], what: str) -> BaseModel:
-    """Validate located data against a model; errors become file:line messages with key paths."""
-    if not isinstance(source.data, dict):
+    """Validate located data against a model; errors become file:line messages with key paths. An
+    empty document (nothing but comments) is an empty mapping."""
+    data = {} if source.data is None else source.data
+    if not isinstance(data, dict):
         raise InputFileError(source.path, [f"{source.path}:1: a {what} must be a mapping of keys"])
     try:
-        return model.model_validate(source.data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise InputFileError(source.path, describe_errors(source, exc)) from None
 

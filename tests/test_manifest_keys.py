@@ -1,0 +1,86 @@
+"""Each manifest key real submissions need, on a purpose-built submission that needs exactly that key
+(tests/submissions/console_variants.py): graded to full marks with it, and where the key matters
+for the verdict, differently without it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.submissions.console_variants import build
+
+FULL_MARKS = {  # variant -> the scenarios that exercise its key
+    "env_tracker": ["register_new", "tweet_one_follower"],
+    "ctrl_c_menu": ["register_new", "follow_success", "query_several", "tweet_one_follower"],
+    "prompt_each_command": ["register_new", "follow_twice", "tweet_one_follower", "garbage_input"],
+    "two_line_tweets": ["tweet_ring_order", "tweet_text_intact"],
+    "query_count_line": ["query_several", "query_none", "register_duplicate"],
+    "query_nested": ["query_several", "query_none", "exit_cleanup"],
+    "same_result_lines": ["register_duplicate", "follow_twice", "query_several", "tweet_one_follower"],
+    "silent_end_tweet": ["tweet_one_follower", "end_tweet_wrong_user"],
+    "prints_own_tweet": ["tweet_one_follower", "tweet_no_followers"],
+    "races_input": ["register_new", "follow_twice", "tweet_one_follower"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(FULL_MARKS))
+def test_the_key_makes_the_submission_gradable(grade, tmp_path, name):
+    graded = grade(build(name, tmp_path), specs=FULL_MARKS[name], extra=("--jobs", "2"))
+    report = graded.report(name)
+    assert {s["id"]: s["message"] for s in report["scenarios"] if s["status"] != "passed"} == {}
+    assert graded.status == 0
+
+
+def without(folder, pattern: str) -> None:
+    """Delete the manifest lines matching `pattern`: the submission as graded without that key."""
+    manifest = folder / "tweeter.yaml"
+    manifest.write_text("".join(line for line in manifest.read_text().splitlines(keepends=True)
+                                if not re.search(pattern, line)))
+
+
+def test_keys_are_typed_as_keys_and_shown_as_written(grade, tmp_path):
+    graded = grade(build("ctrl_c_menu", tmp_path), specs=["register_new"])
+    log = (graded.out / "ctrl_c_menu" / "transcripts" / "register_new" / "alice.log").read_text()
+    assert "> {ctrl-c}" in log and "\x03" not in log
+    assert re.search(r"< Command> ?$", log, re.MULTILINE) or "Command>" in log  # Ctrl+C brought the prompt
+
+
+def test_own_copy_printed_like_a_delivery_is_only_excused_by_the_key(grade, tmp_path):
+    folder = build("prints_own_tweet", tmp_path)
+    without(folder, r"own_copy")
+    graded = grade(folder, specs=["tweet_no_followers"], extra=("--network", "loopback"))
+    scenario = graded.scenario("prints_own_tweet", "tweet_no_followers")
+    assert scenario["status"] == "failed"
+    assert "only followers of @alice may print it, but @alice did too" in scenario["message"]
+
+
+def test_a_console_that_loses_fast_input_needs_pace(grade, tmp_path):
+    folder = build("races_input", tmp_path)
+    without(folder, r"^pace_ms:")
+    graded = grade(folder, specs=["follow_twice"])
+    assert graded.scenario("races_input", "follow_twice")["status"] == "failed"
+
+
+def test_the_tracker_line_stands_for_a_silent_end_tweet(grade, tmp_path):
+    folder = build("silent_end_tweet", tmp_path)
+    graded = grade(folder, specs=["tweet_one_follower"], extra=("--network", "loopback"))
+    came_back = next(c for c in graded.scenario("silent_end_tweet", "tweet_one_follower")["checks"]
+                     if c["name"].startswith("it returns"))
+    assert came_back["status"] == "passed" and came_back["evidence"] == "console"
+
+
+def test_a_prompt_that_never_comes_back_means_the_command_was_not_typed(grade, tmp_path):
+    submission = tmp_path / "no_prompt"
+    shutil.copytree(ROOT / "reference", submission, ignore=shutil.ignore_patterns("__pycache__"))
+    (submission / "tweeter.yaml").write_text('prompt: "^Enter a command:"\n')
+    graded = grade(submission, specs=["register_new"], extra=("--step-timeout", "1"))
+    message = graded.scenario("no_prompt", "register_new")["message"]
+    assert "@alice never showed its prompt '^Enter a command:' again after it started, so `register` was not " \
+           "typed" in message
+    assert "no result line" not in message and "no answer" not in message
+    record = json.loads((graded.out / "no_prompt" / "transcripts" / "register_new" / "record.json").read_text())
+    assert record["steps"][0]["replies"][0]["not_typed"] == "no_prompt"
