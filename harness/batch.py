@@ -2,9 +2,8 @@
 
 Builds and scenarios of all submissions share one pool, so a class grades as fast as the cores
 allow. A submission with a `build:` command is built first (once); its scenarios then copy the built
-folder, or are all `error` with the compiler's last lines. A scenario starts only when its
-dependencies in the same submission have finished, and is `blocked` without running if one of them
-did not pass.
+folder, or are all `error` with the compiler's last lines. Every scenario runs: what happened to the
+scenarios it builds on (`depends_on`) is only named in its explanation, never a reason to skip it.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from harness.inputs.scenario import Scenario
 from harness.inputs.submissions import Submission
 from harness.judge import grading
 from harness.judge.grading import ScenarioResult, SubmissionGrade
-from harness.judge.steps import step_failed_rule
+from harness.judge.steps import should_stop_rule
 from harness.net.mode import NetworkChoice
 from harness.run.build import BuildResult, build_submission
 from harness.run.network import pinned_address_problem
@@ -118,7 +117,7 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
             while pending or running:
                 for item in list(pending):
                     submission, task = item
-                    ready = True if task == BUILD else _ready(prepared[submission.name], task, suite, results, stop)
+                    ready = True if task == BUILD else _ready(prepared[submission.name], task, suite, stop)
                     if ready is None:
                         continue
                     pending.remove(item)
@@ -152,23 +151,15 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
     return grades
 
 
-def _ready(prepared: Prepared, scenario_id: str, suite: Suite, results: dict,
-           stop: threading.Event) -> ScenarioResult | bool | None:
-    """A ready-made result (blocked / error), True (run it), or None (build or dependencies running)."""
+def _ready(prepared: Prepared, scenario_id: str, suite: Suite, stop: threading.Event) -> ScenarioResult | bool | None:
+    """A ready-made result (error), True (run it), or None (its build is not done yet). Every
+    scenario runs, whatever happened to the scenarios it builds on."""
     file, scenario = suite[scenario_id]
     if prepared.problem is not None:
         return grading.errored(scenario_id, file, scenario, prepared.problem)
     if stop.is_set():
         return grading.errored(scenario_id, file, scenario, "not run: grading was interrupted")
-    if prepared.needs_build:
-        return None
-    outcomes = [results.get((prepared.submission.name, dep)) for dep in scenario.depends_on]
-    if any(outcome is None for outcome in outcomes):
-        return None
-    failed = [dep for dep, outcome in zip(scenario.depends_on, outcomes) if outcome.status != "passed"]
-    if failed:
-        return grading.blocked(scenario_id, file, scenario, failed)
-    return True
+    return None if prepared.needs_build else True
 
 
 def _run_one(prepared: Prepared, scenario_id: str, suite: Suite, options: GradeOptions,
@@ -195,7 +186,7 @@ def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, sce
     try:
         record = ScenarioRunner(path, dialect, scenario, scenario_id, file, timeouts["step"], limits,
                                 options.separate_user, abort=stop, network=options.network,
-                                step_failed=step_failed_rule(scenario),
+                                should_stop=should_stop_rule(scenario),
                                 scenario_timeout=timeouts["scenario"]).run()
         return grading.judge_record(scenario_id, file, scenario, record)
     except Exception as exc:  # a harness bug must not lose the other results
@@ -205,6 +196,7 @@ def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, sce
 def _grade(prepared: Prepared, suite: Suite, results: dict, options: GradeOptions) -> SubmissionGrade:
     submission = prepared.submission
     scenarios = [results[(submission.name, sid)] for sid in suite]
+    grading.link_failures(scenarios, {sid: list(scenario.depends_on) for sid, (_, scenario) in suite.items()})
     graded = SubmissionGrade(submission.name, str(submission.path), scenarios,
                              network={"mode": options.network.mode, "reason": options.network.reason})
     if prepared.dialect is None:

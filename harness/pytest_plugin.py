@@ -28,11 +28,11 @@ Verdicts are the CLI's (`tweeter-harness grade`): the same runner and judge (har
 with the CLI's default limits and sandbox. A failing item's report is the harness's explanation
 (numbered steps, expected vs. seen, last lines of each process), not a traceback; `error` (the
 submission could not be run) fails too. A scenario file that does not validate fails with the
-harness's `file:line: ...` problems. A scenario whose `depends_on` names a scenario that ran in the
-same session and did not pass is skipped as "blocked: depends on X, which did not pass";
-dependencies are run first, the order is otherwise kept. A dependency that was not collected or
-was deselected is ignored, as when the CLI grades a single scenario file. Dependencies are tracked
-within one pytest process, so do not spread scenarios over pytest-xdist workers.
+harness's `file:line: ...` problems. Every scenario runs; one whose preparing steps failed
+(`blocked`) is skipped with the reason. Scenarios named in `depends_on` run first (the order is
+otherwise kept), and a failure whose dependency failed in the same session says it is probably the
+same cause; a dependency that was not collected or was deselected is ignored. Dependencies are
+tracked within one pytest process, so do not spread scenarios over pytest-xdist workers.
 
 Scenarios run one at a time in the pytest process. Ctrl+C stops the running scenario the way the
 CLI does: the runner is told to stop, kills every process it started, and pytest then ends.
@@ -192,10 +192,6 @@ class ScenarioItem(pytest.Item):
             self._properties(0.0, "error")
             raise ScenarioNotRun("\n".join(self.problems))
         assert self.scenario is not None
-        failed = [dep for dep in self.depends_on if outcomes.get(dep) is False]
-        if failed:
-            self._properties(0.0, "blocked")
-            _skip_at_item(f"blocked: depends on {', '.join(failed)}, which did not pass")
         submission, dialect = _submission(self.config)
         if isinstance(dialect, str):
             result = grading.errored(self.scenario_id, self.path, self.scenario, dialect)
@@ -204,6 +200,10 @@ class ScenarioItem(pytest.Item):
                                   self.config.getoption("step_timeout"), _network(self.config))
         self._properties(result.score, result.status)
         outcomes[self.scenario_id] = result.status == "passed"
+        grading.link_failures([result], {self.scenario_id: self.depends_on},
+                              {dep for dep in self.depends_on if outcomes.get(dep) is False})
+        if result.status == "blocked":
+            _skip_at_item(result.summary)
         if result.status != "passed":
             raise ScenarioFailed(result)
 

@@ -6,8 +6,8 @@ scenarios are read again (from the files recorded in report.json, or from --spec
 derived again from the records, and every report is written again. An instructor who fixes a
 scenario's points or a check re-grades a class in seconds.
 
-What a record cannot give is said, never guessed: a scenario that did not run when graded (blocked,
-or the submission could not be started) cannot be judged now, and a scenario whose steps changed
+What a record cannot give is said, never guessed: a scenario that did not run when graded (the
+submission could not be started or built) cannot be judged now, and a scenario whose steps changed
 since cannot be matched to its record.
 """
 
@@ -84,8 +84,8 @@ def _rejudge_one(folder: Path, report: dict, suite: Suite) -> SubmissionGrade:
         changed = _changed_steps(scenario, record)
         results[scenario_id] = (grading.errored(scenario_id, file, scenario, changed) if changed
                                 else grading.judge_record(scenario_id, file, scenario, record))
-    final: dict[str, ScenarioResult] = {}
-    ordered = [_with_dependencies(sid, results, final, suite) for sid in results]
+    ordered = list(results.values())
+    grading.link_failures(ordered, {sid: list(scenario.depends_on) for sid, (_, scenario) in suite.items()})
     return SubmissionGrade(str(report.get("submission", folder.name)), str(report.get("path", "")), ordered,
                            error=report.get("error"), incomplete=bool(report.get("incomplete")),
                            trace_lines=trace_lines, network=report.get("network"))
@@ -120,24 +120,3 @@ def _kept(entry: dict, file: Path, scenario: Scenario) -> ScenarioResult:
     kept.checks = checks
     kept.duration_s = float(entry.get("duration_s") or 0.0)
     return kept
-
-
-def _with_dependencies(scenario_id: str, judged: dict[str, ScenarioResult], final: dict[str, ScenarioResult],
-                       suite: Suite) -> ScenarioResult:
-    """As when grading: a scenario whose dependency does not pass (now) is blocked; one that was
-    blocked when graded and whose dependencies pass now never ran, so it cannot be judged."""
-    if scenario_id in final:
-        return final[scenario_id]
-    result = judged[scenario_id]
-    file, scenario = suite[scenario_id]
-    dependencies = [dep for dep in scenario.depends_on if dep in judged]
-    failed = [dep for dep in dependencies if _with_dependencies(dep, judged, final, suite).status != "passed"]
-    if failed:
-        result = grading.blocked(scenario_id, file, scenario, failed)
-    elif result.status == "blocked":
-        result = grading.errored(scenario_id, file, scenario,
-                                 "Not run when graded (a scenario it depends on did not pass then, but passes "
-                                 "now); grade the submission again to run it.")
-    final[scenario_id] = result
-    return result
-

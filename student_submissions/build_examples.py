@@ -126,6 +126,9 @@ def readme(bug: Bug) -> str:
     if hosts:
         text += (f"Graded on a virtual LAN (`--network hosts`, where every packet is seen) it scores "
                  f"**{hosts['score']}/100**: {hosts['why']}.\n\n" + _lost_text(hosts["lost"]))
+    ta = expected["ta"]
+    text += (f"A careful TA reading the code would take off {ta['min']} to {ta['max']} points: {ta['why']}.\n\n"
+             if ta["max"] else f"A careful TA reading the code would take off nothing: {ta['why']}.\n\n")
     return text + "Built from `reference/` by `../build_examples.py`; do not edit it by hand.\n"
 
 

@@ -63,8 +63,9 @@ def test_example_scores_exactly_as_expected(class_results, name):
     for scenario in report["scenarios"]:
         if scenario["status"] != "passed":
             outcome = {"status": scenario["status"]}
-            if scenario["status"] == "failed":
-                outcome["checks"] = [c["name"] for c in scenario["checks"] if c["status"] == "failed"]
+            if scenario["status"] in ("failed", "unverified"):
+                outcome["checks"] = sorted({c["name"] for c in scenario["checks"]
+                                            if c["status"] in ("failed", "unverified")})
             lost[scenario["id"]] = outcome
     assert lost == expected["lost"], "\n\n".join(s["message"] for s in report["scenarios"] if s["id"] in lost)
     assert report["score"] == expected["score"]
@@ -72,6 +73,16 @@ def test_example_scores_exactly_as_expected(class_results, name):
     assert f"{expected['score']}/100" in readme
     for scenario in expected["lost"]:
         assert f"`{scenario}`" in readme
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_bug_costs_what_a_ta_would_take_off(class_results, name):
+    """The deduction falls within what a careful TA reading the code would take off: every bug found,
+    no correct submission loses a point, and no bug is paid for over and over."""
+    _, reports, _ = class_results
+    ta = EXPECTED[name]["ta"]
+    lost = reports[name]["max_score"] - reports[name]["score"]
+    assert ta["min"] <= lost <= ta["max"], f"{name} lost {lost}; a TA would take off {ta['min']}-{ta['max']}: {ta['why']}"
 
 
 def verdicts(report: dict) -> list[tuple]:

@@ -62,7 +62,8 @@ def test_a_console_that_loses_fast_input_needs_pace(grade, tmp_path):
     folder = build("races_input", tmp_path)
     without(folder, r"^pace_ms:")
     graded = grade(folder, specs=["follow_twice"])
-    assert graded.scenario("races_input", "follow_twice")["status"] == "failed"
+    scenario = graded.scenario("races_input", "follow_twice")
+    assert scenario["status"] in ("blocked", "failed") and scenario["score"] == 0  # commands typed too fast are lost
 
 
 def test_the_tracker_line_stands_for_a_silent_end_tweet(grade, tmp_path):
@@ -71,6 +72,31 @@ def test_the_tracker_line_stands_for_a_silent_end_tweet(grade, tmp_path):
     came_back = next(c for c in graded.scenario("silent_end_tweet", "tweet_one_follower")["checks"]
                      if c["name"].startswith("it returns"))
     assert came_back["status"] == "passed" and came_back["evidence"] == "console"
+
+
+SLOW_FOLLOW_SPEC = """name: a follow answered late, then a query
+points: 2
+setup: 1
+users: [alice, bob]
+steps:
+  - register: all
+  - follow: {user: bob, target: alice, timeout: 1, points: 1}
+  - query: {user: bob, handles: [alice, bob], points: 1}
+"""
+
+
+def test_a_late_answer_is_never_taken_for_the_next_commands(grade, tmp_path):
+    """Every command is answered by the same bare line; @bob answers follow 2 s late, after
+    `query handles` was typed and answered: the follow is unanswered, the query gets its own answer."""
+    spec = tmp_path / "slow_follow.yaml"
+    spec.write_text(SLOW_FOLLOW_SPEC)
+    graded = grade(build("slow_follow_reply", tmp_path), extra=("--specs", str(spec)))
+    scenario = graded.scenario("slow_follow_reply", "slow_follow")
+    checks = {c["name"]: c for c in scenario["checks"]}
+    follow = checks["follow @bob @alice answers SUCCESS"]
+    assert follow["status"] == "failed" and "stopped waiting after 1 s (the step limit)" in follow["message"]
+    assert checks["query handles lists exactly the registered handles"]["status"] == "passed"
+    assert scenario["score"] == 1  # the query's point: every scenario plays on after a failed step
 
 
 def test_a_prompt_that_never_comes_back_means_the_command_was_not_typed(grade, tmp_path):

@@ -21,7 +21,8 @@ from harness.inputs.manifest import MANIFEST_NAME, check_regex, placeholders_in
 
 USER_NAME = r"^[A-Za-z]{1,15}$"
 # The properties of one tweet's delivery that a tweet step can grade (the judge decides each one).
-DELIVERY_PROPERTIES = ("delivered_once", "nobody_else", "ring_order", "peer_to_peer", "returned", "intact")
+DELIVERY_PROPERTIES = ("delivered_once", "nobody_else", "ring_order", "peer_to_peer", "returned", "intact",
+                       "reached")
 Outcome = Literal["success", "failure"]
 DeliveryProperty = Literal[DELIVERY_PROPERTIES]  # type: ignore[valid-type]
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
@@ -71,6 +72,9 @@ class PairArgs(StepArgs):
 class QueryArgs(StepArgs):
     user: str
     handles: list[str] = Field(description="Exactly the handles the answer must list (any order).")
+    unregistered: bool = Field(False, description="The user querying has not registered (the scenario is "
+                               "about that case): a FAILURE asking to register first passes too, as the "
+                               "course text allows both.")
 
 
 class TweetArgs(StepArgs):
@@ -187,8 +191,12 @@ class Scenario(Strict):
     points: float = Field(ge=0, le=1000)
     visibility: Visibility = "visible"
     tags: list[str] = []
-    depends_on: list[str] = Field([], description="Scenario ids (file names without .yaml) that must "
-                                  "pass first; if one does not, this scenario is `blocked`.")
+    depends_on: list[str] = Field([], description="Scenario ids (file names without .yaml) that test what "
+                                  "this scenario builds on: named in its explanations (probably the same "
+                                  "cause) and run first; never a reason to withhold its points.")
+    setup: int = Field(0, ge=0, description="How many leading steps only prepare what the scenario tests "
+                       "(register, follow ...): they are not graded; if one fails the scenario is `blocked`, "
+                       "naming the step and the scenario that tests it.")
     users: list[str] = Field(min_length=1, max_length=50)
     timeout: float = Field(60, gt=0, le=1800, description="Seconds the whole scenario may take.")
     step_timeout: float = Field(10, gt=0, le=600, description="Default seconds for one step.")
@@ -210,7 +218,10 @@ class Scenario(Strict):
     def _references(self) -> "Scenario":
         problems = [problem for index, step in enumerate(self.steps)
                     for problem in _reference_problems(index, step, set(self.users))]
-        declared = [s.points for s in self.steps if getattr(step_args(s), "points", None) is not None]
+        if self.setup >= len(self.steps):
+            problems.append(f"setup: {self.setup} steps prepare, but the scenario has {len(self.steps)}: at "
+                            "least one step must be what it tests")
+        declared = [step_args(s).points for s in self.steps if getattr(step_args(s), "points", None) is not None]
         if declared and abs(sum(p for p in declared if p) - self.points) > 1e-9:
             problems.append(f"step points add up to {sum(declared)}, but the scenario is worth {self.points}")
         if problems:

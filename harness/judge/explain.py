@@ -16,48 +16,61 @@ LINE_WIDTH = 160
 
 @dataclass
 class JudgedStep:
-    """A played step with its checks."""
+    """A played step with its checks; `setup`: it only prepares what the scenario tests."""
 
     number: int
     description: str
     checks: list[CheckResult]
+    setup: bool = False
 
     @property
     def failed(self) -> bool:
         return any(check.failed for check in self.checks)
 
+    @property
+    def lost(self) -> bool:
+        return any(check.lost for check in self.checks)
+
+    @property
+    def mark(self) -> str:
+        return "FAILED" if self.failed else "NOT SEEN" if self.lost else "ok"
+
+
+HEADINGS = {"failed": "Failed", "unverified": "Not seen", "blocked": "Blocked"}
+
 
 def explain(status: str, error: str | None, steps: list[JudgedStep], total_steps: int,
-            transcript: Transcript, trace_lines: str | None) -> str:
-    """One readable block; empty when the scenario passed."""
+            transcript: Transcript, trace_lines: str | None) -> tuple[str, str]:
+    """(the cause in one line, one readable block); both empty when the scenario passed.
+
+    The block opens with the cause, then replays the numbered steps that led there and says what
+    went wrong at each step that lost points, then the last lines of each process."""
     if status == "passed":
-        return ""
-    parts = []
+        return "", ""
     if status == "error":
-        parts.append(f"Could not run this scenario: {error}")
-    else:
-        failing = steps[-1] if steps else None
-        where = f"at step {failing.number} of {total_steps}" if failing else "before any step"
-        parts.append(f"Failed {where}.")
-        parts.append(_steps_text(steps))
-        if failing:
-            parts.append(_failures_text(failing))
-        if error:
-            parts.append(error)
-    parts.append(_tails_text(transcript, trace_lines))
-    return "\n\n".join(part for part in parts if part)
+        summary = f"Could not run this scenario: {error}"
+        return summary.splitlines()[0], "\n\n".join(p for p in (summary, _tails_text(transcript, trace_lines)) if p)
+    first = next((step for step in steps if step.lost), None)
+    cause = next((c.cause for c in first.checks if c.lost), "") if first else (error or "")
+    summary = (f"Blocked: {cause} (step {first.number} only prepares what this scenario tests)"
+               if status == "blocked" and first else cause or error or status)
+    where = (f"{HEADINGS[status]} at step {first.number} of {total_steps}: {first.description}."
+             if first else f"{HEADINGS.get(status, 'Failed')} after step {len(steps)} of {total_steps}.")
+    parts = [summary, where, _steps_text(steps), _failures_text(steps), error or "",
+             _tails_text(transcript, trace_lines)]
+    return summary, "\n\n".join(part for part in parts if part)
 
 
 def _steps_text(steps: list[JudgedStep]) -> str:
     lines = ["Steps:"]
     for step in steps:
-        mark = "FAILED" if step.failed else "ok"
-        lines.append(f"  {step.number}. {step.description} ... {mark}")
+        lines.append(f"  {step.number}. {step.description} ... {step.mark}")
     return "\n".join(lines)
 
 
-def _failures_text(step: JudgedStep) -> str:
-    lines = [f"- {check.name}: {check.message}" for check in step.checks if check.failed]
+def _failures_text(steps: list[JudgedStep]) -> str:
+    lines = [f"- step {step.number}, {check.name}: {check.message}" for step in steps for check in step.checks
+             if check.lost]
     return "What went wrong:\n" + "\n".join(lines) if lines else ""
 
 

@@ -1,7 +1,9 @@
 """From records to points: the checks of every step, the status and the score of each scenario.
 
-Scores are all-or-nothing per scenario unless its steps carry points, in which case every step that
-was played and passed earns its points. A scenario whose dependency did not pass is `blocked`.
+Scores are all-or-nothing per scenario unless its steps carry points, in which case every step of
+its subject that was played and passed earns its points. Every scenario runs: one is `blocked` only
+when a step that prepares its subject failed in that very run, and `unverified` when nothing wrong was
+seen but something it grades could not be seen at all; both earn nothing.
 Everything here is derived from the scenario and its record, so grading again from saved records
 (`rejudge`) gives the same verdicts.
 """
@@ -28,7 +30,7 @@ class ScenarioResult:
     file: str
     score: float
     max_score: float
-    status: str  # passed | failed | error | blocked
+    status: str  # passed | failed | unverified | error | blocked
     duration_s: float
     message: str
     checks: list[CheckResult]
@@ -40,13 +42,20 @@ class ScenarioResult:
     tweets: list[dict] = field(default_factory=list)  # judged tweets, for the time-space diagram
     steps: list[dict] = field(default_factory=list)  # numbered steps played, for the reports
     record: ScenarioRecord | None = None  # what the run saw, saved beside the reports for rejudge
+    summary: str = ""  # the cause in one line (empty when passed)
+    linked: list[str] = field(default_factory=list)  # scenarios it builds on that lost points too
+
+    def __post_init__(self) -> None:
+        if not self.summary and self.message:
+            self.summary = self.message.splitlines()[0]
 
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "file": self.file, "score": round(self.score, 4),
                 "max_score": self.max_score, "status": self.status,
                 "duration_s": round(self.duration_s, 3), "message": self.message,
-                "checks": [check.to_json() for check in self.checks],
-                "visibility": self.visibility, "tags": self.tags, "description": self.description}
+                "summary": self.summary, "checks": [check.to_json() for check in self.checks],
+                "visibility": self.visibility, "tags": self.tags, "description": self.description,
+                **({"linked": self.linked} if self.linked else {})}
 
 
 @dataclass
@@ -102,31 +111,38 @@ def _base(scenario_id: str, file: Path | str, scenario: Scenario) -> dict:
 def judge_record(scenario_id: str, file: Path | str, scenario: Scenario, record: ScenarioRecord) -> ScenarioResult:
     """Every check, the status, the score and the explanation of one scenario run."""
     judge = StepJudge(scenario, record)
-    steps = [JudgedStep(r.number, describe_step(scenario.steps[r.number - 1]), judge.checks(r))
-             for r in record.steps]
+    steps = [JudgedStep(r.number, describe_step(scenario.steps[r.number - 1]), judge.checks(r),
+                        setup=r.number <= scenario.setup) for r in record.steps]
     status, error = _status(scenario, record, steps)
     score = _score(scenario, status, steps)
     checks = [check for step in steps for check in step.checks]
-    message = explain(status, error, steps, len(scenario.steps), record.transcript, record.trace_lines)
+    summary, message = explain(status, error, steps, len(scenario.steps), record.transcript, record.trace_lines)
     return ScenarioResult(**_base(scenario_id, file, scenario), score=score, status=status,
                           duration_s=record.duration_s, message=message, checks=checks,
                           trace=record.transcript, protections=record.protections, tweets=judge.tweets,
-                          steps=[{"number": s.number, "description": s.description, "failed": s.failed}
-                                 for s in steps], record=record)
+                          steps=[{"number": s.number, "description": s.description, "failed": s.lost}
+                                 for s in steps], record=record, summary=summary)
 
 
 def _status(scenario: Scenario, record: ScenarioRecord, steps: list[JudgedStep]) -> tuple[str, str | None]:
+    """error (could not run), blocked (a preparing step failed), failed (something was wrong),
+    unverified (nothing wrong seen, but something graded could not be seen), or passed."""
     if record.setup_error is not None:
         return "error", record.setup_error
     if record.aborted:
         return "error", INTERRUPTED
+    first = next((step for step in steps if step.lost), None)
+    if first is not None and first.setup:
+        return "blocked", None
     if record.timed_out:
         error = f"the scenario did not finish within its {record.timeout_s:g} s limit"
-        if steps and not steps[-1].failed:
-            steps[-1].checks.append(failed("finishes in time", error))
+        if steps and not steps[-1].lost:
+            steps[-1].checks.append(failed("finishes in time", error, error))
         return "failed", error
     if any(step.failed for step in steps):
         return "failed", None
+    if first is not None:
+        return "unverified", None
     if len(steps) < len(scenario.steps):  # judged now, the step that stopped the run passes
         return "error", (f"the run stopped after step {len(steps)}, which failed when it was graded; "
                          "grade the submission again to play the remaining steps")
@@ -134,20 +150,28 @@ def _status(scenario: Scenario, record: ScenarioRecord, steps: list[JudgedStep])
 
 
 def _score(scenario: Scenario, status: str, steps: list[JudgedStep]) -> float:
+    """All or nothing; with step points, each step of the subject that was played and passed."""
     if status == "passed":
         return scenario.points
     points = {number: step_args(step).points for number, step in enumerate(scenario.steps, start=1)
               if not isinstance(step_args(step), list)}
-    if status == "error" or not any(points.get(step.number) is not None for step in steps):
+    if status in ("error", "blocked") or not any(points.get(step.number) is not None for step in steps):
         return 0.0
-    return sum(points.get(step.number) or 0 for step in steps if not step.failed)
+    return sum(points.get(step.number) or 0 for step in steps if not step.lost and not step.setup)
 
 
-def blocked(scenario_id: str, file: Path | str, scenario: Scenario, failed_dependencies: list[str]) -> ScenarioResult:
-    message = (f"Not run: it depends on {', '.join(failed_dependencies)}, which did not pass. "
-               "Fix that first; this scenario's points are withheld until then.")
-    return ScenarioResult(**_base(scenario_id, file, scenario), score=0.0, status="blocked",
-                          duration_s=0.0, message=message, checks=[])
+def link_failures(results: list[ScenarioResult], dependencies: dict[str, list[str]],
+                  lost_elsewhere: set[str] = frozenset()) -> None:
+    """A scenario that lost points while a scenario it builds on lost points too (among `results`, or
+    in `lost_elsewhere`) is probably the same cause: say so (fix that one first). The points stay."""
+    judged = ("failed", "unverified", "blocked")
+    lost = {result.id for result in results if result.status in judged} | set(lost_elsewhere)
+    for result in results:
+        linked = [dep for dep in dependencies.get(result.id, []) if dep in lost]
+        if result.status in judged and linked and not result.linked:
+            result.linked = linked
+            note = f"Probably the same cause as `{'`, `'.join(linked)}`, which lost points too: fix that first."
+            result.message = f"{result.message}\n\n{note}" if result.message else note
 
 
 def errored(scenario_id: str, file: Path | str, scenario: Scenario, message: str) -> ScenarioResult:

@@ -1,18 +1,22 @@
 """The checks of one played step, derived from what its record saw and what the scenario asked.
 
-Every message is written here, from the observations alone, in the assignment's words.
+Every message is written here, from the observations alone, in the assignment's words, so that no
+two of them can contradict each other; every failed or unverified check also has its cause in one
+line. A program that ended without being told to is a failure of the step during which it ended
+(found from the exit's time, not at the next step that happened to notice).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
 from harness.inputs.scenario import DELIVERY_PROPERTIES, Scenario, step_args, step_kind
-from harness.judge.checks import CheckResult, failed, passed
+from harness.judge.checks import CheckResult, failed, passed, unverified
 from harness.judge.delivery import judge_delivery, tweet_json
 from harness.judge.wire_evidence import WireView, tweet_hops
-from harness.run.records import ReplySeen, ScenarioRecord, StepRecord, TweetSeen
+from harness.run.records import HARNESS_STOP, Event, ReplySeen, ScenarioRecord, StepRecord, TweetSeen
 
 TRACKER = "tracker"
 NO_CARRIER = ("no packet on the LAN carried the tweet's text (encoded in a way the harness cannot read), "
@@ -28,27 +32,52 @@ class StepJudge:
         self.handles = record.handles
         self.transcript = record.transcript
         self.tweets: list[dict] = []  # judged tweets, for the reports
-        self.record_prompt = record.prompt
 
     def label(self, name: str) -> str:
         return "the tracker" if name == TRACKER else self.handles.get(name, f"@{name}")
 
     def checks(self, record: StepRecord) -> list[CheckResult]:
-        """The step's own checks, then one for every program that ended without being told to."""
+        """The step's own checks, then one for every program that ended, without being told to,
+        while this step was played."""
         step = self.scenario.steps[record.number - 1]
         kind, args = step_kind(step), step_args(step)
         checks = getattr(self, f"_{kind}")(args, record)
-        checks.extend(self._still_running(record))
+        checks.extend(self._ended_during(record))
         for check in checks:
             check.step = record.number
         return checks
 
-    def _still_running(self, record: StepRecord) -> list[CheckResult]:
-        """A crash is a failure of the step that caused it, whatever that step's own checks said."""
-        on_purpose = self._exited_on_purpose(record.number)
-        return [failed(f"{self.label(name)} keeps running",
-                       f"{self.label(name)}'s program ended ({self.transcript.exit_text(name)})")
-                for name in record.ended if name not in on_purpose]
+    # -- programs that ended -----------------------------------------------------------------
+    def deaths(self) -> list[tuple[int, Event]]:
+        """(step number, exit event) of every program that ended without being told to."""
+        steps = self.record.steps
+        found = []
+        for event in self.transcript.snapshot():
+            if event.kind != "exit" or event.text == HARNESS_STOP or not steps:
+                continue
+            t = event.t - self.transcript.t0
+            number = max((s.number for s in steps if s.start_t <= t), default=steps[0].number)
+            if event.proc not in self._exited_on_purpose(number):
+                found.append((number, event))
+        return found
+
+    def _ended_during(self, record: StepRecord) -> list[CheckResult]:
+        return [self._death_check(event) for number, event in self.deaths() if number == record.number]
+
+    def _death_check(self, event: Event) -> CheckResult:
+        """The program, how it ended and when, and the last line typed before (at it, or at another
+        program whose command reached it)."""
+        who = self.label(event.proc)
+        typed = [e for e in self.transcript.snapshot() if e.kind == "in" and e.seq < event.seq]
+        if not typed:
+            after = " before anything was typed"
+        elif typed[-1].proc == event.proc:
+            after = f" after `{typed[-1].text}`"
+        else:
+            after = f" after `{typed[-1].text}` was typed at {self.label(typed[-1].proc)}"
+        when = f"{event.t - self.transcript.t0:.2f} s into the scenario"
+        return failed(f"{who} keeps running", f"{who}'s program {event.text} {when}{after}",
+                      f"{who}'s program {event.text}{after}")
 
     def _exited_on_purpose(self, number: int) -> set[str]:
         """Users told to exit (and expected to) at or before step `number`."""
@@ -59,43 +88,62 @@ class StepJudge:
     def reply_check(self, reply: ReplySeen, expect: str) -> CheckResult:
         label = f"{reply.what} answers {expect.upper()}"
         if reply.typed_seq is None:
-            return failed(label, self.not_typed(reply.user, reply.command, reply.not_typed))
-        late = self._late_note(reply.late_answers)
+            why = self.not_typed(reply.user, reply.command, reply.not_typed)
+            return failed(label, why, why)
         if reply.outcome is None:
-            why = (f"{self.label(reply.user)}'s program ended ({self.transcript.exit_text(reply.user)})"
-                   if reply.gave_up == "exited" else
-                   f"no result line: {self.waited(reply.user, reply.typed_seq, reply.waited_s)}")
-            return failed(label, f"expected {expect.upper()}; {why}{late}")
+            if reply.gave_up == "exited":
+                ended = f"{self.label(reply.user)}'s program ended ({self.transcript.exit_text(reply.user)})"
+                return failed(label, f"expected {expect.upper()}; {ended}", ended)
+            waited = self.waited(reply.user, reply.typed_seq, reply.waited_s, reply.command)
+            return failed(label, f"expected {expect.upper()}; no result line: {waited}",
+                          f"`{reply.what}` got no answer within {reply.waited_s:g} s")
         if reply.outcome != expect:
-            return failed(label, f"expected {expect.upper()}, seen {reply.outcome.upper()}: {reply.line!r}{late}")
-        return passed(label, (reply.line or "") + late)
+            return failed(label, f"expected {expect.upper()}, seen {reply.outcome.upper()}: {reply.line!r}",
+                          f"`{reply.what}` answered {reply.outcome.upper()} instead of {expect.upper()}")
+        return passed(label, reply.line or "")
 
     def not_typed(self, user: str, command: str, why: str | None) -> str:
         """Why a command was not typed at all: never "no answer"."""
         if why == "no_prompt":
-            prompt = self.record_prompt or "its prompt"
+            prompt = self.record.prompt or "its prompt"
             last = [e.text for e in self.transcript.lines(user, ("in",))]
             after = f" after `{last[-1]}`" if last else " after it started"
             return (f"{self.label(user)} never showed its prompt {prompt!r} again{after}, so "
                     f"`{command.replace('_', '-')}` was not typed")
         return f"the submission's manifest says it has no `{command.replace('_', '-')}` command"
 
-    def waited(self, user: str, after_seq: int, waited_s: float) -> str:
-        """"stopped waiting after N s (the step limit)", and what the program printed meanwhile."""
+    def waited(self, user: str, after_seq: int, waited_s: float, command: str | None = None) -> str:
+        """"stopped waiting after N s (the step limit)", what the program printed meanwhile (the
+        closest to a result line first, with the patterns it did not match), and programs that ended."""
         typed = next((e for e in self.transcript.snapshot() if e.seq == after_seq), None)
-        lines = [e for e in self.transcript.lines(user, ("out",), after=after_seq) if not self._trace_line(e.text)]
         base = typed.t if typed is not None else self.transcript.t0
-        shown = "; ".join(f"{e.text[:120]!r} at +{e.t - base:.2f} s" for e in lines[:4])
-        more = f" and {len(lines) - 4} more" if len(lines) > 4 else ""
-        return (f"stopped waiting after {waited_s:g} s (the step limit); {self.label(user)} printed meanwhile: "
-                + (shown + more if lines else "nothing"))
+        lines = [e for e in self.transcript.lines(user, ("out",), after=after_seq)
+                 if not self._trace_line(e.text) and e.t - base <= waited_s]
+        text = f"stopped waiting after {waited_s:g} s (the step limit); {self.label(user)} printed meanwhile: "
+        if not lines:
+            text += "nothing"
+        else:
+            shown = self._closest(lines, command)
+            text += "; ".join(f"{e.text[:120]!r} at +{e.t - base:.2f} s" for e in shown)
+            text += f" and {len(lines) - len(shown)} more" if len(lines) > len(shown) else ""
+            if command is not None:
+                text += f", none matching {self._patterns(command)}"
+        ended = [f"{self.label(p)}'s program {e.text} at +{e.t - base:.2f} s" for p in [TRACKER, *self.handles]
+                 for e in self.transcript.lines(p, ("exit",))[:1]
+                 if e.text != HARNESS_STOP and p != user and e.t - base <= waited_s]
+        return text + (f"; meanwhile {', '.join(ended)}" if ended else "")
 
-    def _late_note(self, late: list[int]) -> str:
-        if not late:
-            return ""
-        lines = [e.text for e in self.transcript.snapshot() if e.seq in set(late)]
-        return (f" (before it, {', '.join(repr(line[:80]) for line in lines)} was taken as the late answer to an "
-                "earlier command)")
+    def _closest(self, lines: list[Event], command: str | None) -> list[Event]:
+        """At most four lines, the most like a result line of `command` first."""
+        if command is None:
+            return lines[:4]
+        word = command.replace("_", "-")
+        ranked = sorted(lines, key=lambda e: -difflib.SequenceMatcher(None, e.text[:80].lower(), f"{word}: success").ratio())
+        return ranked[:4]
+
+    def _patterns(self, command: str) -> str:
+        replies = self.record.replies.get(command)
+        return f"/{replies[0]}/ or /{replies[1]}/" if replies else "the result patterns"
 
     def _trace_line(self, text: str) -> bool:
         pattern = self.record.trace_lines
@@ -111,14 +159,22 @@ class StepJudge:
         seen = record.query
         assert seen is not None
         if seen.typed_seq is None:
-            return [failed(name, self.not_typed(seen.user, "query", seen.not_typed))]
+            why = self.not_typed(seen.user, "query", seen.not_typed)
+            return [failed(name, why, why)]
         expected = sorted(h if h.startswith("@") else f"@{h}" for h in args.handles)
         if seen.line is None:
-            why = (f"{self.label(seen.user)}'s program ended ({self.transcript.exit_text(seen.user)})"
-                   if seen.gave_up == "exited" else f"no answer: {self.waited(seen.user, seen.typed_seq, seen.waited_s)}")
-            return [failed(name, f"expected the list {expected}; {why}")]
+            if seen.gave_up == "exited":
+                ended = f"{self.label(seen.user)}'s program ended ({self.transcript.exit_text(seen.user)})"
+                return [failed(name, f"expected the list {expected}; {ended}", ended)]
+            return [failed(name, f"expected the list {expected}; no answer: "
+                           f"{self.waited(seen.user, seen.typed_seq, seen.waited_s, 'query')}",
+                           f"`query handles` got no answer within {seen.waited_s:g} s")]
         if seen.refused:
-            return [failed(name, f"expected the list {expected}; seen FAILURE: {seen.line!r}")]
+            if args.unregistered:
+                return [passed(name, f"refused for a user who has not registered (the course text allows it): "
+                               f"{seen.line!r}")]
+            return [failed(name, f"expected the list {expected}; seen FAILURE: {seen.line!r}",
+                           "`query handles` answered FAILURE")]
         handles = seen.handles or []
         problems = []
         if sorted(handles) != expected:
@@ -126,7 +182,8 @@ class StepJudge:
         if seen.count is not None and seen.count != len(expected):
             problems.append(f"expected n = {len(expected)}, seen n = {seen.count}")
         if problems:
-            return [failed(name, "; ".join(problems) + f" (line: {seen.line!r})")]
+            return [failed(name, "; ".join(problems) + f" (line: {seen.line!r})",
+                           f"`query handles` listed {sorted(handles) or 'nobody'} instead of {expected or 'nobody'}")]
         return [passed(name, f"n = {len(expected)}: {' '.join(expected)}")]
 
     # -- raw steps ---------------------------------------------------------------------------
@@ -140,20 +197,22 @@ class StepJudge:
         if seen.line is not None:
             return [passed(label, seen.line)]
         why = "its program ended" if seen.gave_up == "exited" else f"not within {seen.waited_s:g} s"
-        return [failed(label, f"expected a line matching /{args.pattern}/; {why}")]
+        return [failed(label, f"expected a line matching /{args.pattern}/; {why}",
+                       f"{self.label(args.at)} never printed /{args.pattern}/")]
 
     def _expect_not(self, args: Any, record: StepRecord) -> list[CheckResult]:
         label = f"{self.label(args.at)} does not print /{args.pattern}/"
         seen = record.line
         assert seen is not None
         if seen.line is not None:
-            return [failed(label, f"it printed {seen.line!r}")]
+            return [failed(label, f"it printed {seen.line!r}", f"{self.label(args.at)} printed {seen.line[:80]!r}")]
         return [passed(label, f"nothing matching within {seen.waited_s:g} s")]
 
     def _expect_alive(self, args: Any, record: StepRecord) -> list[CheckResult]:
         label = f"{self.label(args.at)} is still running"
         if not record.alive:
-            return [failed(label, f"its program ended ({self.transcript.exit_text(args.at)})")]
+            ended = f"{self.label(args.at)}'s program ended ({self.transcript.exit_text(args.at)})"
+            return [failed(label, f"its program ended ({self.transcript.exit_text(args.at)})", ended)]
         return [passed(label)]
 
     # -- tweets ------------------------------------------------------------------------------
@@ -161,12 +220,24 @@ class StepJudge:
         return self._tweets([args], record)
 
     def _tweets_at_once(self, args: Any, record: StepRecord) -> list[CheckResult]:
-        return self._tweets(list(args), record)
+        return [*self._tweets(list(args), record), self._overlap(record)]
+
+    def _overlap(self, record: StepRecord) -> CheckResult:
+        name = "the tweets were in flight at the same time"
+        tries = " (played twice)" if record.attempts > 1 else ""
+        if record.tweets_overlapped():
+            return passed(name, f"every tweet was typed before any came back{tries} (evidence: transcript)")
+        first = min((t for t in record.tweets if t.back_seq is not None), key=lambda t: t.back_seq or 0, default=None)
+        came = f"{first.tweeter}'s tweet came back before the last one was typed" if first else "they did not overlap"
+        return unverified(name, f"not seen: {came}{tries}, so nothing was concurrent; type faster (a console that "
+                          "waits for each ring to finish cannot show what happens when two tweets meet)",
+                          "could not make two tweets overlap")
 
     def _tweets(self, tweets: list[Any], record: StepRecord) -> list[CheckResult]:
         untyped = next((seen for seen in record.tweets if seen.reply.typed_seq is None), None)
         if untyped is not None:
-            return [failed(f"tweet by {untyped.tweeter}", self.not_typed(untyped.user, "tweet", untyped.reply.not_typed))]
+            why = self.not_typed(untyped.user, "tweet", untyped.reply.not_typed)
+            return [failed(f"tweet by {untyped.tweeter}", why, why)]
         checks: list[CheckResult] = []
         single = len(record.tweets) == 1
         for seen in record.tweets:
@@ -184,7 +255,6 @@ class StepJudge:
                 checks.append(_refused_not_delivered(seen))
         return checks
 
-
     def _wire_view(self, seen: TweetSeen, step: StepRecord) -> WireView | None:
         """What the capture shows about this tweet (hosts mode), if any packet carried its text."""
         if self.record.network.mode != "hosts" or seen.reply.typed_seq is None:
@@ -197,17 +267,25 @@ class StepJudge:
 
 
 def _refused_not_delivered(seen: TweetSeen) -> CheckResult:
+    """A tweet that must be refused (or was) reaches nobody; the message says what the answer was."""
     name = "a refused tweet reaches nobody"
-    if seen.deliveries:
-        return failed(name, f"the tweet was answered FAILURE but "
-                      f"{', '.join(sorted({d.receiver for d in seen.deliveries}))} printed it")
-    return passed(name)
+    if not seen.deliveries:
+        return passed(name)
+    who = ", ".join(sorted({d.receiver for d in seen.deliveries}))
+    answered = {"failure": "was answered FAILURE", "success": "was accepted (it must be refused)"}.get(
+        seen.reply.outcome or "", "got no answer")
+    return failed(name, f"the tweet {answered}, but {who} printed it", f"{who} printed a tweet that {answered}")
 
 
-def step_failed_rule(scenario: Scenario):
-    """For the runner: whether a step (as seen so far) failed, so that the script cannot go on as
-    written. Judged as the final verdict is, from the record so far (the wire included)."""
-    def step_failed(record: ScenarioRecord, step: StepRecord) -> bool:
-        return any(check.failed for check in StepJudge(scenario, record).checks(step))
+def should_stop_rule(scenario: Scenario):
+    """For the runner: whether to stop playing after a step (as seen so far): a step that only
+    prepares the subject failed (the scenario is blocked), or a program ended without being told to
+    (nothing more can be learned). A failed step of the subject does not stop it: the next ones
+    still show what works. Judged as the final verdict is, from the record so far (the wire included)."""
+    def should_stop(record: ScenarioRecord, step: StepRecord) -> bool:
+        judge = StepJudge(scenario, record)
+        if step.number <= scenario.setup and any(check.lost for check in judge.checks(step)):
+            return True
+        return bool(judge.deaths())
 
-    return step_failed
+    return should_stop

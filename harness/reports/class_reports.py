@@ -31,16 +31,18 @@ def summary_md(grades: list[SubmissionGrade]) -> str:
     modes = sorted({(g.network or {}).get("mode", "") for g in grades} - {""})
     lines = ["# Tweeter grading summary", "", f"Network: {', '.join(modes) or 'not recorded'} "
              "(hosts: every program on a host of its own, every packet judged; loopback: printed lines only)", "",
-             "| submission | score | passed | failed | error | blocked |", "|---|---:|---:|---:|---:|---:|"]
+             "| submission | score | passed | failed | not seen | error | blocked |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for grade in grades:
-        counts = [sum(1 for s in grade.scenarios if s.status == st) for st in ("passed", "failed", "error", "blocked")]
+        counts = [sum(1 for s in grade.scenarios if s.status == st)
+                  for st in ("passed", "failed", "unverified", "error", "blocked")]
         name = grade.submission.replace("|", "\\|")
         lines.append(f"| {name} | {grade.score:g}/{grade.max_score:g} | " + " | ".join(map(str, counts)) + " |")
     lost = [(g, s) for g in grades for s in g.scenarios if s.status != "passed"]
     if lost:
         lines += ["", "## Points lost", ""]
         for grade, result in lost:
-            first = result.message.splitlines()[0] if result.message else ""
+            first = result.summary or (result.message.splitlines()[0] if result.message else "")
             lines.append(f"- **{grade.submission}** `{result.id}` ({result.status}, "
                          f"{result.score:g}/{result.max_score:g}): {first}")
     if any(g.incomplete for g in grades):

@@ -35,7 +35,8 @@ def junit_xml(grades: list[SubmissionGrade]) -> bytes:
     for grade in grades:
         statuses = [s.status for s in grade.scenarios]
         suite = ET.SubElement(suites, "testsuite", name=xml_text(grade.submission), tests=str(len(statuses)),
-                              failures=str(statuses.count("failed")), errors=str(statuses.count("error")),
+                              failures=str(statuses.count("failed") + statuses.count("unverified")),
+                              errors=str(statuses.count("error")),
                               skipped=str(statuses.count("blocked")),
                               time=f"{sum(s.duration_s for s in grade.scenarios):.3f}")
         props = ET.SubElement(suite, "properties")
@@ -48,9 +49,9 @@ def junit_xml(grades: list[SubmissionGrade]) -> bytes:
             ET.SubElement(case_props, "property", name="score", value=f"{result.score:g}")
             ET.SubElement(case_props, "property", name="max_score", value=f"{result.max_score:g}")
             message = xml_text(result.message)
-            first = message.splitlines()[0] if message else result.status
-            if result.status == "failed":
-                ET.SubElement(case, "failure", message=first).text = message
+            first = xml_text(result.summary) or result.status  # the cause in one line
+            if result.status in ("failed", "unverified"):
+                ET.SubElement(case, "failure", message=first, type=result.status).text = message
             elif result.status == "error":
                 ET.SubElement(case, "error", message=first).text = message
             elif result.status == "blocked":

@@ -9,8 +9,8 @@ from typing import TextIO
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 
-STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "blocked": "BLOCKED"}
-COLOURS = {"passed": "32", "failed": "31", "error": "35", "blocked": "33"}
+STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "unverified": "NOT SEEN", "error": "ERROR", "blocked": "BLOCKED"}
+COLOURS = {"passed": "32", "failed": "31", "unverified": "36", "error": "35", "blocked": "33"}
 
 
 def _colour(text: str, status: str, stream: TextIO) -> str:
@@ -24,9 +24,11 @@ def _points(score: float, max_score: float) -> str:
 
 
 def scenario_line(result: ScenarioResult, stream: TextIO | None = None) -> str:
+    """One scenario on one line: its status, points, id, and the cause when it lost points."""
     stream = stream or sys.stdout
-    mark = _colour(f"{STATUS_MARK[result.status]:<7}", result.status, stream)
-    return f"{mark} {_points(result.score, result.max_score):>9}  {result.id:<32} {result.name}"
+    mark = _colour(f"{STATUS_MARK.get(result.status, result.status.upper()):<8}", result.status, stream)
+    what = result.summary if result.status != "passed" and result.summary else result.name
+    return f"{mark} {_points(result.score, result.max_score):>9}  {result.id:<32} {what}"
 
 
 def print_check(grade: SubmissionGrade, stream: TextIO | None = None) -> None:
@@ -64,7 +66,7 @@ def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -
             print(scenario_line(result, stream), file=stream)
         print(file=stream)
     width = max([len("submission"), *(len(g.submission) for g in grades)])
-    header = f"{'submission':<{width}}  {'score':>9}  passed  failed  error  blocked"
+    header = f"{'submission':<{width}}  {'score':>9}  passed  failed  not seen  error  blocked"
     print(header, file=stream)
     print("-" * len(header), file=stream)
     for grade in grades:
@@ -72,7 +74,7 @@ def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -
         status = "passed" if grade.full_marks else "failed"
         score = _colour(f"{_points(grade.score, grade.max_score):>9}", status, stream)
         print(f"{grade.submission:<{width}}  {score}  {counts['passed']:>6}  {counts['failed']:>6}  "
-              f"{counts['error']:>5}  {counts['blocked']:>7}", file=stream)
+              f"{counts['unverified']:>8}  {counts['error']:>5}  {counts['blocked']:>7}", file=stream)
         if grade.error:
             print(f"  {grade.error.splitlines()[0]}", file=stream)
 

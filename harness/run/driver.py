@@ -68,7 +68,7 @@ class Driver:
 
     def __init__(self, dialect: Dialect, trace: Trace, procs: ProcessSet, users: dict[str, UserSlot],
                  tracker: tuple[str, int], deadline: float, grace: float, abort: threading.Event,
-                 step_failed: Callable[[StepRecord], bool]) -> None:
+                 should_stop: Callable[[StepRecord], bool]) -> None:
         self.dialect = dialect
         self.trace = trace
         self.procs = procs
@@ -77,9 +77,8 @@ class Driver:
         self.deadline = deadline
         self.grace = grace  # after tweets, how long an extra delivery may take to show
         self.abort = abort
-        self.step_failed = step_failed  # the judge's view, for where the script cannot go on
+        self.should_stop = should_stop  # the judge's view: whether playing on can still show anything
         self.cursor: dict[str, int] = {}  # per program: the last line already used as an answer
-        self.unanswered: dict[str, list[str]] = {}  # per user: commands whose answer never came (yet)
 
     # -- the programs ------------------------------------------------------------------------
     def base_values(self) -> dict[str, str]:
@@ -159,33 +158,14 @@ class Driver:
         return TypedCommand(typed)
 
     def await_answer(self, user: str, after: int, timeout: float,
-                     is_answer: Callable[[str], object]) -> tuple[Event | str | None, list[int]]:
-        """The first line after `after` that answers the command just typed, and the lines before it
-        taken as late answers to earlier commands of this user that never got theirs (a program
-        answers in order, so a late line of an earlier command is never taken for a later one's)."""
+                     is_answer: Callable[[str], object]) -> Event | str | None:
+        """The first line after `after` (and after the last line already used as an answer) that
+        answers the command just typed: a line printed before it was typed is never its answer."""
         start = max(after, self.cursor.get(user, -1))
-        waiting = list(self.unanswered.get(user, []))
-
-        def scan(final: bool) -> tuple[Event | str | None, list[int], list[str]] | None:
-            queue, late = list(waiting), []
-            for event in self.trace.lines(user, after=start):
-                if queue and self.dialect.reply_outcome(queue[0], event.text):
-                    late.append(event.seq)
-                    queue.pop(0)
-                elif is_answer(event.text):
-                    return event, late, queue
-            if final or self.exited(user):
-                return ("exited" if self.exited(user) else None), late, queue
-            return None
-
-        found = self.wait(lambda: scan(final=False), timeout)
-        answer, late, queue = found if found is not None else scan(final=True)  # type: ignore[misc]
-        self.unanswered[user] = queue
-        if late:
-            self.cursor[user] = max(late)
-        if isinstance(answer, Event):
-            self.cursor[user] = answer.seq
-        return answer, late
+        event = self.wait_line(user, is_answer, start, timeout)
+        if isinstance(event, Event):
+            self.cursor[user] = event.seq
+        return event
 
     def await_reply(self, user: str, command: str, what: str, typed: TypedCommand, timeout: float) -> ReplySeen:
         """The result line of `command` typed at `user`, as seen."""
@@ -193,14 +173,12 @@ class Driver:
                          waited_s=timeout)
         if typed.seq is None:
             return seen
-        event, seen.late_answers = self.await_answer(user, typed.seq, timeout,
-                                                     lambda text: self.dialect.reply_outcome(command, text))
+        event = self.await_answer(user, typed.seq, timeout, lambda text: self.dialect.reply_outcome(command, text))
         if isinstance(event, Event):
             seen.outcome = self.dialect.reply_outcome(command, event.text)  # type: ignore[assignment]
             seen.line, seen.line_seq = event.text, event.seq
         else:
             seen.gave_up = "exited" if event == "exited" else "timeout"
-            self.unanswered.setdefault(user, []).append(command)
         return seen
 
     def command(self, user: str, command: str, what: str, timeout: float, **extra: str) -> ReplySeen:

@@ -22,6 +22,7 @@ from typing import Callable
 import pexpect
 
 from harness.inputs.dialect import Typed
+from harness.run.records import HARNESS_STOP
 from harness.run.sandbox import Sandbox
 from harness.run.trace import Trace
 
@@ -268,7 +269,7 @@ class ProcessSet:
         child.exited = True
         if child.spawn.signalstatus == signal.SIGKILL and self._stopping:
             child.exit_status = -signal.SIGKILL
-            text = "stopped by the harness at the end of the scenario"
+            text = HARNESS_STOP
         elif child.spawn.signalstatus is not None:
             child.exit_status = -child.spawn.signalstatus
             text = f"killed by signal {child.spawn.signalstatus} ({signal.strsignal(child.spawn.signalstatus)})"

@@ -29,7 +29,8 @@ NotTyped = Literal["no_command", "no_prompt"]  # the manifest has no such comman
 RECORD_FILE = "record.json"
 TRACE_FILE = "trace.jsonl"
 CAPTURE_FILE = "capture.pcap"
-RECORD_VERSION = 2
+RECORD_VERSION = 3
+HARNESS_STOP = "stopped by the harness at the end of the scenario"  # the exit text of a program the harness ended
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,6 @@ class ReplySeen(Record):
     line_seq: int | None = None
     gave_up: GaveUp | None = None  # why no result line was found
     waited_s: float = 0.0
-    late_answers: list[int] = []  # lines taken as late answers to earlier commands, not to this one
 
 
 class QuerySeen(Record):
@@ -149,6 +149,7 @@ class TweetSeen(Record):
     returned: bool | None = None  # None: the submission prints no "came back" line
     end_tweet: Outcome | None = None
     end_tweet_typed_seq: int | None = None  # the harness typed end-tweet itself (the manifest's choice)
+    back_seq: int | None = None  # the first line that shows it came back (its returned line or end-tweet's answer)
     reads_forwarder: bool = True  # the submission prints the forwarding handle
 
 
@@ -214,6 +215,14 @@ class StepRecord(Record):
     line: LineSeen | None = None
     alive: bool | None = None  # expect_alive: the program was still running
     ended: list[str] = []  # processes (tracker or user names) that had ended when the step was over
+    attempts: int = 1  # tweets at once are played again once when they did not overlap
+
+    def tweets_overlapped(self) -> bool:
+        """Whether every tweet of the step was typed before any of them came back (they were in flight
+        at the same time, so the tracker had to deal with both)."""
+        typed = [t.reply.typed_seq for t in self.tweets if t.reply.typed_seq is not None]
+        back = [t.back_seq for t in self.tweets if t.back_seq is not None]
+        return bool(typed) and (not back or max(typed) < min(back))
 
 
 class ScenarioRecord(Record):
@@ -232,6 +241,7 @@ class ScenarioRecord(Record):
     protections: dict = {}
     trace_lines: str | None = None  # the dialect's protocol-trace lines (left out of excerpts)
     prompt: str | None = None  # the prompt a user prints before each command (the manifest's)
+    replies: dict[str, list[str]] = {}  # command -> [success regex, failure regex] (the manifest's)
     prints_received: bool = True  # whether the submission prints the tweets it receives
     network: Network = Network()
     wire: list[WireEvent] = []  # every frame on the LAN, in time order (hosts mode)

@@ -1,9 +1,9 @@
 """Run one scenario against one submission: start its processes, play the steps, keep the record.
 
 The runner decides no verdict. It records what each step saw (records.py); the judge decides. The
-one place where the judge's view is needed during the run, whether the script can go on after a
-step, is asked of the `step_failed` function the caller passes in, so this stage imports nothing
-of the judge.
+one place where the judge's view is needed during the run, whether playing on can still show
+anything after a step, is asked of the `should_stop` function the caller passes in, so this stage
+imports nothing of the judge.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from harness.run.trace import Trace
 
 STARTUP_TIMEOUT_S = 10.0
 COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", "grading-results")
-StepFailed = Callable[[ScenarioRecord, StepRecord], bool]
+ShouldStop = Callable[[ScenarioRecord, StepRecord], bool]
 LOOPBACK = NetworkChoice("loopback", "the default when nothing else is asked for")
 
+COMMANDS = ("register", "query", "follow", "drop", "tweet", "end_tweet", "exit")
 HANDLERS: dict[str, Callable[[Driver, Any, float, StepRecord], None]] = {
     "register": steps_commands.play_register,
     "follow": steps_commands.play_follow,
@@ -51,7 +52,7 @@ HANDLERS: dict[str, Callable[[Driver, Any, float, StepRecord], None]] = {
 }
 
 
-def never_failed(record: ScenarioRecord, step: StepRecord) -> bool:
+def never_stop(record: ScenarioRecord, step: StepRecord) -> bool:
     return False
 
 
@@ -61,7 +62,7 @@ class ScenarioRunner:
     def __init__(self, submission: Path, dialect: Dialect, scenario: Scenario, scenario_id: str = "",
                  file: Path | str = "", step_timeout: float | None = None, limits: Limits | None = None,
                  drop_privileges: bool = True, abort: threading.Event | None = None,
-                 network: NetworkChoice = LOOPBACK, step_failed: StepFailed = never_failed,
+                 network: NetworkChoice = LOOPBACK, should_stop: ShouldStop = never_stop,
                  scenario_timeout: float | None = None) -> None:
         self.submission = submission
         self.dialect = dialect
@@ -71,12 +72,15 @@ class ScenarioRunner:
         self.drop_privileges = drop_privileges
         self.abort = abort or threading.Event()
         self.network = network
-        self.step_failed = step_failed
+        self.should_stop = should_stop
         self.timeout = scenario_timeout or scenario.timeout
         self.trace = Trace()
         self.record = ScenarioRecord(scenario_id=scenario_id, file=str(file), handles={},
                                      timeout_s=self.timeout, trace_lines=dialect.manifest.trace_lines,
-                                     prompt=dialect.manifest.prompt, prints_received=dialect.reads_received)
+                                     prompt=dialect.manifest.prompt, prints_received=dialect.reads_received,
+                                     replies={command: [dialect.manifest.replies.of(command).success,
+                                                        dialect.manifest.replies.of(command).failure]
+                                              for command in COMMANDS})
 
     def run(self) -> ScenarioRecord:
         started = time.monotonic()
@@ -99,7 +103,7 @@ class ScenarioRunner:
                      for name in self.scenario.users}
             driver = Driver(self.dialect, self.trace, procs, users, (network.ip[TRACKER], network.tracker_port),
                             started + self.timeout, self.scenario.grace, self.abort,
-                            lambda step: self._failed(step, network))
+                            lambda step: self._stop_after(step, network))
             start_all(driver, network.enter)
             self._play_all(driver)
         except SetupError as exc:
@@ -129,15 +133,16 @@ class ScenarioRunner:
             record.ended = [name for name in [TRACKER, *driver.users] if driver.exited(name)]
             record.end_t = self._now()
             self.record.steps.append(record)
-            if driver.step_failed(record):
+            if driver.should_stop(record):
                 break
 
 
-    def _failed(self, step: StepRecord, network: ScenarioNetwork) -> bool:
-        """The judge's view of a step as seen so far: the record as it stands, the wire included."""
+    def _stop_after(self, step: StepRecord, network: ScenarioNetwork) -> bool:
+        """The judge's view of a step as seen so far (the record as it stands, the wire included):
+        whether playing on can still show anything."""
         self.record.transcript = self.trace
         self.record.wire = network.wire_so_far(self.trace.t0)
-        return self.step_failed(self.record, step)
+        return self.should_stop(self.record, step)
 
     def _now(self) -> float:
         return round(time.monotonic() - self.trace.t0, 6)

@@ -14,7 +14,7 @@ def play_register(driver: Driver, args: RegisterArgs, timeout: float, step: Step
         handle = args.handle or driver.users[name].handle
         step.replies.append(driver.command(name, "register", f"register {handle}", timeout,
                                            handle=handle, name=handle.lstrip("@")))
-        if driver.step_failed(step):  # the next users would meet a script that cannot go on
+        if driver.should_stop(step):  # a registration the scenario needs failed: it is blocked
             break
 
 
@@ -49,8 +49,7 @@ def play_query(driver: Driver, args: QueryArgs, timeout: float, step: StepRecord
     if typed.seq is None:
         return
     dialect = driver.dialect
-    event, _ = driver.await_answer(args.user, typed.seq, timeout, lambda t: dialect.parse_query(t) is not None
-                                   or dialect.reply_outcome("query", t) == "failure")
+    event = _query_answer(driver, args.user, typed.seq, timeout)
     if not isinstance(event, Event):
         seen.gave_up = "exited" if event == "exited" else "timeout"
         return
@@ -68,6 +67,32 @@ def play_query(driver: Driver, args: QueryArgs, timeout: float, step: StepRecord
             driver.cursor[args.user] = line.seq
     if seen.handles is None and dialect.query_item_re is not None:
         seen.handles = _query_items(driver, args.user, after, seen.count, timeout)
+
+
+def _query_answer(driver: Driver, user: str, typed: int, timeout: float) -> Event | str | None:
+    """The answer to `query handles`: its FAILURE line, or a reply line; when the count is printed on
+    a line of its own, the reply line followed by one (a bare result line of some earlier command, come
+    late, is not a query answer)."""
+    dialect = driver.dialect
+    start = max(typed, driver.cursor.get(user, -1))
+
+    def probe() -> Event | str | None:
+        lines = driver.trace.lines(user, after=start)
+        for index, event in enumerate(lines):
+            if dialect.reply_outcome("query", event.text) == "failure" and dialect.parse_query(event.text) is None:
+                return event
+            if dialect.parse_query(event.text) is None:
+                continue
+            following = next((e for e in lines[index + 1:] if not dialect.is_trace(e.text)), None)
+            if dialect.query_count_re is None or (following is not None
+                                                  and dialect.parse_query_count(following.text) is not None):
+                return event
+        return "exited" if driver.exited(user) else None
+
+    event = driver.wait(probe, timeout)
+    if isinstance(event, Event):
+        driver.cursor[user] = event.seq
+    return event  # type: ignore[return-value]
 
 
 def _query_items(driver: Driver, name: str, after: int, count: int | None, timeout: float) -> list[str]:

@@ -23,7 +23,12 @@ def play_tweet(driver: Driver, args: TweetArgs, timeout: float, step: StepRecord
 
 
 def play_tweets_at_once(driver: Driver, tweets: list[TweetArgs], timeout: float, step: StepRecord) -> None:
+    """Typed back to back; when the first came back before the second was typed (a fast ring, a slow
+    console), nothing concurrent happened: play them once more."""
     _play(driver, tweets, timeout, step)
+    if not step.tweets_overlapped() and all(t.reply.typed_seq is not None for t in step.tweets):
+        step.tweets, step.attempts = [], 2
+        _play(driver, tweets, timeout, step)
 
 
 def tweet_text(args: TweetArgs) -> str:
@@ -64,6 +69,7 @@ def _play(driver: Driver, tweets: list[TweetArgs], timeout: float, step: StepRec
         seen.deliveries = deliveries[id(seen)]
         seen.returned = _returned(driver, seen) if driver.dialect.returned_re else None
         seen.end_tweet = _end_tweet_outcome(driver, seen)  # type: ignore[assignment]
+        seen.back_seq = _back_seq(driver, seen)
 
 
 def _reply_seq(seen: TweetSeen) -> int:
@@ -77,6 +83,16 @@ def _returned(driver: Driver, seen: TweetSeen) -> bool:
     after = seen.reply.typed_seq if seen.reply.typed_seq is not None else -1
     printer = TRACKER if driver.dialect.returned_at == "tracker" else seen.user
     return any(driver.dialect.is_returned(e.text) for e in driver.trace.lines(printer, after=after))
+
+
+def _back_seq(driver: Driver, seen: TweetSeen) -> int | None:
+    """The first line showing the tweet came back: its returned line, or end-tweet's answer."""
+    after = seen.reply.typed_seq if seen.reply.typed_seq is not None else -1
+    printer = TRACKER if driver.dialect.returned_at == "tracker" else seen.user
+    seqs = [e.seq for e in driver.trace.lines(printer, after=after) if driver.dialect.is_returned(e.text)]
+    seqs += [e.seq for e in driver.trace.lines(seen.user, after=_reply_seq(seen))
+             if driver.dialect.reply_outcome("end_tweet", e.text)]
+    return min(seqs) if seqs else None
 
 
 def _end_tweet_outcome(driver: Driver, seen: TweetSeen) -> str | None:

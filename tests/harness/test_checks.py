@@ -55,7 +55,9 @@ def test_ring_in_follow_order_fails_order_only():
 
 def test_missing_and_duplicate_and_extra_deliveries():
     assert failing(observe(RING[:2], returned=False)) == {
-        "every follower receives it exactly once", "it returns to the tweeter and end-tweet succeeds"}
+        "every follower receives it exactly once", "it reaches every follower",
+        "it returns to the tweeter and end-tweet succeeds"}
+    # a duplicate is not a missing follower: `reached` lets the ring-update scenarios ignore it
     assert failing(observe([*RING, ("@dave", "@carol", 1.3)])) == {"every follower receives it exactly once"}
     assert failing(observe([*RING, ("@erin", "@dave", 1.3)])) == {"nobody else receives it"}
 
@@ -80,4 +82,37 @@ def test_without_forwarders_order_is_judged_by_clear_gaps_only():
     assert failing(no_forwarder(noisy)) == set()
     slow_wrong = [("@carol", "", 1.0), ("@bob", "", 2.0), ("@dave", "", 3.0)]
     assert failing(no_forwarder(slow_wrong)) == {"followers receive it in alphabetical (ring) order"}
-    assert statuses(no_forwarder(noisy))["forwarded peer to peer round the ring"] == "skipped"
+    slow_right = [("@bob", "", 1.0), ("@carol", "", 2.0), ("@dave", "", 3.0)]
+    assert statuses(no_forwarder(slow_right))["followers receive it in alphabetical (ring) order"] == "passed"
+    # too close to order, and nothing printed that would show a ring: not seen, so not credited
+    assert statuses(no_forwarder(noisy))["followers receive it in alphabetical (ring) order"] == "unverified"
+    assert statuses(no_forwarder(noisy))["forwarded peer to peer round the ring"] == "unverified"
+
+
+def test_a_return_nothing_shows_is_not_credited():
+    """No 'came back' line, and the harness typed end-tweet itself: its SUCCESS shows no ring."""
+    by_harness = observe(RING, returned=None, end_tweet_typed_seq=7)
+    assert statuses(by_harness)["it returns to the tweeter and end-tweet succeeds"] == "unverified"
+    by_itself = observe(RING, returned=None)  # the user sent end-tweet itself once the tweet was back
+    assert statuses(by_itself)["it returns to the tweeter and end-tweet succeeds"] == "passed"
+
+
+def test_followers_that_print_nothing_leave_the_printed_properties_unseen():
+    results = {c.name: c for c in judge_delivery(observe([]), prints_received=False)}
+    assert results["every follower receives it exactly once"].status == "unverified"
+    assert "tweets.received: null" in results["every follower receives it exactly once"].message
+    assert results["it returns to the tweeter and end-tweet succeeds"].status == "passed"  # its own line shows it
+
+
+def test_what_a_scenario_does_not_grade_cannot_cost_it_points():
+    results = {c.name: c for c in judge_delivery(observe(RING[:2], returned=False), graded=("ring_order",))}
+    assert results["every follower receives it exactly once"].status == "skipped"
+    assert results["every follower receives it exactly once"].message.startswith("not graded in this scenario (seen:")
+
+
+def test_each_failure_has_its_cause_in_one_line():
+    twice = {c.name: c for c in judge_delivery(observe([*RING, ("@dave", "@carol", 1.3)]))}
+    assert twice["every follower receives it exactly once"].cause == "@dave printed the tweet twice"
+    star = [("@bob", "@alice", 1.0), ("@carol", "@alice", 1.0), ("@dave", "@alice", 1.0)]
+    p2p = {c.name: c for c in judge_delivery(observe(star))}["forwarded peer to peer round the ring"]
+    assert p2p.cause == "@carol got the tweet straight from @alice: not a ring"

@@ -112,8 +112,14 @@ def star() -> SubmissionGrade:
 
 @pytest.fixture(scope="module")
 def not_forwarding() -> SubmissionGrade:
-    """tweet_one_follower fails (no return), so tweet_ring_order in the same suite is blocked."""
+    """tweet_one_follower fails (no return); tweet_ring_order runs too, and its own way fails."""
     return grade_one(EXAMPLES / "follower_does_not_forward", "tweet_one_follower", "tweet_ring_order")
+
+
+@pytest.fixture(scope="module")
+def blocked_grade() -> SubmissionGrade:
+    """A tracker that never answers: register_duplicate's preparing registration fails, so it is blocked."""
+    return grade_one(ROOT / "tests" / "submissions" / "silent", "register_duplicate", step_timeout=1)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +180,7 @@ def test_star_arrows_all_start_at_the_tweeter_and_are_wrong_forwarder(star):
     assert "forwarded peer to peer round the ring" in page.section_text(section)  # the failed check
 
 
-def test_follower_that_does_not_forward_shows_no_return_and_a_blocked_scenario(not_forwarding):
+def test_follower_that_does_not_forward_shows_no_return(not_forwarding):
     html = render_html(not_forwarding)
     page = Page(html)
     one = page.section_of(not_forwarding, "tweet_one_follower")
@@ -182,11 +188,15 @@ def test_follower_that_does_not_forward_shows_no_return_and_a_blocked_scenario(n
     assert arrow_classes(page, one) == ["normal"]  # @bob got it from @alice, and that was all
     assert len(page.find("g", "cross", "no-return", section=one)) == 1
     assert not page.find("path", "arrow", "return", section=one)
-    blocked = page.section_of(not_forwarding, "tweet_ring_order")
-    assert scenario(not_forwarding, "tweet_ring_order").status == "blocked"
-    assert page.find("span", "badge", "blocked", section=blocked)
-    assert not page.find("svg", section=blocked)  # nothing ran, nothing to draw
-    assert "depends on tweet_one_follower" in page.section_text(blocked)
+
+
+def test_a_blocked_scenario_says_which_preparing_step_failed(blocked_grade):
+    page = Page(render_html(blocked_grade))
+    section = page.section_of(blocked_grade, "register_duplicate")
+    result = scenario(blocked_grade, "register_duplicate")
+    assert result.status == "blocked" and result.score == 0
+    assert page.find("span", "badge", "blocked", section=section)
+    assert "step 1 only prepares what this scenario tests" in page.section_text(section)
 
 
 def test_followers_that_never_got_it_are_marked_missing(not_forwarding_ring):

@@ -55,9 +55,10 @@ def test_default_submission_is_the_reference_beside_the_harness():
 def test_a_failure_is_reported_with_the_harness_explanation_not_a_traceback(pytester, specs):
     result = run(pytester, "specs", f"--submission={DUPLICATE_HANDLES}")
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["FAILED specs/register_duplicate.yaml::register_duplicate*"])
+    # the short summary names the cause, not "failed at step N"
+    result.stdout.fnmatch_lines(["FAILED specs/register_duplicate.yaml::register_duplicate - `register @alice`*"])
     output = result.stdout.str()
-    assert "Failed at step 2 of 3." in output
+    assert "Failed at step 2 of 3: register @alice (must be refused)." in output
     assert "register @alice answers FAILURE: expected FAILURE, seen SUCCESS" in output
     assert "Last lines of each process" in output
     assert "Traceback" not in output and "pytest_plugin.py" not in output
@@ -100,17 +101,20 @@ def test_an_invalid_scenario_file_fails_with_file_and_line(pytester):
     assert "Traceback" not in result.stdout.str()
 
 
-def test_a_scenario_whose_dependency_failed_is_blocked(pytester, specs):
-    # sorts before its dependency, which must still run first
+def test_a_scenario_whose_preparing_step_fails_is_blocked_and_linked_to_its_dependency(pytester, specs):
+    # sorts before its dependency, which still runs first, so the link can be named
     (specs / "after_duplicate.yaml").write_text(
         "name: Needs duplicates refused\npoints: 1\ntags: [register]\ndepends_on: [register_duplicate]\n"
-        "users: [alice]\nsteps:\n  - register: all\n")
+        "setup: 2\nusers: [alice, bob]\nsteps:\n  - register: [alice]\n"
+        "  - register: {users: [bob], handle: \"@alice\", expect: failure}\n"
+        "  - query: {user: alice, handles: [alice]}\n")
     result = run(pytester, "specs", f"--submission={DUPLICATE_HANDLES}", "-v", "-rs")
     result.assert_outcomes(passed=2, failed=1, skipped=1)
     result.stdout.fnmatch_lines([
         "*register_duplicate.yaml::register_duplicate FAILED*",
         "*after_duplicate.yaml::after_duplicate SKIPPED*",
-        "SKIPPED [1] specs/after_duplicate.yaml:1: blocked: depends on register_duplicate, which did not pass",
+        "SKIPPED [1] specs/after_duplicate.yaml:1: Blocked: `register @alice` answered SUCCESS instead of "
+        "FAILURE (step 2 only prepares what this scenario tests)",
     ])
 
 

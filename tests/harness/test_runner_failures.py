@@ -25,12 +25,15 @@ def test_program_that_never_answers_fails_at_the_step_timeout(grade):
     assert re.search(r"> register @alice \d+\.\d+\.\d+\.\d+ \d+", scenario["message"])  # what was typed is shown
 
 
-def test_dependent_scenario_is_blocked_not_failed_again(grade):
+def test_a_scenario_whose_preparing_step_fails_is_blocked_and_linked_not_failed_again(grade):
     graded = grade(SUBMISSIONS / "silent", specs=["register_new", "register_duplicate"],
                    extra=("--step-timeout", "1"))
     blocked = graded.scenario("silent", "register_duplicate")
     assert blocked["status"] == "blocked" and blocked["score"] == 0
-    assert "register_new" in blocked["message"]
+    assert blocked["summary"].startswith("Blocked: `register @alice` got no answer within 1 s")
+    assert "(step 1 only prepares what this scenario tests)" in blocked["summary"]
+    assert blocked["linked"] == ["register_new"]
+    assert "Probably the same cause as `register_new`" in blocked["message"]
 
 
 def test_missing_folder_is_a_usage_error(grade, tmp_path):
