@@ -104,7 +104,7 @@ def test_reference_scores_full_marks_on_loopback_too(grade):
     assert report["score"] == 100 and report["network"]["mode"] == "loopback"
     ring = graded.scenario("reference", "tweet_ring_order")
     delivery = [c for c in ring["checks"] if "evidence" in c]
-    assert len(delivery) == 6 and {c["evidence"] for c in delivery} == {"console"}
+    assert len(delivery) == 7 and {c["evidence"] for c in delivery} == {"console"}
 
 
 def test_auto_falls_back_to_loopback_and_says_why(monkeypatch):

@@ -40,7 +40,7 @@ HEADINGS = {"failed": "Failed", "unverified": "Not seen", "blocked": "Blocked"}
 
 
 def explain(status: str, error: str | None, steps: list[JudgedStep], total_steps: int,
-            transcript: Transcript, trace_lines: str | None) -> tuple[str, str]:
+            transcript: Transcript, trace_lines: str | None, tested_by: list[str] = ()) -> tuple[str, str]:
     """(the cause in one line, one readable block); both empty when the scenario passed.
 
     The block opens with the cause, then replays the numbered steps that led there and says what
@@ -52,7 +52,8 @@ def explain(status: str, error: str | None, steps: list[JudgedStep], total_steps
         return summary.splitlines()[0], "\n\n".join(p for p in (summary, _tails_text(transcript, trace_lines)) if p)
     first = next((step for step in steps if step.lost), None)
     cause = next((c.cause for c in first.checks if c.lost), "") if first else (error or "")
-    summary = (f"Blocked: {cause} (step {first.number} only prepares what this scenario tests)"
+    tests_it = f"; {', '.join(f'`{s}`' for s in tested_by)} tests it" if tested_by else ""
+    summary = (f"Blocked: {cause} (step {first.number} only prepares what this scenario tests{tests_it})"
                if status == "blocked" and first else cause or error or status)
     where = (f"{HEADINGS[status]} at step {first.number} of {total_steps}: {first.description}."
              if first else f"{HEADINGS.get(status, 'Failed')} after step {len(steps)} of {total_steps}.")

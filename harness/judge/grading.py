@@ -116,7 +116,8 @@ def judge_record(scenario_id: str, file: Path | str, scenario: Scenario, record:
     status, error = _status(scenario, record, steps)
     score = _score(scenario, status, steps)
     checks = [check for step in steps for check in step.checks]
-    summary, message = explain(status, error, steps, len(scenario.steps), record.transcript, record.trace_lines)
+    summary, message = explain(status, error, steps, len(scenario.steps), record.transcript, record.trace_lines,
+                               scenario.depends_on)
     return ScenarioResult(**_base(scenario_id, file, scenario), score=score, status=status,
                           duration_s=record.duration_s, message=message, checks=checks,
                           trace=record.transcript, protections=record.protections, tweets=judge.tweets,

@@ -92,7 +92,7 @@ class StepJudge:
             return failed(label, why, why)
         if reply.outcome is None:
             if reply.gave_up == "exited":
-                ended = f"{self.label(reply.user)}'s program ended ({self.transcript.exit_text(reply.user)})"
+                ended = f"{self.label(reply.user)}'s program {self.transcript.exit_text(reply.user)} after `{reply.what}`"
                 return failed(label, f"expected {expect.upper()}; {ended}", ended)
             waited = self.waited(reply.user, reply.typed_seq, reply.waited_s, reply.command)
             return failed(label, f"expected {expect.upper()}; no result line: {waited}",

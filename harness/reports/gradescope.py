@@ -12,9 +12,11 @@ GRADESCOPE_STATUS = {"passed": "passed"}  # failed, error and blocked are all "f
 
 
 def _test(number: int, result: ScenarioResult) -> dict:
+    """One scenario as a Gradescope test; its output opens with the cause, then what it tests."""
     output = result.message or "Passed."
     if result.description:
-        output = f"{result.description}\n\n{output}"
+        output = f"{output}\n\nWhat this scenario tests: {result.description}" if result.message \
+            else f"{result.description}\n\n{output}"
     return {
         "name": result.name,
         "number": str(number),

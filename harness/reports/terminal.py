@@ -38,8 +38,13 @@ def print_check(grade: SubmissionGrade, stream: TextIO | None = None) -> None:
     print(f"{network_line([grade])}\n", file=stream)
     for result in grade.scenarios:
         print(scenario_line(result, stream), file=stream)
-    for result in grade.scenarios:
-        if result.status != "passed":
+    lost = [r for r in grade.scenarios if r.status != "passed"]
+    roots = [r for r in lost if not r.linked]
+    for heading, results in (("Fix these first (each is a cause of its own)", roots),
+                             ("Then these, probably the same causes as those above", [r for r in lost if r.linked])):
+        if results:
+            print(f"\n{heading}:", file=stream)
+        for result in results:
             print(f"\n=== {result.id}: {result.name} [{result.status}] ===", file=stream)
             if result.description:
                 print(result.description, file=stream)

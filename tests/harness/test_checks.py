@@ -116,3 +116,24 @@ def test_each_failure_has_its_cause_in_one_line():
     star = [("@bob", "@alice", 1.0), ("@carol", "@alice", 1.0), ("@dave", "@alice", 1.0)]
     p2p = {c.name: c for c in judge_delivery(observe(star))}["forwarded peer to peer round the ring"]
     assert p2p.cause == "@carol got the tweet straight from @alice: not a ring"
+
+
+def test_tweets_at_once_must_be_seen_in_flight_together():
+    from harness.inputs.scenario import load_scenario
+    from harness.judge.steps import StepJudge
+    from harness.run.records import ScenarioRecord, StepRecord
+    from tests.conftest import SPECS
+
+    scenario = load_scenario(SPECS / "concurrent_tweets.yaml")
+    first = observe([("@carol", "@alice", 1.0), ("@dave", "@carol", 1.1)], followers=["@carol", "@dave"])
+    second = observe([], user="bob", tweeter="@bob", followers=["@carol", "@dave"], returned=None, end_tweet=None,
+                     reply=ReplySeen(user="bob", command="tweet", what="tweet by @bob", typed_seq=5, outcome="failure"))
+    first.reply.outcome, first.back_seq = "success", 9
+    step = StepRecord(number=6, kind="tweets_at_once", tweets=[first, second], attempts=2)
+    record = ScenarioRecord(scenario_id="concurrent_tweets", file="", handles={"alice": "@alice", "bob": "@bob"},
+                            steps=[step])
+    overlap = {c.name: c for c in StepJudge(scenario, record).checks(step)}["the tweets were in flight at the same time"]
+    assert overlap.status == "passed"  # @bob typed (seq 5) before @alice's came back (seq 9): refused, as allowed
+    first.back_seq = 3  # @alice's came back before @bob's was typed, on both tries: nothing was concurrent
+    overlap = {c.name: c for c in StepJudge(scenario, record).checks(step)}["the tweets were in flight at the same time"]
+    assert overlap.status == "unverified" and "(played twice)" in overlap.message
