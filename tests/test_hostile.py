@@ -30,7 +30,7 @@ EXPECTED = {
     "ignores_sigterm": ("failed", "no result line: stopped waiting after 2 s (the step limit)"),
     "daemon_double_fork": ("failed", "no result line: stopped waiting after 2 s (the step limit)"),
     "closes_stdout": ("failed", "no result line: stopped waiting after 2 s (the step limit)"),
-    "exits_at_once": ("failed", "@alice's program ended (exited with status 3)"),
+    "exits_at_once": ("failed", "@alice's program exited with status 3"),
     "binds_tracker_port": ("error", "Address already in use"),
 }
 

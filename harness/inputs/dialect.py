@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from harness.inputs.keys import KEYS, only_keys, split_keys
+from harness.inputs.keys import KEYS, SIGNAL_KEYS, key_names, only_keys, split_keys
 from harness.inputs.manifest import PLACEHOLDER, Manifest, ReturnedLine, TypedLine, load_manifest
 
 MATCH_LIMIT = 4096  # only this much of a line is matched, so a hostile regex cannot run for ever
@@ -111,6 +111,14 @@ class Dialect:
     @property
     def reads_forwarder(self) -> bool:
         return any("forwarder" in pattern.groupindex for pattern in self.received_res)
+
+    @property
+    def types_signal_keys(self) -> bool:
+        """Whether lines typed at the programs hold keys a terminal turns into signals (Ctrl+C)."""
+        lines = [line.send for role in ("tracker", "user") for line in self.startup_lines(role)]
+        for command in ("register", "query", "follow", "drop", "tweet", "end_tweet", "exit"):
+            lines += [line.send for line in self.command_lines(command) or []]
+        return any(key_names(line) & SIGNAL_KEYS for line in lines)
 
     @property
     def end_tweet_automatic(self) -> bool:

@@ -23,6 +23,9 @@ KEYS: dict[str, str] = {
 KEY_TOKEN = re.compile(r"\{(" + "|".join(sorted(map(re.escape, KEYS), key=len, reverse=True)) + r")\}")
 
 
+SIGNAL_KEYS = {"ctrl-c", "ctrl-z", "ctrl-backslash"}  # a terminal turns these into signals
+
+
 def key_names(text: str) -> set[str]:
     """The keys a line names."""
     return set(KEY_TOKEN.findall(text))

@@ -92,7 +92,7 @@ class StepJudge:
             return failed(label, why, why)
         if reply.outcome is None:
             if reply.gave_up == "exited":
-                ended = f"{self.label(reply.user)}'s program {self.transcript.exit_text(reply.user)} after `{reply.what}`"
+                ended = self._ended(reply.user, reply.typed_seq, reply.what)
                 return failed(label, f"expected {expect.upper()}; {ended}", ended)
             waited = self.waited(reply.user, reply.typed_seq, reply.waited_s, reply.command)
             return failed(label, f"expected {expect.upper()}; no result line: {waited}",
@@ -101,6 +101,13 @@ class StepJudge:
             return failed(label, f"expected {expect.upper()}, seen {reply.outcome.upper()}: {reply.line!r}",
                           f"`{reply.what}` answered {reply.outcome.upper()} instead of {expect.upper()}")
         return passed(label, reply.line or "")
+
+    def _ended(self, user: str, typed_seq: int, what: str) -> str:
+        """How a program that gave no answer had ended: after the command, or already before it."""
+        exits = self.transcript.lines(user, ("exit",))
+        how = exits[0].text if exits else "ended"
+        when = "before" if exits and exits[0].seq < typed_seq else "after"
+        return f"{self.label(user)}'s program {how} {when} `{what}`" + (" was typed" if when == "before" else "")
 
     def not_typed(self, user: str, command: str, why: str | None) -> str:
         """Why a command was not typed at all: never "no answer"."""

@@ -72,7 +72,7 @@ def build_submission(submission: Path, command: str, timeout: float, limits: Lim
     shutil.copytree(submission, copy, symlinks=True, ignore=COPY_IGNORE)
     build_limits = limits.merged({"cpu_seconds": max(limits.cpu_seconds, int(timeout) + 1),
                                   "memory_mb": max(limits.memory_mb, BUILD_MEMORY_MB)})
-    sandbox = Sandbox(build_limits, copy, drop_privileges, "none: the build runs without network")
+    sandbox = Sandbox(build_limits, copy, drop_privileges, "none: the build runs without network", programs=1)
     procs = ProcessSet(trace, copy, sandbox, stop=abort)
     status, ok = "", False
     try:

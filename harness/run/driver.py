@@ -157,6 +157,22 @@ class Driver:
             typed = self.send(user, render_typed(line.send, values))
         return TypedCommand(typed)
 
+    def type_together(self, commands: list[tuple[str, str, dict[str, str]]], timeout: float) -> list[TypedCommand]:
+        """Type several canonical commands (user, command, placeholders) as close together as the
+        dialect allows: lines that need no prompt first are rendered up front and written back to back
+        (a ring of a fast submission goes round in well under a millisecond); the others in turn."""
+        ready = [self._single_line(user, command, extra) for user, command, extra in commands]
+        if any(line is None for line in ready):
+            return [self.type_command(user, command, timeout, **extra) for user, command, extra in commands]
+        return [TypedCommand(self.send(user, line)) for (user, _, _), line in zip(commands, ready)]
+
+    def _single_line(self, user: str, command: str, extra: dict[str, str]) -> Typed | None:
+        """The one line that types `command`, when nothing has to be waited for before it."""
+        script = self.dialect.command_lines(command)
+        if self.dialect.prompt_re is not None or not script or len(script) != 1 or script[0].expect:
+            return None
+        return render_typed(script[0].send, {**self.base_values(), **self.users[user].values(), **extra})
+
     def await_answer(self, user: str, after: int, timeout: float,
                      is_answer: Callable[[str], object]) -> Event | str | None:
         """The first line after `after` (and after the last line already used as an answer) that

@@ -129,7 +129,8 @@ class ProcessSet:
             raise ValueError(f"empty launch command for {name}")
         env = self.environment(env_extra)
         program = self._program(argv[0], env["PATH"])
-        spawn = pexpect.spawn(program, argv[1:], cwd=str(self.workdir), env=env,
+        command = self.sandbox.command([program, *argv[1:]])
+        spawn = pexpect.spawn(command[0], command[1:], cwd=str(self.workdir), env=env,
                               echo=False, timeout=None, dimensions=(50, 250),
                               preexec_fn=self.sandbox.preexec(enter))
         # pexpect's defaults pause before each send and after close; the harness waits on events.

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import pexpect
 
 from harness.inputs.dialect import Dialect, render_typed
+from harness.inputs.keys import SIGNAL_KEYS, key_names
 from harness.inputs.scenario import Scenario, step_args, step_kind
 from harness.net.mode import NetworkChoice
 from harness.run import ports, steps_commands, steps_raw, steps_tweets
@@ -95,7 +96,9 @@ class ScenarioRunner:
             network.describe(self.record)
             copy = workdir / "submission"
             shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
-            sandbox = Sandbox(self.limits, copy, self.drop_privileges, network.description())
+            sandbox = Sandbox(self.limits, copy, self.drop_privileges, network.description(),
+                              terminal_signals=self.dialect.types_signal_keys or _types_signal_keys(self.scenario),
+                              programs=1 + len(self.scenario.users))
             self.record.protections = sandbox.protections()
             self.trace.add("harness", "note", f"sandbox: {json.dumps(self.record.protections, sort_keys=True)}")
             procs = ProcessSet(self.trace, copy, sandbox, self.dialect.manifest.pace_ms / 1000, self.abort)
@@ -146,6 +149,11 @@ class ScenarioRunner:
 
     def _now(self) -> float:
         return round(time.monotonic() - self.trace.t0, 6)
+
+
+def _types_signal_keys(scenario: Scenario) -> bool:
+    """Whether a raw line of the scenario holds a key a terminal turns into a signal."""
+    return any(step_kind(step) == "type" and key_names(step_args(step).line) & SIGNAL_KEYS for step in scenario.steps)
 
 
 # -- start-up ----------------------------------------------------------------------------------

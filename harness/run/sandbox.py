@@ -9,6 +9,7 @@ can be made, it bounds the number of processes as well. `protections()` says wha
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import resource
@@ -19,8 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from harness.run import filesystem
+
 
 UID_RANGE = (61000, 61999)
+PR_SET_CHILD_SUBREAPER = 36
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 _uid_lock = threading.Lock()
@@ -79,19 +83,31 @@ class Sandbox:
     """The confinement of one scenario's processes."""
 
     def __init__(self, limits: Limits, workdir: Path, drop_privileges: bool = True,
-                 network: str = "shared with the host (loopback)") -> None:
+                 network: str = "shared with the host (loopback)", isolate_files: bool = True,
+                 terminal_signals: bool = False, programs: int = 1) -> None:
+        become_subreaper()
         self.limits = limits
         self.workdir = workdir
         self.network = network  # what the processes' network is, for the report
+        self.isolate_files = isolate_files and filesystem.bubblewrap_unavailable() is None
+        self.terminal_signals = terminal_signals  # keys typed at the programs may signal them (Ctrl+C)
         self.uid = _allocate_uid() if drop_privileges and os.geteuid() == 0 else None
-        self.cgroup = _make_cgroup(limits.processes) if os.geteuid() == 0 else None
-        self._nproc = limits.processes if self.uid is not None else len(processes_of(os.geteuid())) + limits.processes
+        # the sandbox's own processes (bubblewrap keeps two per program) do not count against the
+        # submission's limit: it gets `limits.processes` of its own
+        allowance = limits.processes + (filesystem.PROCESSES_PER_PROGRAM * programs if self.isolate_files else 0)
+        self.cgroup = _make_cgroup(allowance) if os.geteuid() == 0 else None
+        self._nproc = allowance if self.uid is not None else len(processes_of(os.geteuid())) + allowance
 
     def adopt(self) -> None:
-        """Hand the working copy to the sandbox user (call once the copy is complete)."""
+        """Hand the working copy to the sandbox user, for it alone (call once the copy is complete)."""
         if self.uid is not None:
             os.chmod(self.workdir.parent, 0o711)
             chown_tree(self.workdir, self.uid)
+        os.chmod(self.workdir, 0o700)
+
+    def command(self, argv: list[str]) -> list[str]:
+        """The command that runs `argv` inside the sandbox's view of the file system."""
+        return filesystem.wrap(argv, self.workdir, self.terminal_signals) if self.isolate_files else argv
 
     def search_path(self, inherited: str) -> str:
         """PATH for the children: a separate user cannot enter e.g. /root, so keep what it can reach."""
@@ -108,8 +124,9 @@ class Sandbox:
         """
         candidates = [command] if "/" in command else [os.path.join(d, command) for d in search_path.split(os.pathsep) if d]
         for candidate in candidates:
+            own = Path(os.path.realpath(candidate)).is_relative_to(os.path.realpath(self.workdir))  # its user owns it
             if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and \
-                    (self.uid is None or _reachable_by_others(candidate)):
+                    (self.uid is None or own or _reachable_by_others(candidate)):
                 return candidate
         return None
 
@@ -143,6 +160,7 @@ class Sandbox:
             "uid": self.uid if self.uid is not None else os.geteuid(),
             "process_limit_binds": self.uid is not None or os.geteuid() != 0,
             "pids_cgroup": self.cgroup is not None,
+            "filesystem": filesystem.BUBBLEWRAP if self.isolate_files else filesystem.PERMISSIONS,
             "network": self.network,
             "limits": asdict(self.limits),
         }
@@ -164,6 +182,7 @@ class Sandbox:
                     os.kill(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+            _reap(pids)
 
     def close(self) -> None:
         self.kill_all()
@@ -183,6 +202,29 @@ class Sandbox:
             return [int(p) for p in (self.cgroup / "cgroup.procs").read_text().split()]
         except OSError:
             return []
+
+
+def become_subreaper() -> None:
+    """Orphans of the processes this harness starts (a sandbox's inner processes, once its monitor is
+    killed) become this process's children, so that it reaps them itself instead of leaving zombies
+    for whatever init the machine has."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap(pids: set[int]) -> None:
+    """Collect the exit of those of `pids` that came to this process as orphans and have ended. A
+    session leader is a program the harness started under a pty: its owner collects its exit (and
+    its status is what the transcript reports), so it is left alone."""
+    for pid in pids:
+        try:
+            if os.getsid(pid) == pid:
+                continue
+            os.waitpid(pid, os.WNOHANG)
+        except (ChildProcessError, ProcessLookupError, PermissionError):
+            pass
 
 
 def _allocate_uid() -> int:

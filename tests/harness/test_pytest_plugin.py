@@ -114,7 +114,7 @@ def test_a_scenario_whose_preparing_step_fails_is_blocked_and_linked_to_its_depe
         "*register_duplicate.yaml::register_duplicate FAILED*",
         "*after_duplicate.yaml::after_duplicate SKIPPED*",
         "SKIPPED [1] specs/after_duplicate.yaml:1: Blocked: `register @alice` answered SUCCESS instead of "
-        "FAILURE (step 2 only prepares what this scenario tests)",
+        "FAILURE (step 2 only prepares what this scenario tests; `register_duplicate` tests it)",
     ])
 
 

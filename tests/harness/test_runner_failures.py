@@ -31,7 +31,7 @@ def test_a_scenario_whose_preparing_step_fails_is_blocked_and_linked_not_failed_
     blocked = graded.scenario("silent", "register_duplicate")
     assert blocked["status"] == "blocked" and blocked["score"] == 0
     assert blocked["summary"].startswith("Blocked: `register @alice` got no answer within 1 s")
-    assert "(step 1 only prepares what this scenario tests)" in blocked["summary"]
+    assert "(step 1 only prepares what this scenario tests; `register_new` tests it)" in blocked["summary"]
     assert blocked["linked"] == ["register_new"]
     assert "Probably the same cause as `register_new`" in blocked["message"]
 

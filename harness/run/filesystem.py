@@ -1,0 +1,97 @@
+"""What a submission's programs may see of the file system: their own working copy, and the system.
+
+With bubblewrap (a well-kept sandbox tool: `bwrap`), every program runs in a mount namespace of its
+own where the system folders (/usr, /bin, /lib..., /etc, /sys) are read-only and the only writable,
+and the only other, folder is its working copy; /tmp is empty and private, /proc and /dev are its own.
+The specs, the harness, the reference, the output folder, /autograder, other submissions and other
+scenarios' copies are simply not there, whatever their permissions. bubblewrap runs as the sandbox's
+user (a user namespace of its own), after the harness has dropped root, so it gains no privilege.
+
+Where bubblewrap cannot run (not installed, no user namespaces), the fallback is permissions alone:
+working copies that only their scenario's user can enter, and a uid of its own per scenario; files
+that are readable by everyone stay readable. The report says which (`sandbox.filesystem`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+SYSTEM_READ_ONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
+# bubblewrap keeps a monitor process in the terminal's process group, and a key typed at the terminal
+# (Ctrl+C) signals the whole group: the monitor would die and take the program with it. For programs
+# that are sent such keys, this helper makes the program the terminal's foreground group on its own.
+FOREGROUND = ("import os, signal, sys; os.setpgid(0, 0); signal.signal(signal.SIGTTOU, signal.SIG_IGN); "
+              "os.tcsetpgrp(0, os.getpgrp()); signal.signal(signal.SIGTTOU, signal.SIG_DFL); "
+              "os.execv(sys.argv[1], sys.argv[1:])")
+HELPER_PYTHON = "/usr/bin/python3"
+NOBODY = 65534
+PROCESSES_PER_PROGRAM = 2  # bubblewrap's own: its monitor, and the first process of the PID namespace
+BUBBLEWRAP = "bubblewrap: the system read-only, only the working copy writable, nothing else visible"
+PERMISSIONS = "permissions only: working copies private to their scenario's user; world-readable files are visible"
+
+
+@functools.cache
+def bubblewrap_unavailable() -> str | None:
+    """Why programs cannot be run under bubblewrap here (None: they can); probed once, as an
+    unprivileged user when the harness is root (which is how it runs them)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed"
+    drop = None
+    if os.geteuid() == 0:
+        def drop() -> None:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+    try:
+        done = subprocess.run([bwrap, *_view(Path("/"), None), "true"], preexec_fn=drop, capture_output=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bubblewrap does not run: {exc}"
+    if done.returncode != 0:
+        return f"bubblewrap does not run here: {done.stderr.decode(errors='replace').strip()[-200:]}"
+    return None
+
+
+def _view(workdir: Path, program: str | None) -> list[str]:
+    """bwrap's arguments for a program of the working copy `workdir`."""
+    args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--die-with-parent"]
+    for folder in SYSTEM_READ_ONLY:
+        if os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    for extra in _program_folders(program):
+        args += ["--ro-bind", extra, extra]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    if str(workdir) != "/":
+        args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    return args
+
+
+def _program_folders(program: str | None) -> list[str]:
+    """A program (an interpreter) outside the system folders: the folder it is named in, and the
+    installation it links to (e.g. /opt/jdk-17), read-only; nothing more of where it lives."""
+    if not program:
+        return []
+    folders = []
+    for path in (Path(program).parent, Path(os.path.realpath(program))):
+        if any(path.is_relative_to(folder) for folder in SYSTEM_READ_ONLY):
+            continue
+        if path == Path(program).parent:
+            folders.append(str(path))
+        elif len(path.parts) > 3:
+            folders.append(str(Path(*path.parts[:3])))
+    return list(dict.fromkeys(folders))
+
+
+def wrap(argv: list[str], workdir: Path, terminal_signals: bool = False) -> list[str]:
+    """The command that runs `argv` (a program and its arguments) seeing only the system and `workdir`;
+    `terminal_signals`: the program is sent keys that signal (Ctrl+C), so it gets the terminal's
+    foreground to itself."""
+    bwrap = shutil.which("bwrap") or "bwrap"
+    program = argv[0] if not argv[0].startswith(str(workdir)) else None
+    helper = [HELPER_PYTHON, "-c", FOREGROUND] if terminal_signals and os.path.exists(HELPER_PYTHON) else []
+    return [bwrap, *_view(workdir, program), "--", *helper, *argv]
