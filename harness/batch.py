@@ -47,6 +47,7 @@ class GradeOptions:
     max_step_timeout: float = 60.0  # caps what a manifest's `timeouts` may ask for
     max_scenario_timeout: float = 600.0
     max_build_timeout: float = 600.0
+    keep_work: bool = False  # leave every scenario's working copy behind, for debugging
 
 
 @dataclass
@@ -73,6 +74,8 @@ class Prepared:
 
 def prepare(submission: Submission, options: GradeOptions) -> Prepared:
     """Read the submission's manifest and check it can run on this network."""
+    if submission.problem is not None:
+        return Prepared(submission, problem=f"Not a submission: {submission.problem}")
     try:
         dialect = Dialect.for_submission(submission.path)
     except InputFileError as exc:
@@ -148,6 +151,9 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
                 item.build.remove()
     for grade in grades:
         grade.incomplete = stop.is_set()
+        if grade.status == "graded" and any(s.cut_short for s in grade.scenarios):
+            ran = any(s.status != "not graded" for s in grade.scenarios)
+            grade.status = "interrupted" if ran else "not graded"
     return grades
 
 
@@ -158,7 +164,7 @@ def _ready(prepared: Prepared, scenario_id: str, suite: Suite, stop: threading.E
     if prepared.problem is not None:
         return grading.errored(scenario_id, file, scenario, prepared.problem)
     if stop.is_set():
-        return grading.errored(scenario_id, file, scenario, "not run: grading was interrupted")
+        return grading.not_graded(scenario_id, file, scenario)
     return None if prepared.needs_build else True
 
 
@@ -187,7 +193,7 @@ def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, sce
         record = ScenarioRunner(path, dialect, scenario, scenario_id, file, timeouts["step"], limits,
                                 options.separate_user, abort=stop, network=options.network,
                                 should_stop=should_stop_rule(scenario),
-                                scenario_timeout=timeouts["scenario"]).run()
+                                scenario_timeout=timeouts["scenario"], keep_work=options.keep_work).run()
         return grading.judge_record(scenario_id, file, scenario, record)
     except Exception as exc:  # a harness bug must not lose the other results
         return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
@@ -198,9 +204,11 @@ def _grade(prepared: Prepared, suite: Suite, results: dict, options: GradeOption
     scenarios = [results[(submission.name, sid)] for sid in suite]
     grading.link_failures(scenarios, {sid: list(scenario.depends_on) for sid, (_, scenario) in suite.items()})
     graded = SubmissionGrade(submission.name, str(submission.path), scenarios,
-                             network={"mode": options.network.mode, "reason": options.network.reason})
+                             network={"mode": options.network.mode, "reason": options.network.reason},
+                             origin=str(submission.origin) if submission.origin else None)
     if prepared.dialect is None:
         graded.error = prepared.problem
+        graded.status = "not a submission" if submission.problem else "error"
         return graded
     graded.trace_lines = prepared.dialect.manifest.trace_lines
     graded.timeouts = granted_timeouts(prepared.dialect, options)
@@ -209,6 +217,8 @@ def _grade(prepared: Prepared, suite: Suite, results: dict, options: GradeOption
         graded.build_log = prepared.build.transcript
         if not prepared.build.ok:
             graded.error = f"the build failed: `{prepared.build.command}` {prepared.build.status}"
+            graded.status = "build failed"
     elif prepared.problem:
         graded.error = prepared.problem
+        graded.status = "error"
     return graded

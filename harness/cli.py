@@ -11,18 +11,19 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.batch import GradeOptions, grade_all
+from harness.batch import GradeOptions, Suite, grade_all
 from harness.errors import HarnessError, InputFileError
 from harness.gradescope_bundle import build_bundle
 from harness.inputs import yaml_source
 from harness.inputs.manifest import MANIFEST_NAME, Manifest
 from harness.inputs.scenario import load_suite, scenario_files
 from harness.inputs.schema import dumps, manifest_schema, scenario_schema
-from harness.inputs.submissions import discover
+from harness.inputs.submissions import Submission, discover
 from harness.inputs.template import template
 from harness.judge.grading import SubmissionGrade
 from harness.net import mode as network_mode
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "on this machine's loopback; auto (default): hosts where it can be built")
         command.add_argument("--isolate-network", dest="network", action="store_const", const="hosts",
                              help=argparse.SUPPRESS)  # the earlier name of --network hosts
+        command.add_argument("--keep-work", action="store_true",
+                             help="keep each scenario's working copy (its path is in harness.log) to debug a "
+                                  "submission; by default every copy is removed when its scenario ends")
         limits.add_argument("--same-user", action="store_true",
                             help="when run as root, do not give each scenario an unprivileged user "
                                  "of its own (the process limit then does not bind)")
@@ -113,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--specs", action="append", type=Path, metavar="PATH",
                         help="scenario file or folder (repeatable; default: the bundled specs)")
     bundle.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
+    bundle.add_argument("--with-reference", action="store_true",
+                        help="also put the model answer (reference/) in the zip, to try the autograder on it; "
+                             "never given to students (default: left out)")
     bundle.add_argument("--network", choices=network_mode.MODES, default="auto",
                         help="the --network the autograder grades with (default: auto, which is hosts on "
                              "Gradescope, where it runs as root)")
@@ -146,11 +153,16 @@ def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]
     """Grade, writing each submission's report as soon as it is complete; on SIGINT or SIGTERM stop,
     kill every child, and write what was graded so far, marked incomplete."""
     suite = load_suite(args.specs or [default_specs()])
-    submissions = discover(paths)
+    with tempfile.TemporaryDirectory(prefix=f"tweeter-unpacked-{os.getpid()}-") as unpacked:
+        submissions = discover(paths, Path(unpacked), skip=(args.out,))
+        return _grade_found(args, suite, submissions)
+
+
+def _grade_found(args: argparse.Namespace, suite: Suite, submissions: list[Submission]) -> list[SubmissionGrade]:
     network = network_mode.choose(args.network)
     options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout, separate_user=not args.same_user,
                            max_step_timeout=args.max_step_timeout, max_scenario_timeout=args.max_scenario_timeout,
-                           max_build_timeout=args.max_build_timeout,
+                           max_build_timeout=args.max_build_timeout, keep_work=args.keep_work,
                            network=network,
                            limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
     progress = Progress(submissions, len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose,
@@ -211,7 +223,8 @@ class Progress:
 
 
 def _exit_status(grades: list) -> int:
-    if any(g.error or g.incomplete for g in grades):
+    """2 when any entry could not be graded (not a submission, a failed build, interrupted)."""
+    if any(g.status != "graded" or g.error for g in grades):
         return EXIT_ERROR
     return EXIT_OK if all(g.full_marks for g in grades) else EXIT_POINTS_LOST
 
@@ -283,7 +296,7 @@ def cmd_manifest_template(args: argparse.Namespace) -> int:
 def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
     specs = args.specs or [default_specs()]
     load_suite(specs)  # refuse to bundle specs that would not validate
-    names = build_bundle(specs, args.output, args.network)
+    names = build_bundle(specs, args.output, args.network, args.with_reference)
     print(f"{args.output}: setup.sh, run_autograder, the harness and {len(names)} scenario file(s). "
           "Upload it as the autograder of a Gradescope programming assignment.")
     return EXIT_OK

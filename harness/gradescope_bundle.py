@@ -15,15 +15,16 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from harness.errors import HarnessError
 from harness.inputs.scenario import scenario_files
 
-PACKAGES = {"harness": "cli", "reference": "tracker"}  # package, a module that proves it is ours
+PACKAGES = {"harness": "cli"}  # package, a module that proves it is ours
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once when the autograder image is built.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y iproute2
+apt-get install -y iproute2 bubblewrap
 PY=$(command -v python3.13 || command -v python3.12 || command -v python3.11 || true)
 if [ -z "$PY" ]; then
     apt-get install -y software-properties-common
@@ -34,6 +35,8 @@ fi
 "$PY" -m venv /autograder/venv
 /autograder/venv/bin/pip install --upgrade pip
 /autograder/venv/bin/pip install /autograder/source/tweeter-harness
+# The scenarios (hidden ones too) and the harness: for root alone, whatever a student's code tries.
+chmod -R go-rwx /autograder/source /autograder/venv
 """
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Gradescope runs this for every submission. results.json is written whatever happens.
@@ -89,7 +92,7 @@ dependencies = [
 tweeter-harness = "harness.cli:main"
 
 [tool.setuptools.packages.find]
-include = ["harness*", "reference*"]
+include = ["harness*"]
 
 [tool.setuptools.package-data]
 "*" = ["*.yaml", "*.json", "*.md", "*.j2", "templates/*"]
@@ -102,10 +105,22 @@ def _add_executable(archive: zipfile.ZipFile, name: str, text: str) -> None:
     archive.writestr(info, text)
 
 
-def build_bundle(specs: list[Path], output: Path, network: str = "auto") -> list[str]:
+def reference_folder() -> Path:
+    """The model answer, from a checkout of the project (it is not installed with the harness)."""
+    folder = Path(importlib.util.find_spec("harness.cli").origin).parent.parent / "reference"
+    if not (folder / "tracker.py").is_file():
+        raise HarnessError("--with-reference needs a checkout of the project: the installed harness carries "
+                           "no model answer")
+    return folder
+
+
+def build_bundle(specs: list[Path], output: Path, network: str = "auto", with_reference: bool = False) -> list[str]:
     """Write autograder.zip; returns the names of the scenario files it carries. `network`: the
-    --network its run_autograder grades with (auto: hosts, as Gradescope runs it as root)."""
+    --network its run_autograder grades with (auto: hosts, as Gradescope runs it as root);
+    `with_reference`: also carry the model answer (in reference/, not installed), to try the
+    autograder on it."""
     files = scenario_files(specs)
+    reference = reference_folder() if with_reference else None
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "tweeter-harness"
         for package, module in PACKAGES.items():
@@ -121,5 +136,7 @@ def build_bundle(specs: list[Path], output: Path, network: str = "auto") -> list
                     archive.write(path, str(path.relative_to(tmp)))
             for spec in files:
                 archive.write(spec, f"specs/{spec.name}")
+            for path in sorted(reference.glob("*.py")) + sorted(reference.glob("*.md")) if reference else []:
+                archive.write(path, f"reference/{path.name}")
     return [f.name for f in files]
 

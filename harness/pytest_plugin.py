@@ -3,7 +3,7 @@
 Installed with the harness (entry point `pytest11: tweeter_harness`), so it needs no conftest:
 
     pytest specs/ --submission=PATH            # every scenario against the submission in PATH
-    pytest specs/                              # against the bundled reference/ (the model answer)
+    pytest specs/                              # against the submission in the current folder
     pytest specs/ --submission=PATH -k query   # scenarios whose id contains "query"
     pytest specs/ --submission=PATH -m ring    # scenarios tagged `ring`
     pytest specs/register_new.yaml --submission=PATH --step-timeout=20
@@ -11,7 +11,7 @@ Installed with the harness (entry point `pytest11: tweeter_harness`), so it need
 
 Options:
     --submission=PATH        a submission folder (tracker.py and user.py, or a tweeter.yaml);
-                             default: the reference/ folder beside the installed harness package
+                             default: the folder pytest is started in
     --step-timeout=SECONDS   seconds per step, overriding the scenarios' own
     --network=MODE           auto (default), hosts or loopback, as for `tweeter-harness grade`
 
@@ -86,7 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tweeter-harness", "Tweeter scenario files (specs/*.yaml) as tests")
     group.addoption("--submission", metavar="PATH", default=None,
                     help="submission folder the scenario files run against (tracker.py and user.py, "
-                         "or a tweeter.yaml); default: the harness's bundled reference/")
+                         "or a tweeter.yaml); default: the current folder")
     group.addoption("--network", choices=("auto", "hosts", "loopback"), default="auto",
                     help="hosts: every program on a host of its own on a virtual LAN, every packet captured "
                          "(root); loopback: this machine's loopback; auto (default): hosts where possible")
@@ -303,14 +303,15 @@ def _dependency_order(items: list[pytest.Item]) -> list[pytest.Item]:
 
 
 # -- the submission -------------------------------------------------------------------------------
-def default_submission() -> Path:
-    """The reference submission: `reference/` beside the harness package, in a checkout or installed
-    (found the way harness.cli.default_specs finds specs/)."""
-    from harness.inputs.submissions import is_submission
-    candidate = Path(__file__).resolve().parent.parent / "reference"
+def default_submission(config: pytest.Config) -> Path:
+    """The folder pytest was started in: a student runs `pytest specs/` in their own submission (the
+    installed harness carries no model answer)."""
+    from harness.inputs.submissions import DEFAULT_PROGRAMS, is_submission
+    candidate = Path(config.invocation_params.dir).resolve()
     if not is_submission(candidate):
-        raise pytest.UsageError("tweeter-harness: no reference submission found beside the harness "
-                                f"({candidate}); pass --submission=PATH")
+        raise pytest.UsageError(f"tweeter-harness: {candidate} is not a submission (no {MANIFEST_NAME}, no "
+                                f"{' and '.join(DEFAULT_PROGRAMS)}); run pytest in your submission's folder, "
+                                "or pass --submission=PATH")
     return candidate
 
 
@@ -321,7 +322,7 @@ def _resolve_submission(config: pytest.Config) -> tuple[Path, Dialect | str]:
     from harness.inputs.submissions import DEFAULT_PROGRAMS, Submission, is_submission
     option = config.getoption("submission")
     if option is None:
-        folder = default_submission()
+        folder = default_submission(config)
     else:
         folder = (config.invocation_params.dir / option).resolve()
         if not folder.is_dir():

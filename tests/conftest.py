@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,6 +56,14 @@ def no_leaked_harness_processes():
     assert not leaked, f"processes started by the harness are still running: {leaked}"
     namespaces = our_namespaces()
     assert not namespaces, f"network namespaces of the harness are left behind: {namespaces}"
+    folders = our_temporary_folders()
+    assert not folders, f"temporary folders of the harness are left behind: {folders}"
+
+
+def our_temporary_folders() -> list[str]:
+    """Working copies, build folders and unpacked archives the harness in this process made (their
+    names carry its pid) and did not remove."""
+    return sorted(p.name for p in Path(tempfile.gettempdir()).glob(f"tweeter-*-{os.getpid()}-*"))
 
 
 def our_namespaces() -> list[str]:

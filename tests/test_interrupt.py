@@ -3,6 +3,7 @@ far, marked incomplete."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import signal
@@ -21,6 +22,7 @@ def test_stopping_mid_batch_writes_partial_results_and_leaves_nothing(tmp_path, 
     batch = tmp_path / "class"
     shutil.copytree(ROOT / "reference", batch / "reference", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(SUBMISSIONS / "silent", batch / "silent")
+    shutil.copytree(ROOT / "reference", batch / "unreached", ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "results"
     specs = [arg for name in ("register_new", "query_none") for arg in ("--specs", str(SPECS / f"{name}.yaml"))]
     harness = subprocess.Popen(
@@ -30,8 +32,8 @@ def test_stopping_mid_batch_writes_partial_results_and_leaves_nothing(tmp_path, 
     try:
         # both reference scenarios are done; the silent submission's are running (hung) once its
         # programs exist: then stop the harness
-        assert harness.stderr.readline().startswith("[1/4] reference:")
-        assert harness.stderr.readline().startswith("[2/4] reference:")
+        assert harness.stderr.readline().startswith("[1/6] reference:")
+        assert harness.stderr.readline().startswith("[2/6] reference:")
         assert wait_until(lambda: len(harness_started_pids(harness.pid)) >= 3, timeout=30)
         harness.send_signal(stop_signal)
         _, rest = harness.communicate(timeout=30)  # far less than the 600 s the hung steps would wait
@@ -39,11 +41,20 @@ def test_stopping_mid_batch_writes_partial_results_and_leaves_nothing(tmp_path, 
         harness.kill()
     assert harness.returncode == 2
     assert "interrupted" in rest
-    reports = {name: json.loads((out / name / "report.json").read_text()) for name in ("reference", "silent")}
+    reports = {name: json.loads((out / name / "report.json").read_text())
+               for name in ("reference", "silent", "unreached")}
     assert all(r.get("incomplete") is True for r in reports.values())
+    assert [r["status"] for r in reports.values()] == ["graded", "interrupted", "not graded"]
+    assert [s["status"] for s in reports["unreached"]["scenarios"]] == ["not graded", "not graded"]
+    rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert rows["reference"]["status"] == "graded" and rows["reference"]["score"] == rows["reference"]["max_score"]
+    assert (rows["unreached"]["status"], rows["unreached"]["score"]) == ("not graded", "")  # not 0/100
+    summary = (out / "summary.md").read_text().splitlines()
+    assert summary[2].startswith("**Incomplete") and "| unreached | not graded |" in "\n".join(summary)
     assert [s["status"] for s in reports["reference"]["scenarios"]] == ["passed", "passed"]
     silent = reports["silent"]["scenarios"]
-    assert [s["status"] for s in silent] == ["error", "error"]
+    assert silent[0]["status"] == "error"  # the second may or may not have started when the signal came
+    assert silent[1]["status"] in ("error", "not graded")
     assert "interrupted: grading was stopped while this scenario ran" in silent[0]["message"]
     assert harness_started_pids(harness.pid) == []
     assert [pid for uid in sandbox_uids(out) for pid in processes_of(uid)] == []

@@ -131,3 +131,40 @@ def test_run_autograder_writes_results_even_when_nothing_can_run(autograder, tmp
     assert "could not grade" in results["output"]
     empty = run_autograder(root, autograder[1])  # an upload with no programs in it
     assert empty["score"] == 0.0 and "not a submission" in empty["output"]
+
+
+def test_the_bundle_carries_the_model_answer_only_when_asked(tmp_path):
+    from harness.cli import main
+    plain, with_reference = tmp_path / "plain.zip", tmp_path / "with.zip"
+    assert main(["gradescope-bundle", "-o", str(plain)]) == 0
+    assert main(["gradescope-bundle", "-o", str(with_reference), "--with-reference"]) == 0
+    with zipfile.ZipFile(plain) as archive:
+        names = archive.namelist()
+        setup = archive.read("setup.sh").decode()
+    assert not [n for n in names if "reference" in n.split("/")[:-1] or n.endswith("tracker.py")]
+    assert "chmod -R go-rwx /autograder/source /autograder/venv" in setup  # hidden specs: root's alone
+    assert "bubblewrap" in setup
+    with zipfile.ZipFile(with_reference) as archive:
+        assert "reference/tracker.py" in archive.namelist()
+
+
+def test_the_installed_package_has_no_model_answer(tmp_path):
+    """What `pip install` gives a student: the harness and the public specs, not reference/."""
+    wheel_dir, sdist_dir, source = tmp_path / "wheel", tmp_path / "sdist", tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
+                                                                "grading-results", ".pytest_cache", ".hypothesis"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "-w", str(wheel_dir), str(source)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(sdist_dir)!r})"],
+                   cwd=source, check=True, timeout=300, capture_output=True)
+    [wheel] = wheel_dir.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        installed = archive.namelist()
+    import tarfile
+    [sdist] = sdist_dir.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        packed = archive.getnames()
+    for names in (installed, packed):
+        assert not [n for n in names if "/reference/" in f"/{n}" or n.startswith("reference/")], names
+        assert any(n.endswith("harness/cli.py") for n in names)
+    assert any(n.endswith("bundled_specs/tweet_ring_order.yaml") for n in installed)

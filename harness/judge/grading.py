@@ -30,7 +30,7 @@ class ScenarioResult:
     file: str
     score: float
     max_score: float
-    status: str  # passed | failed | unverified | error | blocked
+    status: str  # passed | failed | unverified | error | blocked | not graded
     duration_s: float
     message: str
     checks: list[CheckResult]
@@ -48,6 +48,11 @@ class ScenarioResult:
     def __post_init__(self) -> None:
         if not self.summary and self.message:
             self.summary = self.message.splitlines()[0]
+
+    @property
+    def cut_short(self) -> bool:
+        """Grading was stopped before or while this scenario ran: its score says nothing."""
+        return self.status == "not graded" or (self.record is not None and self.record.aborted)
 
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "file": self.file, "score": round(self.score, 4),
@@ -70,6 +75,8 @@ class SubmissionGrade:
     timeouts: dict | None = None  # the time limits the submission was granted (its manifest, capped)
     build: dict | None = None  # {command, ok, status, duration_s} when the submission has a build step
     build_log: Transcript | None = None  # what the build printed
+    status: str = "graded"  # graded | not a submission | build failed | error | interrupted | not graded
+    origin: str | None = None  # the class folder's entry it came from (an archive, a parent folder)
 
     @property
     def score(self) -> float:
@@ -81,11 +88,13 @@ class SubmissionGrade:
 
     @property
     def full_marks(self) -> bool:
-        return self.error is None and not self.incomplete and abs(self.score - self.max_score) < 1e-9
+        return self.status == "graded" and self.error is None and abs(self.score - self.max_score) < 1e-9
 
     def to_json(self) -> dict:
-        data = {"submission": self.submission, "path": self.path, "score": round(self.score, 4),
+        data = {"submission": self.submission, "path": self.path, "status": self.status, "score": round(self.score, 4),
                 "max_score": self.max_score, "scenarios": [s.to_json() for s in self.scenarios]}
+        if self.origin:
+            data["origin"] = self.origin
         if self.network:
             data["network"] = dict(self.network)
         if self.build:
@@ -173,6 +182,12 @@ def link_failures(results: list[ScenarioResult], dependencies: dict[str, list[st
             result.linked = linked
             note = f"Probably the same cause as `{'`, `'.join(linked)}`, which lost points too: fix that first."
             result.message = f"{result.message}\n\n{note}" if result.message else note
+
+
+def not_graded(scenario_id: str, file: Path | str, scenario: Scenario) -> ScenarioResult:
+    """A scenario grading was stopped before: no verdict, and no points to show either."""
+    return ScenarioResult(**_base(scenario_id, file, scenario), score=0.0, status="not graded", duration_s=0.0,
+                          message="Not graded: grading was stopped before this scenario ran.", checks=[])
 
 
 def errored(scenario_id: str, file: Path | str, scenario: Scenario, message: str) -> ScenarioResult:

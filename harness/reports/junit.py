@@ -37,7 +37,7 @@ def junit_xml(grades: list[SubmissionGrade]) -> bytes:
         suite = ET.SubElement(suites, "testsuite", name=xml_text(grade.submission), tests=str(len(statuses)),
                               failures=str(statuses.count("failed") + statuses.count("unverified")),
                               errors=str(statuses.count("error")),
-                              skipped=str(statuses.count("blocked")),
+                              skipped=str(statuses.count("blocked") + statuses.count("not graded")),
                               time=f"{sum(s.duration_s for s in grade.scenarios):.3f}")
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="score", value=f"{grade.score:g}")
@@ -54,7 +54,7 @@ def junit_xml(grades: list[SubmissionGrade]) -> bytes:
                 ET.SubElement(case, "failure", message=first, type=result.status).text = message
             elif result.status == "error":
                 ET.SubElement(case, "error", message=first).text = message
-            elif result.status == "blocked":
+            elif result.status in ("blocked", "not graded"):
                 ET.SubElement(case, "skipped", message=first)
             ET.SubElement(case, "system-out").text = xml_text(_transcript(result))
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)

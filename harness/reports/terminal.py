@@ -9,8 +9,9 @@ from typing import TextIO
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 
-STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "unverified": "NOT SEEN", "error": "ERROR", "blocked": "BLOCKED"}
-COLOURS = {"passed": "32", "failed": "31", "unverified": "36", "error": "35", "blocked": "33"}
+STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "unverified": "NOT SEEN", "error": "ERROR", "blocked": "BLOCKED",
+               "not graded": "NOT RUN"}
+COLOURS = {"passed": "32", "failed": "31", "unverified": "36", "error": "35", "blocked": "33", "not graded": "37"}
 
 
 def _colour(text: str, status: str, stream: TextIO) -> str:
@@ -65,6 +66,8 @@ def network_line(grades: list[SubmissionGrade]) -> str:
 def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -> None:
     """One row per submission with counts per status; per-scenario lines for a single submission."""
     stream = stream or sys.stdout
+    if any(g.incomplete for g in grades):
+        print("INCOMPLETE: grading was stopped; submissions marked `not graded` were not reached.", file=stream)
     print(network_line(grades), file=stream)
     if len(grades) == 1:
         for result in grades[0].scenarios:
@@ -76,10 +79,13 @@ def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -
     print("-" * len(header), file=stream)
     for grade in grades:
         counts = {status: sum(1 for s in grade.scenarios if s.status == status) for status in STATUS_MARK}
-        status = "passed" if grade.full_marks else "failed"
-        score = _colour(f"{_points(grade.score, grade.max_score):>9}", status, stream)
-        print(f"{grade.submission:<{width}}  {score}  {counts['passed']:>6}  {counts['failed']:>6}  "
-              f"{counts['unverified']:>8}  {counts['error']:>5}  {counts['blocked']:>7}", file=stream)
+        if grade.status in ("not graded", "not a submission"):
+            print(f"{grade.submission:<{width}}  {grade.status:>9}", file=stream)
+        else:
+            status = "passed" if grade.full_marks else "failed"
+            score = _colour(f"{_points(grade.score, grade.max_score):>9}", status, stream)
+            print(f"{grade.submission:<{width}}  {score}  {counts['passed']:>6}  {counts['failed']:>6}  "
+                  f"{counts['unverified']:>8}  {counts['error']:>5}  {counts['blocked']:>7}", file=stream)
         if grade.error:
             print(f"  {grade.error.splitlines()[0]}", file=stream)
 

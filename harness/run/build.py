@@ -66,7 +66,7 @@ def build_submission(submission: Path, command: str, timeout: float, limits: Lim
                      abort: threading.Event) -> BuildResult:
     """Run `command` in a working copy of `submission`; never raises for what the build does."""
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="tweeter-build-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"tweeter-build-{os.getpid()}-"))
     copy = workdir / "submission"
     trace = Trace()
     shutil.copytree(submission, copy, symlinks=True, ignore=COPY_IGNORE)

@@ -63,28 +63,37 @@ def _view(workdir: Path, program: str | None) -> list[str]:
     for folder in SYSTEM_READ_ONLY:
         if os.path.isdir(folder):
             args += ["--ro-bind", folder, folder]
-    for extra in _program_folders(program):
-        args += ["--ro-bind", extra, extra]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for extra in _program_folders(program):  # after the empty /tmp, which would hide one under /tmp
+        args += ["--ro-bind", extra, extra]
     if str(workdir) != "/":
         args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
     return args
 
 
 def _program_folders(program: str | None) -> list[str]:
-    """A program (an interpreter) outside the system folders: the folder it is named in, and the
-    installation it links to (e.g. /opt/jdk-17), read-only; nothing more of where it lives."""
+    """A program (an interpreter) outside the system folders: the folder of every link on the way to
+    it (a virtual environment's `python` -> `python3` -> an installation), and the installation it
+    finally is (e.g. /opt/jdk-17, /root/.pyenv), read-only; nothing more of where they live."""
     if not program:
         return []
-    folders = []
-    for path in (Path(program).parent, Path(os.path.realpath(program))):
-        if any(path.is_relative_to(folder) for folder in SYSTEM_READ_ONLY):
-            continue
-        if path == Path(program).parent:
-            folders.append(str(path))
-        elif len(path.parts) > 3:
-            folders.append(str(Path(*path.parts[:3])))
-    return list(dict.fromkeys(folders))
+    folders = [str(link.parent) for link in _links_to(Path(program))]
+    real = Path(os.path.realpath(program))
+    if len(real.parts) > 3:
+        folders.append(str(Path(*real.parts[:3])))
+    wanted = [Path(folder) for folder in dict.fromkeys(folders)
+              if not any(Path(folder).is_relative_to(system) for system in SYSTEM_READ_ONLY)]
+    return [str(folder) for folder in wanted  # a folder inside another one already comes with it
+            if not any(folder != other and folder.is_relative_to(other) for other in wanted)]
+
+
+def _links_to(path: Path, most: int = 16) -> list[Path]:
+    """`path` and every symbolic link it leads through, in order (at most `most`: a loop ends)."""
+    chain = [path]
+    while path.is_symlink() and len(chain) <= most:
+        path = path.parent / os.readlink(path)
+        chain.append(path)
+    return chain
 
 
 def wrap(argv: list[str], workdir: Path, terminal_signals: bool = False) -> list[str]:

@@ -9,6 +9,7 @@ imports nothing of the judge.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -64,7 +65,7 @@ class ScenarioRunner:
                  file: Path | str = "", step_timeout: float | None = None, limits: Limits | None = None,
                  drop_privileges: bool = True, abort: threading.Event | None = None,
                  network: NetworkChoice = LOOPBACK, should_stop: ShouldStop = never_stop,
-                 scenario_timeout: float | None = None) -> None:
+                 scenario_timeout: float | None = None, keep_work: bool = False) -> None:
         self.submission = submission
         self.dialect = dialect
         self.scenario = scenario
@@ -75,6 +76,7 @@ class ScenarioRunner:
         self.network = network
         self.should_stop = should_stop
         self.timeout = scenario_timeout or scenario.timeout
+        self.keep_work = keep_work  # leave the working copy for debugging (--keep-work)
         self.trace = Trace()
         self.record = ScenarioRecord(scenario_id=scenario_id, file=str(file), handles={},
                                      timeout_s=self.timeout, trace_lines=dialect.manifest.trace_lines,
@@ -86,7 +88,7 @@ class ScenarioRunner:
     def run(self) -> ScenarioRecord:
         started = time.monotonic()
         self.record.handles = {name: f"@{name}" for name in self.scenario.users}
-        workdir = Path(tempfile.mkdtemp(prefix="tweeter-run-"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"tweeter-run-{os.getpid()}-"))
         network: ScenarioNetwork | None = None
         sandbox: Sandbox | None = None
         procs: ProcessSet | None = None
@@ -122,7 +124,10 @@ class ScenarioRunner:
                 sandbox.close()
             if network is not None:
                 network.close(self.record, self.trace.t0)
-            shutil.rmtree(workdir, ignore_errors=True)
+            if self.keep_work:
+                self.trace.add("harness", "note", f"working copy kept at {workdir} (--keep-work)")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
         self.record.duration_s = time.monotonic() - started
         self.record.transcript = self.trace.frozen()
         return self.record

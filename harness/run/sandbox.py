@@ -160,7 +160,8 @@ class Sandbox:
             "uid": self.uid if self.uid is not None else os.geteuid(),
             "process_limit_binds": self.uid is not None or os.geteuid() != 0,
             "pids_cgroup": self.cgroup is not None,
-            "filesystem": filesystem.BUBBLEWRAP if self.isolate_files else filesystem.PERMISSIONS,
+            "filesystem": filesystem.BUBBLEWRAP if self.isolate_files else
+            f"{filesystem.PERMISSIONS} ({filesystem.bubblewrap_unavailable() or 'turned off'})",
             "network": self.network,
             "limits": asdict(self.limits),
         }

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.pytest_plugin import default_submission
 from tests.conftest import ROOT, SPECS, SUBMISSIONS, harness_started_pids, wait_until
 
 pytest_plugins = ["pytester"]
@@ -48,8 +47,15 @@ def test_reference_passes_every_scenario(pytester, specs):
     assert result.ret == 0
 
 
-def test_default_submission_is_the_reference_beside_the_harness():
-    assert default_submission() == REFERENCE.resolve()
+def test_the_default_submission_is_the_folder_pytest_runs_in(pytester, specs):
+    """A student runs `pytest specs/` in their own folder; the installed harness has no model answer."""
+    for name in ("tracker.py", "user.py", "wire.py", "reliable.py", "console.py"):
+        shutil.copy(REFERENCE / name, pytester.path / name)
+    run(pytester, "specs").assert_outcomes(passed=3)
+    (pytester.path / "tracker.py").unlink()
+    result = run(pytester, "specs")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "is not a submission" in result.stderr.str() and "pass --submission=PATH" in result.stderr.str()
 
 
 def test_a_failure_is_reported_with_the_harness_explanation_not_a_traceback(pytester, specs):
