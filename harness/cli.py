@@ -23,7 +23,7 @@ from harness.inputs import yaml_source
 from harness.inputs.manifest import MANIFEST_NAME, Manifest
 from harness.inputs.scenario import load_suite, scenario_files
 from harness.inputs.schema import dumps, manifest_schema, scenario_schema
-from harness.inputs.submissions import Submission, discover
+from harness.inputs.submissions import Submission, discover, loose_files
 from harness.inputs.template import template
 from harness.judge.grading import SubmissionGrade
 from harness.net import mode as network_mode
@@ -155,6 +155,10 @@ def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]
     suite = load_suite(args.specs or [default_specs()])
     with tempfile.TemporaryDirectory(prefix=f"tweeter-unpacked-{os.getpid()}-") as unpacked:
         submissions = discover(paths, Path(unpacked), skip=(args.out,))
+        loose = [f.name for path in paths for f in loose_files(path)]
+        if loose:
+            print(f"tweeter-harness: passed over {len(loose)} file(s) that are neither submission folders nor "
+                  f"archives: {', '.join(loose)}", file=sys.stderr)
         return _grade_found(args, suite, submissions)
 
 

@@ -44,15 +44,16 @@ def test_every_entry_of_a_class_folder_gets_a_row(grade, tmp_path):
     with tarfile.open(batch / "frank.tar.gz", "w:gz") as archive:
         archive.add(tmp_path / "erin", arcname="frank-project")
     (batch / ".git").mkdir()  # hidden: passed over
-    (batch / "notes.txt").write_text("grade by Friday\n")
+    (batch / "notes.txt").write_text("grade by Friday\n")  # a loose file: passed over, and named
     out = batch / "results"  # the output folder inside the class folder: passed over
     graded = grade(batch, specs=["register_new"], extra=("--out", str(out)))
     assert graded.status == 2  # some entries could not be graded
     table = rows(out)
-    assert set(table) == {"alice", "bob", "carol", "dave", "erin", "frank", "notes.txt"}
+    assert set(table) == {"alice", "bob", "carol", "dave", "erin", "frank"}
+    assert "passed over 1 file(s) that are neither submission folders nor archives: notes.txt" in graded.output
     for name in ("alice", "bob", "erin", "frank"):
         assert (table[name]["status"], table[name]["score"]) == ("graded", "4"), name
-    for name in ("carol", "dave", "notes.txt"):
+    for name in ("carol", "dave"):
         assert table[name]["status"] == "not a submission" and table[name]["score"] == "0"
     bob = json.loads((out / "bob" / "report.json").read_text())
     assert bob["path"].endswith("bob/project") and bob["origin"].endswith("class/bob")  # where it looked

@@ -5,7 +5,8 @@ sit one level down (`bob/project/tracker.py`, as an upload often is) is graded t
 says where it looked. A `.zip` or `.tar.gz` is unpacked safely (no path outside its folder, no links,
 no devices, bounded in size and count) and graded like a folder. An entry that is none of these
 still gets its row, with the reason ("found server.py and client.py: add a tweeter.yaml naming
-them"). Hidden entries and the output folder are passed over.
+them"). Hidden entries, the output folder and loose files that are not archives (a class folder's
+notes, an export's metadata) are passed over; `loose_files` names the latter so the caller can say so.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def discover(paths: list[Path], unpack_into: Path | None = None, skip: tuple[Pat
         if path.is_file() or is_submission(path):
             found.append(_entry(path, unpack_into))
             continue
-        entries = [e for e in sorted(path.iterdir()) if not e.name.startswith((".", "__")) and e.resolve() not in skipped]
+        entries = [e for e in _class_entries(path) if e.resolve() not in skipped and e not in loose_files(path)]
         if not entries:
             raise HarnessError(f"{path}: not a submission (no {MANIFEST_NAME}, no tracker.py and user.py) "
                                "and holds nothing else to grade")
@@ -59,6 +60,17 @@ def discover(paths: list[Path], unpack_into: Path | None = None, skip: tuple[Pat
             continue
         found.extend(_entry(entry, unpack_into) for entry in entries)
     return _named(found)
+
+
+def _class_entries(folder: Path) -> list[Path]:
+    return [e for e in sorted(folder.iterdir()) if not e.name.startswith((".", "__"))]
+
+
+def loose_files(folder: Path) -> list[Path]:
+    """Files of a class folder that are neither submission folders nor archives: passed over, and named."""
+    if not folder.is_dir() or is_submission(folder):
+        return []
+    return [e for e in _class_entries(folder) if e.is_file() and not e.name.lower().endswith(ARCHIVES)]
 
 
 def _entry(entry: Path, unpack_into: Path | None) -> Submission:
