@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -149,19 +150,22 @@ def test_the_bundle_carries_the_model_answer_only_when_asked(tmp_path):
 
 
 def test_the_installed_package_has_no_model_answer(tmp_path):
-    """What `pip install` gives a student: the harness and the public specs, not reference/."""
-    wheel_dir, sdist_dir, source = tmp_path / "wheel", tmp_path / "sdist", tmp_path / "source"
+    """What `pip install` gives a student: the harness, the public specs and the licence, not
+    reference/; built with today's setuptools without a deprecation warning."""
+    dist, source = tmp_path / "dist", tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
                                                                 "grading-results", ".pytest_cache", ".hypothesis"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "-w", str(wheel_dir), str(source)], check=True, timeout=300)
-    subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(sdist_dir)!r})"],
-                   cwd=source, check=True, timeout=300, capture_output=True)
-    [wheel] = wheel_dir.glob("*.whl")
+    built = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "-o", str(dist), str(source)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert "deprecat" not in (built.stdout + built.stderr).lower()
+    [wheel] = dist.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         installed = archive.namelist()
-    import tarfile
-    [sdist] = sdist_dir.glob("*.tar.gz")
+        [metadata] = [n for n in installed if n.endswith(".dist-info/METADATA")]
+        assert "License-Expression: MIT" in archive.read(metadata).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in installed)
+    [sdist] = dist.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         packed = archive.getnames()
     for names in (installed, packed):
