@@ -28,7 +28,7 @@ def reference_into(folder):
 
 
 def rows(out) -> dict[str, dict]:
-    return {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    return {row["submission"]: row for row in list(csv.DictReader((out / "grades.csv").open()))[1:]}  # after max points
 
 
 def test_every_entry_of_a_class_folder_gets_a_row(grade, tmp_path):

@@ -7,21 +7,38 @@ import io
 
 from harness.judge.grading import SubmissionGrade
 
+MAX_ROW = "max points"
+NOT_RUN = "not run"
+
 
 def grades_csv(grades: list[SubmissionGrade]) -> str:
-    """One row per submission: total, max, status (graded, not a submission, build failed, error,
-    interrupted, not graded), then the score of every scenario."""
-    scenario_ids = list(dict.fromkeys(s.id for g in grades for s in g.scenarios))
+    """A row per submission: total, max, status (graded, not a submission, build failed, error,
+    interrupted, not graded), every scenario's score, then every scenario's status (`<id>:status`:
+    passed, failed, unverified, error, blocked, not run). The scores stay numbers in columns side
+    by side, so a spreadsheet sums them; a scenario not run has an empty score, not 0. The first
+    row is `max points`: what each scenario and the whole suite are worth."""
+    maxima: dict[str, float] = {}  # every scenario's worth, in suite order (the same in every grade)
+    for result in (s for g in grades for s in g.scenarios):
+        maxima.setdefault(result.id, result.max_score)
+    scenario_ids = list(maxima)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", "status", *scenario_ids])
+    writer.writerow(["submission", "score", "max_score", "status", *scenario_ids,
+                     *(f"{i}:status" for i in scenario_ids)])
+    total = f"{sum(maxima.values()):g}"
+    writer.writerow([MAX_ROW, total, total, "", *(f"{maxima[i]:g}" for i in scenario_ids), *("" for _ in scenario_ids)])
     for grade in grades:
-        by_id = {s.id: s for s in grade.scenarios}
-        score = "" if grade.status == "not graded" else f"{grade.score:g}"
-        writer.writerow([_cell(grade.submission), score, f"{grade.max_score:g}", grade.status,
-                         *(f"{by_id[i].score:g}" if i in by_id and by_id[i].status != "not graded" else ""
-                           for i in scenario_ids)])
+        writer.writerow(_row(grade, scenario_ids))
     return out.getvalue()
+
+
+def _row(grade: SubmissionGrade, scenario_ids: list[str]) -> list[str]:
+    by_id = {s.id: s for s in grade.scenarios}
+    ran = {i: by_id[i] for i in scenario_ids if i in by_id and by_id[i].status != "not graded"}
+    score = "" if grade.status == "not graded" else f"{grade.score:g}"
+    return [_cell(grade.submission), score, f"{grade.max_score:g}", grade.status,
+            *(f"{ran[i].score:g}" if i in ran else "" for i in scenario_ids),
+            *(ran[i].status if i in ran else NOT_RUN for i in scenario_ids)]
 
 
 def _cell(text: str) -> str:

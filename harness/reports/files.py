@@ -1,6 +1,6 @@
 """Writing results: per submission report.json, Gradescope's results.json, junit.xml, report.html,
-the transcripts of every process and the records they were judged from; per batch grades.csv and
-summary.md.
+the transcripts of every process and the records they were judged from; per batch grades.csv,
+summary.md and junit.xml (every submission's testsuite in one file, for CI views that read one).
 
 Reports read only grades and records; nothing here runs or re-runs anything. Every file is written
 to a temporary name and renamed, so an interrupted run never leaves half a report. The records
@@ -57,10 +57,11 @@ def write_submission(grade: SubmissionGrade, out: Path, transcripts: bool = True
 
 
 def write_batch(grades: list[SubmissionGrade], out: Path, transcripts: bool = True) -> None:
-    """Every submission's files, then the class files DIR/grades.csv and DIR/summary.md."""
+    """Every submission's files, then the class files DIR/grades.csv, DIR/summary.md and DIR/junit.xml."""
     for grade in grades:
         write_submission(grade, out, transcripts)
     _write(out / "grades.csv", grades_csv(grades))
+    _write(out / "junit.xml", junit_xml(grades))
     _write(out / "summary.md", summary_md(grades))
 
 

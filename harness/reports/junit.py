@@ -1,24 +1,37 @@
-"""JUnit XML for CI: one testcase per scenario (failed -> failure, error -> error, blocked ->
-skipped), score and max_score as properties, transcripts in system-out. Always valid XML 1.0: every
-character XML forbids (control characters, lone surrogates) and every ANSI sequence is removed."""
+"""JUnit XML for CI test-report views, in the xunit2 form they validate against (the form pytest's
+`junit_family=xunit2` writes): one testsuite per submission, one testcase per scenario in the
+suite's order. Failed or unverified -> failure, error -> error, blocked or not graded -> skipped;
+the message is the cause in one line, the element's text the whole explanation.
+
+xunit2 allows properties only on a testsuite, so the scores live there (`score`, `max_score`, and
+`<scenario>.score` / `<scenario>.max_score` for each scenario). A passed testcase carries no
+transcript: CI views show system-out beside every case, and only the ones that lost points need
+it. Always valid XML 1.0: every character XML forbids (control characters, lone surrogates) and
+every ANSI sequence is removed.
+"""
 
 from __future__ import annotations
 
 import re
+import socket
 import xml.etree.ElementTree as ET
+from datetime import datetime
 
-from harness.judge.grading import SubmissionGrade
+from harness.judge.grading import ScenarioResult, SubmissionGrade
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\\x1b\[[0-9;?]*[@-~]")
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 TRANSCRIPT_LINES = 400
+FAILURE = ("failed", "unverified")
+SKIPPED = ("blocked", "not graded")
 
 
 def xml_text(text: str) -> str:
     return NOT_XML.sub("", ANSI.sub("", text))
 
 
-def _transcript(result) -> str:
+def _transcript(result: ScenarioResult) -> str:
+    """The last lines of every process, interleaved as the harness saw them (`>` typed, `<` printed)."""
     if result.trace is None:
         return ""
     events = [e for e in result.trace.snapshot() if e.kind in ("in", "out", "exit", "note")]
@@ -30,31 +43,50 @@ def _transcript(result) -> str:
     return "\n".join(lines)
 
 
-def junit_xml(grades: list[SubmissionGrade]) -> bytes:
-    suites = ET.Element("testsuites")
+def _counts(results: list[ScenarioResult]) -> dict[str, str]:
+    """The testsuite's (or testsuites') count attributes."""
+    statuses = [r.status for r in results]
+    return {"tests": str(len(statuses)), "failures": str(sum(statuses.count(s) for s in FAILURE)),
+            "errors": str(statuses.count("error")), "skipped": str(sum(statuses.count(s) for s in SKIPPED)),
+            "time": f"{sum(r.duration_s for r in results):.3f}"}
+
+
+def _properties(suite: ET.Element, grade: SubmissionGrade) -> None:
+    """The submission's score and every scenario's, as suite-level properties (xunit2 has no others)."""
+    props = ET.SubElement(suite, "properties")
+    values = [("score", f"{grade.score:g}"), ("max_score", f"{grade.max_score:g}"), ("status", grade.status)]
+    for result in grade.scenarios:
+        values += [(f"{result.id}.score", f"{result.score:g}"), (f"{result.id}.max_score", f"{result.max_score:g}")]
+    for name, value in values:
+        ET.SubElement(props, "property", name=xml_text(name), value=xml_text(value))
+
+
+def _testcase(suite: ET.Element, grade: SubmissionGrade, result: ScenarioResult) -> None:
+    case = ET.SubElement(suite, "testcase", name=xml_text(result.id), classname=xml_text(grade.submission),
+                         time=f"{result.duration_s:.3f}")
+    cause = xml_text(result.summary) or result.status  # the cause in one line
+    if result.status in FAILURE:
+        ET.SubElement(case, "failure", message=cause, type=result.status).text = xml_text(result.message)
+    elif result.status == "error":
+        ET.SubElement(case, "error", message=cause, type="error").text = xml_text(result.message)
+    elif result.status in SKIPPED:
+        ET.SubElement(case, "skipped", message=cause, type=result.status).text = xml_text(result.message)
+    transcript = _transcript(result) if result.status != "passed" else ""
+    if transcript:
+        ET.SubElement(case, "system-out").text = xml_text(transcript)
+
+
+def junit_xml(grades: list[SubmissionGrade], timestamp: datetime | None = None) -> bytes:
+    """One testsuite per submission (a class-level file holds them all); `timestamp` is when the
+    results were written, by default now."""
+    stamp = (timestamp or datetime.now().astimezone()).isoformat(timespec="seconds")
+    host = socket.gethostname()
+    suites = ET.Element("testsuites", name="tweeter-harness",
+                        **_counts([r for grade in grades for r in grade.scenarios]))
     for grade in grades:
-        statuses = [s.status for s in grade.scenarios]
-        suite = ET.SubElement(suites, "testsuite", name=xml_text(grade.submission), tests=str(len(statuses)),
-                              failures=str(statuses.count("failed") + statuses.count("unverified")),
-                              errors=str(statuses.count("error")),
-                              skipped=str(statuses.count("blocked") + statuses.count("not graded")),
-                              time=f"{sum(s.duration_s for s in grade.scenarios):.3f}")
-        props = ET.SubElement(suite, "properties")
-        ET.SubElement(props, "property", name="score", value=f"{grade.score:g}")
-        ET.SubElement(props, "property", name="max_score", value=f"{grade.max_score:g}")
+        suite = ET.SubElement(suites, "testsuite", name=xml_text(grade.submission), **_counts(grade.scenarios),
+                              timestamp=stamp, hostname=xml_text(host))
+        _properties(suite, grade)
         for result in grade.scenarios:
-            case = ET.SubElement(suite, "testcase", classname=xml_text(grade.submission),
-                                 name=xml_text(result.id), time=f"{result.duration_s:.3f}")
-            case_props = ET.SubElement(case, "properties")
-            ET.SubElement(case_props, "property", name="score", value=f"{result.score:g}")
-            ET.SubElement(case_props, "property", name="max_score", value=f"{result.max_score:g}")
-            message = xml_text(result.message)
-            first = xml_text(result.summary) or result.status  # the cause in one line
-            if result.status in ("failed", "unverified"):
-                ET.SubElement(case, "failure", message=first, type=result.status).text = message
-            elif result.status == "error":
-                ET.SubElement(case, "error", message=first).text = message
-            elif result.status in ("blocked", "not graded"):
-                ET.SubElement(case, "skipped", message=first)
-            ET.SubElement(case, "system-out").text = xml_text(_transcript(result))
+            _testcase(suite, grade, result)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
