@@ -19,12 +19,12 @@ from pathlib import Path
 from harness.batch import GradeOptions, Suite, grade_all
 from harness.errors import HarnessError, InputFileError
 from harness.gradescope_bundle import build_bundle
-from harness.inputs import yaml_source
-from harness.inputs.manifest import MANIFEST_NAME, Manifest
-from harness.inputs.scenario import load_suite, scenario_files
+from harness.inputs.manifest import MANIFEST_NAME
+from harness.inputs.scenario import load_suite
 from harness.inputs.schema import dumps, manifest_schema, scenario_schema
 from harness.inputs.submissions import Submission, discover, loose_files
 from harness.inputs.template import template
+from harness.inputs.validate import validate_paths
 from harness.judge.grading import SubmissionGrade
 from harness.net import mode as network_mode
 from harness.reports import files as report
@@ -111,8 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     template.add_argument("-o", "--output", type=Path, default=None,
                           help="where to write it (default: SUBMISSION/tweeter.yaml; - for standard output)")
     template.add_argument("--force", action="store_true", help="replace an existing tweeter.yaml")
-    validate = sub.add_parser("validate", help="schema-check scenario files and manifests")
-    validate.add_argument("paths", nargs="+", type=Path, metavar="SPEC_OR_DIR")
+    validate = sub.add_parser("validate", help="check scenario files and submissions' manifests, all at once: "
+                              "one line per problem (file:line:column), exit 1 if any")
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                          help="spec file or folder (all of them are one suite), tweeter.yaml, or submission folder")
     bundle = sub.add_parser("gradescope-bundle", help="build an autograder.zip for Gradescope")
     bundle.add_argument("--specs", action="append", type=Path, metavar="PATH",
                         help="scenario file or folder (repeatable; default: the bundled specs)")
@@ -255,30 +257,11 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    problems: list[str] = []
-    files: list[Path] = []
-    for path in args.paths:
-        manifests = [path] if path.name == MANIFEST_NAME else sorted(path.rglob(MANIFEST_NAME)) if path.is_dir() else []
-        for manifest in manifests:
-            try:
-                yaml_source.validate(yaml_source.load(manifest), Manifest, "manifest")
-                files.append(manifest)
-            except InputFileError as exc:
-                problems.extend(exc.problems)
-        if path.name != MANIFEST_NAME and (path.is_file() or scenario_files([path])):
-            try:
-                suite = load_suite([path], require_dependencies=True)
-                files.extend(file for file, _ in suite.values())
-            except InputFileError as exc:
-                problems.extend(exc.problems)
-    if problems:
-        print("\n".join(problems), file=sys.stderr)
-        return EXIT_ERROR
-    if not files:
-        print("tweeter-harness: nothing to validate (no *.yaml scenario files or tweeter.yaml)", file=sys.stderr)
-        return EXIT_ERROR
-    print(f"{len(files)} file(s) valid")
-    return EXIT_OK
+    findings = validate_paths(args.paths)
+    for problem in findings.problems:
+        print(problem)
+    print(findings.summary())
+    return findings.exit_status
 
 
 def cmd_manifest_template(args: argparse.Namespace) -> int:

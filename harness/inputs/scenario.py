@@ -8,12 +8,13 @@ process directly. Users are named without `@` (`alice` is typed as `@alice`); a 
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, create_model,
+                      field_validator, model_validator)
 
 from harness.inputs import yaml_source
 from harness.errors import InputFileError
@@ -116,14 +117,14 @@ class TypeArgs(StepArgs):
 
 class ExpectArgs(StepArgs):
     at: str = Field(description="`tracker` or a user name.")
+    literal: bool = False  # before `pattern`, which is checked knowing it
     pattern: str = Field(description="Regular expression (or literal text with `literal: true`).")
-    literal: bool = False
 
-    @model_validator(mode="after")
-    def _pattern(self) -> "ExpectArgs":
-        if not self.literal:
-            check_regex(self.pattern)
-        return self
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str, info: ValidationInfo) -> str:
+        """Checked here rather than on the whole step, so that an error points at the pattern."""
+        return value if info.data.get("literal") else check_regex(value)
 
 
 class ExpectNotArgs(ExpectArgs):
@@ -230,32 +231,47 @@ class Scenario(Strict):
 
 
 def _reference_problems(index: int, step: BaseModel, users: set[str]) -> list[str]:
-    """Names a step uses that are not declared users (literal @handles are allowed as targets)."""
+    """Names a step uses that are not declared users (literal @handles are allowed as targets), each
+    at the key that names it (`steps.1.follow.target: ...`)."""
     args = step_args(step)
-    items = args if isinstance(args, list) else [args]
+    kind = step_kind(step)
+    items = [(f"{kind}.{number}", item) for number, item in enumerate(args)] if isinstance(args, list) \
+        else [(kind, args)]
     problems = []
-    for item in items:
-        names: list[str] = []
-        for field in ("user", "to", "at"):
-            value = getattr(item, field, None)
-            if value is not None and not (field != "user" and value == "tracker"):
-                names.append(value)
-        if isinstance(item, PairArgs) and not item.target.startswith("@"):
-            names.append(item.target)
-        for field in ("deliver_to", "handles"):
-            names.extend(n for n in getattr(item, field, None) or [] if not n.startswith("@"))
-        if isinstance(item, RegisterArgs) and item.users != "all":
-            names.extend(item.users)
-        if isinstance(item, TypeArgs):
-            names.extend(p.split(".")[0] for p in placeholders_in(item.line) if "." in p)
-        problems.extend(f"steps.{index}: {name!r} is not one of the scenario's users"
-                        for name in names if name not in users)
+    for place, item in items:
+        for field, name in _names_used(item):
+            if name not in users:
+                problems.append(f"steps.{index}.{place}.{field}: {name!r} is not one of the scenario's "
+                                f"users{_suggestion(name, sorted(users))}")
     return problems
 
 
+def _names_used(item: Any) -> list[tuple[str, str]]:
+    """(key, user name) for every user a step's arguments name."""
+    names: list[tuple[str, str]] = []
+    for field in ("user", "to", "at"):
+        value = getattr(item, field, None)
+        if value is not None and not (field != "user" and value == "tracker"):
+            names.append((field, value))
+    if isinstance(item, PairArgs) and not item.target.startswith("@"):
+        names.append(("target", item.target))
+    for field in ("deliver_to", "handles"):
+        names.extend((f"{field}.{number}", name) for number, name in enumerate(getattr(item, field, None) or [])
+                     if not name.startswith("@"))
+    if isinstance(item, RegisterArgs) and item.users != "all":
+        names.extend((f"users.{number}", name) for number, name in enumerate(item.users))
+    if isinstance(item, TypeArgs):
+        names.extend(("line", p.split(".")[0]) for p in placeholders_in(item.line) if "." in p)
+    return names
+
+
 def load_scenario(path: Path) -> Scenario:
+    return _load_located(path)[1]
+
+
+def _load_located(path: Path) -> tuple[yaml_source.LocatedYaml, Scenario]:
     source = yaml_source.load(path)
-    return yaml_source.validate(source, Scenario, "scenario")  # type: ignore[return-value]
+    return source, yaml_source.validate(source, Scenario, "scenario")  # type: ignore[return-value]
 
 
 def scenario_files(paths: list[Path]) -> list[Path]:
@@ -275,28 +291,35 @@ def scenario_files(paths: list[Path]) -> list[Path]:
 def load_suite(paths: list[Path], require_dependencies: bool = False) -> dict[str, tuple[Path, Scenario]]:
     """All scenarios by id (file stem), every file validated; all problems reported together.
 
-    A dependency outside the suite is an error for `validate`; when grading a chosen subset of
-    scenarios it is ignored, so that one scenario file can be run on its own.
+    The paths are one suite even across folders: a hidden scenario may depend on a public one, and
+    an id used twice is an error naming both files. A dependency outside the suite is an error for
+    `validate`; when grading a chosen subset of scenarios it is ignored, so that one scenario file
+    can be run on its own.
     """
     suite: dict[str, tuple[Path, Scenario]] = {}
+    sources: dict[str, yaml_source.LocatedYaml] = {}
     problems: list[str] = []
     for file in scenario_files(paths):
         try:
-            scenario = load_scenario(file)
+            source, scenario = _load_located(file)
         except InputFileError as exc:
             problems.extend(exc.problems)
             continue
         if file.stem in suite:
-            problems.append(f"{file}:1: scenario id {file.stem!r} is also used by {suite[file.stem][0]}")
-        suite[file.stem] = (file, scenario)
+            problems.append(f"{file}:1:1: scenario id {file.stem!r} (the file name) is also used by "
+                            f"{suite[file.stem][0]}")
+            continue
+        suite[file.stem], sources[file.stem] = (file, scenario), source
     for scenario_id, (file, scenario) in suite.items():
-        missing = [dependency for dependency in scenario.depends_on if dependency not in suite]
+        missing = [(index, name) for index, name in enumerate(scenario.depends_on) if name not in suite]
         if missing and require_dependencies:
-            problems.append(f"{file}:1: depends_on names {missing[0]!r}, which is not in the suite")
+            index, name = missing[0]
+            problems.append(f"{sources[scenario_id].where(('depends_on', index))}: depends_on names {name!r}, "
+                            f"which is not in the suite{_suggestion(name, list(suite))}")
         elif missing:
             suite[scenario_id] = (file, scenario.model_copy(
                 update={"depends_on": [d for d in scenario.depends_on if d in suite]}))
-    problems.extend(_cycle_problems(suite))
+    problems.extend(_cycle_problems(suite, sources))
     if problems:
         raise InputFileError(", ".join(str(p) for p in paths), problems)
     if not suite:
@@ -304,7 +327,13 @@ def load_suite(paths: list[Path], require_dependencies: bool = False) -> dict[st
     return suite
 
 
-def _cycle_problems(suite: dict[str, tuple[Path, Scenario]]) -> list[str]:
+def _suggestion(name: str, ids: list[str]) -> str:
+    close = difflib.get_close_matches(name, ids, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _cycle_problems(suite: dict[str, tuple[Path, Scenario]],
+                    sources: dict[str, yaml_source.LocatedYaml]) -> list[str]:
     """depends_on must not loop, or the scenarios in the loop could never run."""
     state: dict[str, str] = {}
 
@@ -321,8 +350,8 @@ def _cycle_problems(suite: dict[str, tuple[Path, Scenario]]) -> list[str]:
         state[scenario_id] = "done"
         return None
 
-    for scenario_id, (file, _) in suite.items():
+    for scenario_id in suite:
         loop = visit(scenario_id, [])
         if loop:
-            return [f"{file}:1: depends_on forms a loop: {loop}"]
+            return [f"{sources[scenario_id].where(('depends_on',), point='key')}: depends_on forms a loop: {loop}"]
     return []

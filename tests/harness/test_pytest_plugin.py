@@ -102,8 +102,8 @@ def test_an_invalid_scenario_file_fails_with_file_and_line(pytester):
     result = run(pytester, ".", f"--submission={REFERENCE}")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["collected 2 items",
-                                 "bad.yaml:5: steps.0: a step is a mapping with exactly one key*",
-                                 "broken.yaml:4: YAML syntax error*"])
+                                 "bad.yaml:5:5: steps.0.regster: unknown step `regster`; did you mean `register`?",
+                                 "broken.yaml:3:8: YAML syntax error: this '[' is never closed"])
     assert "Traceback" not in result.stdout.str()
 
 

@@ -1,4 +1,6 @@
-"""`validate` and the loaders reject malformed specs and manifests with file:line messages."""
+"""`validate` checks spec folders (as one suite) and submissions' manifests in one call: one line
+per problem, a summary, exit 0 clean, 1 problems, 2 usage errors. The wording and place of each
+message is tested in test_yaml_errors.py."""
 
 from __future__ import annotations
 
@@ -28,67 +30,81 @@ def validate(capsys, *paths: Path) -> tuple[int, str]:
 def test_bundled_specs_are_valid_and_total_100(capsys):
     status, output = validate(capsys, ROOT / "specs")
     assert status == 0, output
+    assert output.strip().endswith("manifests: no problems")
     import yaml
     total = sum(yaml.safe_load(p.read_text())["points"] for p in (ROOT / "specs").glob("*.yaml"))
     assert total == 100
 
 
-@pytest.mark.parametrize("text, line, fragment", [
-    ("name: x\npoints: 1\nusers: [alice]\nsteps:\n  - follw: {user: alice, target: bob}\n", 5,
-     "steps.0: a step is a mapping with exactly one key"),
-    ("name: x\npoints: 1\nusers: [alice]\nsteps:\n  - register: all\n  - tweet: {user: alice}\n", 6,
-     "steps.1.tweet: `deliver_to` is required"),
-    ("name: x\npoints: 1\nusers: [alice]\nsteps:\n  - register: all\n  - follow:\n      user: alice\n"
-     "      target: alice\n      expcet: failure\n", 9, "steps.1.follow.expcet: unknown key"),
-    ("name: x\npoints: lots\nusers: [alice]\nsteps:\n  - register: all\n", 2, "points: Input should be a valid number"),
-    ("name: x\npoints: 1\nusers: [alice2]\nsteps:\n  - register: all\n", 3, "user name 'alice2' must be 1 to 15 letters"),
-    ("name: x\npoints: 1\nusers: [alice]\nsteps:\n  - type: {to: alice, line: 'x {nope}'}\n", 5,
-     "unknown placeholder {nope}"),
-    ("name: x\npoints: 1\nusers: [alice]\nsteps:\n  - expect: {at: alice, pattern: '(unclosed'}\n", 5,
-     "invalid regular expression"),
-    ("name: [unclosed\n", 2, "YAML syntax error"),
-    ("- just\n- a list\n", 1, "a scenario must be a mapping"),
-])
-def test_malformed_scenarios_are_reported_with_file_and_line(tmp_path, capsys, text, line, fragment):
-    spec = write(tmp_path, "bad.yaml", text)
-    status, output = validate(capsys, spec)
-    assert status == 2
-    assert f"{spec}:{line}:" in output
-    assert fragment in output
-    assert "Traceback" not in output
+def spec(folder: Path, name: str, depends_on: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    extra = f"depends_on: [{depends_on}]\n" if depends_on else ""
+    return write(folder, f"{name}.yaml", f"name: {name}\npoints: 1\n{extra}users: [alice]\nsteps:\n  - register: all\n")
 
 
-def test_unknown_user_and_dependency_are_reported(tmp_path, capsys):
-    write(tmp_path, "a.yaml", "name: x\npoints: 1\nusers: [alice]\nsteps:\n  - register: all\n"
+def submission(folder: Path, manifest: str) -> Path:
+    folder.mkdir(parents=True)
+    write(folder, "tweeter.yaml", manifest)
+    return folder
+
+
+def test_spec_folders_are_one_suite_and_submissions_are_checked_in_the_same_call(tmp_path, capsys):
+    spec(tmp_path / "public", "register_new")
+    spec(tmp_path / "public", "query_none")
+    spec(tmp_path / "hidden", "secret", depends_on="register_new")
+    good = submission(tmp_path / "alice", "launch:\n  tracker: python3 t.py {tracker_port}\n")
+    status, output = validate(capsys, tmp_path / "public", tmp_path / "hidden", good)
+    assert (status, output.strip()) == (0, "3 spec files, 1 manifest: no problems")
+    status, output = validate(capsys, tmp_path / "hidden")  # alone, its dependency is missing
+    assert status == 1
+    assert f"{tmp_path / 'hidden' / 'secret.yaml'}:3:14: depends_on names 'register_new', which is not in the suite" in output
+
+
+def test_every_problem_of_specs_and_manifests_is_listed_then_counted(tmp_path, capsys):
+    spec(tmp_path / "specs", "a")
+    write(tmp_path / "specs", "b.yaml", "name: b\npoints: 1\nusers: [alice]\nsteps:\n  - register: all\n"
           "  - follow: {user: alice, target: zed}\n")
-    write(tmp_path, "b.yaml", "name: x\npoints: 1\nusers: [alice]\ndepends_on: [missing]\nsteps:\n"
+    write(tmp_path / "specs", "c.yaml", "name: c\npoints: 1\nusers: [alice]\ndepends_on: [aa]\nsteps:\n"
           "  - register: all\n")
-    status, output = validate(capsys, tmp_path)
-    assert status == 2
-    assert f"{tmp_path / 'a.yaml'}:6: steps.1: 'zed' is not one of the scenario's users" in output
-    assert "depends_on names 'missing'" in output
+    bob = submission(tmp_path / "class" / "bob", "lanch: {}\n")
+    carol = submission(tmp_path / "class" / "carol", "pace_ms: -1\n")
+    status, output = validate(capsys, tmp_path / "specs", tmp_path / "class")
+    assert status == 1
+    assert output.splitlines() == [
+        f"{tmp_path / 'specs' / 'b.yaml'}:6:35: steps.1.follow.target: 'zed' is not one of the scenario's users",
+        f"{tmp_path / 'specs' / 'c.yaml'}:4:14: depends_on names 'aa', which is not in the suite; did you mean 'a'?",
+        f"{bob / 'tweeter.yaml'}:1:1: lanch: unknown key `lanch`; did you mean `launch`?",
+        f"{carol / 'tweeter.yaml'}:1:10: pace_ms: should be at least 0, not -1",
+        "3 spec files, 2 manifests: 4 problems",
+    ]
+
+
+def test_an_id_in_two_spec_folders_names_both_files(tmp_path, capsys):
+    first, second = spec(tmp_path / "public", "register_new"), spec(tmp_path / "hidden", "register_new")
+    status, output = validate(capsys, tmp_path / "public", tmp_path / "hidden")
+    assert status == 1
+    assert f"{second}:1:1: scenario id 'register_new' (the file name) is also used by {first}" in output
+    assert output.splitlines()[-1] == "2 spec files, 0 manifests: 1 problem"
 
 
 def test_dependency_loops_are_reported(tmp_path, capsys):
     for name, dep in (("a", "b"), ("b", "a")):
-        write(tmp_path, f"{name}.yaml", f"name: {name}\npoints: 1\nusers: [alice]\ndepends_on: [{dep}]\n"
-              "steps:\n  - register: all\n")
+        spec(tmp_path, name, depends_on=dep)
     status, output = validate(capsys, tmp_path)
-    assert status == 2 and "depends_on forms a loop" in output
+    assert status == 1
+    assert f"{tmp_path / 'a.yaml'}:3:1: depends_on forms a loop: a -> b -> a" in output
 
 
-@pytest.mark.parametrize("text, line, fragment", [
-    ("commands:\n  follow: 'follow {handle} {whom}'\n", 2, "unknown placeholder {whom}"),
-    ("tweets:\n  received: 'got (.*)'\n", 2, "needs the named group(s) text"),
-    ("ports_per_user: 9\n", 1, "ports_per_user: Input should be less than or equal to 5"),
-    ("launch:\n  tracker: ''\n", 2, "launch command is empty"),
-    ("lanch: {}\n", 1, "lanch: unknown key"),
+@pytest.mark.parametrize("make, message", [
+    (lambda root: root / "nowhere", "nowhere: no such file or folder"),
+    (lambda root: (root / "empty").mkdir() or root / "empty",
+     "empty: neither a spec folder (no *.yaml scenario files) nor a submission (no tweeter.yaml, here or one level down)"),
 ])
-def test_malformed_manifests_are_reported_with_file_and_line(tmp_path, capsys, text, line, fragment):
-    manifest = write(tmp_path, "tweeter.yaml", text)
-    status, output = validate(capsys, manifest)
+def test_a_path_that_is_missing_or_neither_is_a_usage_error(tmp_path, capsys, make, message):
+    good = spec(tmp_path / "specs", "a")
+    status, output = validate(capsys, good, make(tmp_path))
     assert status == 2
-    assert f"{manifest}:{line}:" in output and fragment in output
+    assert output.splitlines() == [f"tweeter-harness: {tmp_path / message}"]
 
 
 def test_alias_bomb_is_refused(tmp_path, capsys):
@@ -97,7 +113,7 @@ def test_alias_bomb_is_refused(tmp_path, capsys):
         f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
     spec = write(tmp_path, "bomb.yaml", bomb)
     status, output = validate(capsys, spec)
-    assert status == 2 and "too large" in output
+    assert status == 1 and f"{spec}:1:1: document too large" in output
 
 
 def test_published_schemas_match_the_models():
