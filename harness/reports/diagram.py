@@ -50,7 +50,8 @@ LEGEND = [
     ("duplicate", "duplicate: a second or later copy printed by the same receiver"),
     ("extra", "extra: printed by a user who does not follow the tweeter"),
     ("unknown", "source not printed: drawn from the expected left neighbour"),
-    ("return", "the tweet came back to the tweeter (drawn from the last follower)"),
+    ("return", "the tweet came back to the tweeter (drawn at the tweeter's line saying so, from the "
+               "last follower that printed it before)"),
     ("missing", "missing: a follower that never printed it (dashed, ✗ at the end of the tweet)"),
     ("no-return", "never came back to the tweeter (✗)"),
 ]
@@ -443,7 +444,8 @@ class Diagram:
     def _legend(self, arrows: list[dict], crosses: list[dict]) -> list[dict]:
         """Every class for a scenario that lost points (the full key); only what is drawn for a passed one."""
         drawn = {a["cls"] for a in arrows} | {c["cls"] for c in crosses}
-        return [{"cls": cls, "name": NAMES.get(cls, cls), "text": text, "dash": DASHES.get(cls, ""),
+        return [{"cls": cls, "name": NAMES.get(cls, cls), "text": re.sub(rf"^{re.escape(cls)}: ", "", text),
+                 "dash": DASHES.get(cls, ""),
                  "head": HEADS.get(cls, "triangle")}
                 for cls, text in self.legend_items if not self.calm or cls in drawn]
 
