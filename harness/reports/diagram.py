@@ -39,6 +39,7 @@ ARROW_RISE = 12  # an arrow starts this much above the row where it ends (the se
 DEFAULT_TRACE_LINES = r"^\[trace\] "  # the reference's protocol-trace lines: not drawn in the diagram
 RESULT_RE = re.compile(r"\b(success(ful(ly)?)?|succeeded|ok)\b|\b(failure|failed|fail|error|refused|"
                        r"rejected|invalid|denied)\b", re.IGNORECASE)
+END_TWEET_RE = re.compile(r"\bend[-_ ]?tweet\b", re.IGNORECASE)
 RETURNED_RE = re.compile(r"\b(return(ed|s)?|came back|back (at|to|home))\b", re.IGNORECASE)
 COLOURS = {"normal": "#2563eb", "wrong-forwarder": "#ea580c", "duplicate": "#9333ea", "extra": "#dc2626",
            "unknown": "#6b7280", "return": "#059669", "missing": "#dc2626", "no-return": "#b91c1c"}
@@ -49,10 +50,25 @@ LEGEND = [
     ("duplicate", "duplicate: a second or later copy printed by the same receiver"),
     ("extra", "extra: printed by a user who does not follow the tweeter"),
     ("unknown", "source not printed: drawn from the expected left neighbour"),
-    ("return", "the tweet came back to the tweeter (drawn from the last follower)"),
+    ("return", "the tweet came back to the tweeter (drawn at the tweeter's line saying so, from the "
+               "last follower that printed it before)"),
     ("missing", "missing: a follower that never printed it (dashed, ✗ at the end of the tweet)"),
     ("no-return", "never came back to the tweeter (✗)"),
 ]
+# every class has a short name and a stroke of its own besides its colour (dash pattern, arrowhead),
+# so a reader tells e.g. a wrong forwarder from an extra delivery without telling orange from red
+NAMES = {"normal": "ring hop", "wrong-forwarder": "wrong forwarder", "duplicate": "duplicate",
+         "extra": "extra delivery", "unknown": "source not printed", "return": "return", "missing": "missing",
+         "no-return": "no return", "relay": "tracker relay", "tracker": "tracker traffic",
+         "control": "set-up traffic"}
+DASHES = {"wrong-forwarder": "10 3 2 3", "duplicate": "6 3", "extra": "2 3", "unknown": "6 3", "relay": "4 2"}
+HEADS = {"wrong-forwarder": "open", "duplicate": "double", "extra": "dot", "relay": "square"}  # else "triangle"
+HEAD_PATHS = {"triangle": "M0,0 L10,5 L0,10 z", "open": "M1,1 L9,5 L1,9 z", "double": "M0,0 L5,5 L0,10 z M5,0 L10,5 L5,10 z",
+              "dot": "M5,1 A4,4 0 1 1 4.99,1 z", "square": "M1,1 L9,1 L9,9 L1,9 z"}
+# a passed scenario is drawn without fault colours: what it shows was judged right (a FAILURE answer
+# to a duplicate registration, say), and red there would send a reader looking for a fault
+FAULTS = {"wrong-forwarder", "duplicate", "extra", "missing", "no-return", "relay"}
+CALM = "#64748b"
 
 
 
@@ -73,6 +89,7 @@ class Item:
     text: str = ""
     title: str = ""
     priority: int = 3  # 0 kept first when rows are capped
+    line: int | None = None  # the seq of the printed or typed line it stands for
 
 
 @dataclass
@@ -95,6 +112,8 @@ class Arrow:
     dst: int
     title: str
     label: str = ""
+    line: int | None = None  # the seq of the line that puts it at its time (loopback)
+    packet: int | None = None  # the seq of the captured packet it is (hosts)
 
 
 @dataclass
@@ -114,8 +133,9 @@ class Diagram:
     colours = COLOURS
     axis = ""  # the template's own words, for this diagram
 
-    def __init__(self, result: ScenarioResult, index: int, trace_lines: str | None) -> None:
+    def __init__(self, result: ScenarioResult, index: int, trace_lines: str | None, *, calm: bool = False) -> None:
         self.id = f"d{index}"
+        self.calm = calm
         self.notes: list[str] = []
         trace = result.trace
         self.events: list[Event] = trace.snapshot() if isinstance(trace, Transcript) else []
@@ -186,7 +206,7 @@ class Diagram:
                 continue
             self._row(event.seq, t).items.append(
                 Item(lane, kind, f"{mark} {text}" if mark else text,
-                     f"{self.lanes[lane].label} {_time(t)} {mark} {text}".strip(), priority))
+                     f"{self.lanes[lane].label} {_time(t)} {mark} {text}".strip(), priority, event.seq))
         self._share_start_exit_rows()
 
     def _returned_lines(self) -> dict[int, int]:
@@ -257,10 +277,11 @@ class Diagram:
                     self.hidden_arrows += 1
                     continue
                 drawn += 1
-                self._row(key, t).items.append(Item(dst, "delivery", f"{tag}< {printed}", title, 0))
+                line = seq if isinstance(seq, int) else None
+                self._row(key, t).items.append(Item(dst, "delivery", f"{tag}< {printed}", title, 0, line))
                 label = tag + ("" if forwarder is not None and src is not None else
                                f"from {short(forwarder, 12)}" if forwarder is not None else "?")
-                self.arrows.append(Arrow(cls, key, src, dst, title, label.strip()))
+                self.arrows.append(Arrow(cls, key, src, dst, title, label.strip(), line))
             self._tweet_end(number, tweet, tweeter, ring, left, deliveries, last_key, tag)
             self.tweet_rows.append(_tweet_summary(number, tweet, tweeter, ring, counts, deliveries))
 
@@ -279,18 +300,16 @@ class Diagram:
             end_key = (typed[-1] if typed else (self.events[-1].seq if self.events else 0)) + 0.5 + number * 1e-4
         end_t = self.rows[last_key].t if last_key in self.rows else None
         if returned is True and ring and tweeter_lane is not None:
-            source = self.lane_of(ring[-1]) if ring[-1].lower() in got else None
-            if source is None and deliveries:
-                source = self.lane_of(deliveries[-1].get("receiver"))
-            key = float(self.returned_seq.get(number - 1, -1))
-            if key <= last_key:
-                key = end_key
-            row = self._row(key, end_t)
+            line = self.returned_seq.get(number - 1)
+            key, t = (float(line), None) if line is not None else self._return_before_end_tweet(
+                tweeter_lane, deliveries, end_key, end_t)
+            source = self._last_receiver_before(deliveries, key)
+            row = self._row(key, t)
             if not row.items:
                 row.items.append(Item(tweeter_lane, "synthetic", "", "", 0))
             self.arrows.append(Arrow("return", key, source, tweeter_lane,
-                                     f"tweet {tag}by {visible(tweeter)} came back round the ring",
-                                     f"{tag}back".strip()))
+                                     f"tweet {tag}by {visible(tweeter)} came back round the ring (drawn from "
+                                     f"the last follower that printed it before)", f"{tag}back".strip(), line))
         if missing or returned is False:
             row = self._row(end_key, end_t)
             row.items.append(Item(tweeter_lane if tweeter_lane is not None else 0, "synthetic", "", "", 0))
@@ -304,6 +323,25 @@ class Diagram:
                 self.marks.append(Mark("no-return", end_key, tweeter_lane, None,
                                        f"tweet {tag}by {visible(tweeter)} never came back round the ring",
                                        f"{tag}never came back".strip()))
+
+    def _last_receiver_before(self, deliveries: list[dict], key: float) -> int | None:
+        """The lane of the follower that printed the tweet last before it was seen back (the send of
+        the return is not observed on loopback: the last one observed is the one that sent it)."""
+        before = [d for d in deliveries if isinstance(d.get("seq"), (int, float)) and d["seq"] < key]
+        last = (before or deliveries or [{}])[-1]
+        return self.lane_of(last.get("receiver"))
+
+    def _return_before_end_tweet(self, tweeter_lane: int, deliveries: list[dict], end_key: float,
+                                 end_t: float | None) -> tuple[float, float | None]:
+        """Where a return no line announced is drawn: after the last delivery, but above the tweeter's
+        end-tweet (which it sends once the tweet is back), if that came first."""
+        first = min((d["seq"] for d in deliveries if isinstance(d.get("seq"), int)), default=None)
+        tweeter = self.lanes[tweeter_lane].name.lower()
+        for event in self.events:
+            if (first is not None and first < event.seq < end_key and str(event.proc).lower() == tweeter
+                    and END_TWEET_RE.search(event.text[:4096])):
+                return event.seq - 0.25, event.t - self.t0
+        return end_key, end_t
 
     def _cap_rows(self) -> None:
         if len(self.rows) <= MAX_ROWS:
@@ -353,11 +391,12 @@ class Diagram:
                 if item.kind == "synthetic":
                     continue
                 x = self.lanes[item.lane].x
-                marks_out.append({"kind": item.kind, "x": x, "y": row.y, "title": item.title})
+                kind = "result-answer" if self.calm and item.kind == "result-fail" else item.kind
+                marks_out.append({"kind": kind, "x": x, "y": row.y, "title": item.title, "line": item.line})
                 if item.kind not in ("delivery",) and item.text:
                     left = (row.key, item.lane) in from_right  # keep the label clear of the arrow
-                    labels.append({"kind": item.kind, "x": x - 7 if left else x + 7, "y": row.y + 3.5,
-                                   "anchor": "end" if left else "start",
+                    labels.append({"kind": kind, "x": x - 7 if left else x + 7, "y": row.y + 3.5,
+                                   "anchor": "end" if left else "start", "line": item.line,
                                    "text": short(item.text, self.label_chars), "title": item.title})
         arrows = []
         for arrow in self.arrows:
@@ -376,7 +415,8 @@ class Diagram:
                 end = x2 - 5 if x2 > x1 else x2 + 5
                 path = f"M{x1:.1f},{row.y - ARROW_RISE:.1f} L{end:.1f},{row.y:.1f}"
             arrows.append({"cls": arrow.cls, "path": path, "title": arrow.title, "dashed": dashed,
-                           "label": arrow.label, "lx": (x1 + x2) / 2, "ly": row.y - ARROW_RISE / 2 - 4})
+                           "label": arrow.label, "lx": (x1 + x2) / 2, "ly": row.y - ARROW_RISE / 2 - 4,
+                           "line": arrow.line, "packet": arrow.packet})
         crosses = []
         for mark in self.marks:
             row = self.rows[mark.key]
@@ -393,8 +433,21 @@ class Diagram:
                 "times": [{"y": r.y + 3.5, "text": _time(r.t)} for r in rows],
                 "gaps": self.gaps, "marks": marks_out, "labels": labels, "arrows": arrows,
                 "crosses": crosses, "bottom": self.height - 4, "notes": self.notes,
-                "tweets": self.tweet_rows, "legend": self.legend_items, "colours": self.colours, "gap_s": GAP_S,
-                "axis": self.axis}
+                "tweets": self.tweet_rows, "legend": self._legend(arrows, crosses), "colours": self._colours(),
+                "gap_s": GAP_S, "axis": self.axis, "calm": self.calm, "heads": HEAD_PATHS,
+                "shape": {cls: HEADS.get(cls, "triangle") for cls in self.colours},
+                "faults": sorted(FAULTS & set(self.colours))}
+
+    def _colours(self) -> dict[str, str]:
+        return {cls: CALM if self.calm and cls in FAULTS else colour for cls, colour in self.colours.items()}
+
+    def _legend(self, arrows: list[dict], crosses: list[dict]) -> list[dict]:
+        """Every class for a scenario that lost points (the full key); only what is drawn for a passed one."""
+        drawn = {a["cls"] for a in arrows} | {c["cls"] for c in crosses}
+        return [{"cls": cls, "name": NAMES.get(cls, cls), "text": re.sub(rf"^{re.escape(cls)}: ", "", text),
+                 "dash": DASHES.get(cls, ""),
+                 "head": HEADS.get(cls, "triangle")}
+                for cls, text in self.legend_items if not self.calm or cls in drawn]
 
 
 def _lane_name(handle: object) -> str | None:

@@ -9,6 +9,9 @@ layout is in diagram.py.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import traceback
 from html import escape
 from pathlib import Path
@@ -16,7 +19,7 @@ from pathlib import Path
 import jinja2
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
-from harness.reports.diagram import COLOURS, DEFAULT_TRACE_LINES, LEGEND, MAX_LINE, Diagram
+from harness.reports.diagram import COLOURS, DASHES, DEFAULT_TRACE_LINES, MAX_LINE, Diagram
 from harness.reports.wire_diagram import WIRE_COLOURS, WireDiagram
 from harness.reports.text import MAX_TEXT, format_time as _time, number as _number, visible
 from harness.run.records import Event, Transcript
@@ -26,6 +29,11 @@ STATUSES = ("passed", "failed", "unverified", "error", "blocked", "not graded")
 MAX_TRANSCRIPT_LINES = 500  # last lines shown per process
 MAX_MESSAGE = 20_000  # characters of a failure explanation
 MAX_CHECK_MESSAGE = 2_000
+PROBLEMS = ("failed", "error", "blocked", "unverified")  # shown first, expanded
+ANCHOR_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,119}")  # a scenario id usable as a fragment as it is
+DEEP_LINK_JS = (TEMPLATES / "deep_link.js").read_text(encoding="utf-8")
+# the page's only script may run, and nothing else (hostile text is escaped; this makes sure)
+SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(DEEP_LINK_JS.encode()).digest()).decode()
 
 
 # -- the rest of a scenario ------------------------------------------------------------------------
@@ -54,13 +62,13 @@ def _mark(kind: str) -> str:
     return {"in": ">", "out": "<"}.get(kind, "*")
 
 
-def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None) -> dict:
+def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None, anchor: str) -> dict:
     status = result.status if result.status in STATUSES else "error"
     diagram = None
     if (isinstance(result.trace, Transcript) and result.trace.snapshot()) or result.tweets:
         try:
             drawn = WireDiagram if _on_the_wire(result) else Diagram
-            diagram = drawn(result, index, trace_lines).view()
+            diagram = drawn(result, index, trace_lines, calm=status == "passed").view()
         except Exception as exc:  # a diagram must never cost the rest of the report
             diagram = {"error": f"the diagram could not be drawn: {type(exc).__name__}: {visible(exc)}"}
     checks = [{"name": visible(getattr(c, "name", ""), MAX_TEXT), "status": visible(getattr(c, "status", ""), 20),
@@ -68,7 +76,7 @@ def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None) 
                "step": getattr(c, "step", None)} for c in (result.checks or [])[:200]]
     steps = [{"number": s.get("number"), "description": visible(s.get("description"), MAX_TEXT),
               "failed": bool(s.get("failed"))} for s in (result.steps or [])[:200] if isinstance(s, dict)]
-    return {"anchor": f"s{index}", "id": visible(result.id, 120), "name": visible(result.name, MAX_TEXT),
+    return {"anchor": anchor, "id": visible(result.id, 120), "open": status != "passed", "name": visible(result.name, MAX_TEXT),
             "file": visible(result.file, MAX_TEXT), "description": visible(result.description, 2000),
             "status": status, "score": _number(result.score), "max_score": _number(result.max_score),
             "duration": _time(result.duration_s) if isinstance(result.duration_s, (int, float)) else "",
@@ -102,8 +110,25 @@ def _flatten(data: object, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix.rstrip("."), visible(data, MAX_TEXT))]
 
 
+def _anchors(results: list[ScenarioResult]) -> list[str]:
+    """Each scenario's fragment: its id (report.html#tweet_ring_order), unless the id is odd or taken."""
+    anchors: list[str] = []
+    for index, result in enumerate(results, start=1):
+        wanted = str(getattr(result, "id", ""))
+        anchors.append(wanted if ANCHOR_RE.fullmatch(wanted) and wanted not in anchors else f"s{index}")
+    return anchors
+
+
+def _problems_first(scenarios: list[dict]) -> list[dict]:
+    """What lost points first (a reader opens the page for those), then the rest, passed last."""
+    rank = {status: 0 for status in PROBLEMS} | {"not graded": 1, "passed": 2}
+    return sorted(scenarios, key=lambda s: rank.get(s["status"], 0))
+
+
 def _page(grade: SubmissionGrade, trace_lines: str | None) -> dict:
-    scenarios = [_scenario_view(result, i, trace_lines) for i, result in enumerate(grade.scenarios or [], start=1)]
+    results = list(grade.scenarios or [])
+    scenarios = _problems_first([_scenario_view(result, i, trace_lines, anchor) for i, (result, anchor)
+                                 in enumerate(zip(results, _anchors(results)), start=1)])
     counts = {status: sum(1 for s in scenarios if s["status"] == status) for status in STATUSES}
     try:
         sandbox = grade.to_json().get("sandbox")
@@ -115,8 +140,8 @@ def _page(grade: SubmissionGrade, trace_lines: str | None) -> dict:
             "score": _number(score), "max_score": _number(max_score), "percent": max(0.0, min(100.0, percent)),
             "full_marks": bool(grade.full_marks), "error": visible(grade.error, MAX_MESSAGE) if grade.error else "",
             "incomplete": bool(grade.incomplete), "counts": counts, "scenarios": scenarios,
-            "sandbox": _flatten(sandbox) if sandbox else [], "legend": LEGEND, "colours": {**COLOURS, **WIRE_COLOURS},
-            "network": _network_text(grade)}
+            "sandbox": _flatten(sandbox) if sandbox else [], "dashes": DASHES, "colours": {**COLOURS, **WIRE_COLOURS},
+            "network": _network_text(grade), "script": DEEP_LINK_JS, "script_hash": SCRIPT_HASH}
 
 
 _ENVIRONMENT: jinja2.Environment | None = None

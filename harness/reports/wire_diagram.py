@@ -39,11 +39,11 @@ class WireDiagram(Diagram):
 
     wire_mode = True
 
-    def __init__(self, result: ScenarioResult, index: int, trace_lines: str | None) -> None:
+    def __init__(self, result: ScenarioResult, index: int, trace_lines: str | None, *, calm: bool = False) -> None:
         record = result.record
         self.wire: list[WireEvent] = [w for w in (record.wire if record else []) if w.proto in ("udp", "tcp")]
         self.arp = sum(1 for w in (record.wire if record else []) if w.proto == "arp")
-        super().__init__(result, index, trace_lines)
+        super().__init__(result, index, trace_lines, calm=calm)
         if self.arp:
             self.notes.append(f"{self.arp} ARP frames not drawn (they are in capture.pcap)")
 
@@ -66,7 +66,7 @@ class WireDiagram(Diagram):
                 continue
             self._row(self._key(t, event.seq, False), t).items.append(
                 Item(lane, kind, f"{mark} {text}" if mark else text,
-                     f"{self.lanes[lane].label} {format_time(t)} {mark} {text}".strip(), priority))
+                     f"{self.lanes[lane].label} {format_time(t)} {mark} {text}".strip(), priority, event.seq))
 
     @property
     def delivery_seqs(self) -> set:
@@ -86,7 +86,7 @@ class WireDiagram(Diagram):
                      f"{visible(packet.payload.decode('utf-8', 'replace'), 200)}")
             row = self._row(key, packet.t)
             row.items.append(Item(dst, "synthetic", "", "", ARROW_PRIORITY.get(cls, 0)))
-            self.arrows.append(Arrow(cls, key, src, dst, title, tag))
+            self.arrows.append(Arrow(cls, key, src, dst, title, tag, packet=packet.seq))
         for number, tweet in enumerate(self.tweets, start=1):
             self._tweet_marks(number, tweet)
             self.tweet_rows.append(self._summary(number, tweet))
