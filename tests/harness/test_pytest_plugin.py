@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import xmlschema
 
 from tests.conftest import ROOT, SPECS, SUBMISSIONS, harness_started_pids, wait_until
 
@@ -81,16 +82,19 @@ def test_k_selects_by_scenario_id_and_m_by_tag(pytester, specs):
     assert "Unknown" not in by_tag.stdout.str() + by_tag.stderr.str()
 
 
-def test_junit_xml_has_score_and_max_score_per_scenario(pytester, specs):
+def test_junit_xml_is_xunit2_with_score_and_max_score_per_scenario_at_suite_level(pytester, specs):
     result = run(pytester, "specs", f"--submission={DUPLICATE_HANDLES}", "--junitxml", "results.xml")
     result.assert_outcomes(passed=2, failed=1)
-    cases = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
-             for case in ET.parse(pytester.path / "results.xml").getroot().iter("testcase")}
-    assert cases == {
-        "register_new": {"score": "4", "max_score": "4", "status": "passed"},
-        "query_none": {"score": "3", "max_score": "3", "status": "passed"},
-        "register_duplicate": {"score": "0", "max_score": "4", "status": "failed"},
+    xunit2 = xmlschema.XMLSchema(Path(__file__).parents[1] / "data" / "junit-xunit2.xsd")
+    xunit2.validate(pytester.path / "results.xml")  # raises, naming the element, when not xunit2
+    suite = ET.parse(pytester.path / "results.xml").getroot().find("testsuite")
+    properties = {p.get("name"): p.get("value") for p in suite.find("properties").iter("property")}
+    assert properties == {
+        "register_new.score": "4", "register_new.max_score": "4", "register_new.status": "passed",
+        "query_none.score": "3", "query_none.max_score": "3", "query_none.status": "passed",
+        "register_duplicate.score": "0", "register_duplicate.max_score": "4", "register_duplicate.status": "failed",
     }
+    assert not [case for case in suite.iter("testcase") if case.find("properties") is not None]
 
 
 def test_an_invalid_scenario_file_fails_with_file_and_line(pytester):
