@@ -271,6 +271,9 @@ def load_scenario(path: Path) -> Scenario:
 
 def _load_located(path: Path) -> tuple[yaml_source.LocatedYaml, Scenario]:
     source = yaml_source.load(path)
+    if source.data is None:  # one line for the whole file, not one per missing key
+        raise InputFileError(str(path), [f"{path}:1:1: the file is empty (or only comments): a scenario needs "
+                                         "`name`, `points`, `users` and `steps`"])
     return source, yaml_source.validate(source, Scenario, "scenario")  # type: ignore[return-value]
 
 

@@ -35,7 +35,8 @@ SCENARIO_CASES = [
     ("name: x\npoints: 1\nusers: »alice\nsteps:\n  - register: all\n", "users: should be a list, not 'alice'"),
     ("name: x\npoints: 1\nusers: [alice]\nsetup: »1.5\nsteps:\n  - register: all\n", "should be a whole number"),
     ("»- just\n- a list\n", "a scenario must be a mapping of keys"),
-    ("»", "missing required key `name`"),
+    ("»", "the file is empty (or only comments): a scenario needs `name`, `points`, `users` and `steps`"),
+    ("»# only a comment\n", "the file is empty (or only comments)"),
     (SCENARIO + "  - »follow:\n    user: alice\n", "indent the step's keys under `follow:`"),
     (SCENARIO + "  - »just text\n", "a step is a mapping with one key naming its kind"),
     # bad regexes, placeholders, names, whole-scenario rules
