@@ -69,7 +69,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "default" in text or action.default in (None, False) or isinstance(action, argparse._VersionAction):
+        if "default" in text or action.default in (None, False):
             return text
         return super()._get_help_string(action)
 

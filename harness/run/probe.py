@@ -15,6 +15,7 @@ import functools
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -72,7 +73,8 @@ def _run(command: list[str], workdir: Path, search_path: str, sandbox: Sandbox) 
         return exc.strerror or str(exc)
     if done.returncode == 0:
         return None
-    how = f"killed by signal {-done.returncode}" if done.returncode < 0 else f"exit status {done.returncode}"
+    how = f"killed by {signal.Signals(-done.returncode).name}" if done.returncode < 0 else \
+        f"exit status {done.returncode}"
     lines = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
     return f"{how}: {lines[-1]}" if lines else how
 
