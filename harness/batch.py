@@ -8,6 +8,7 @@ scenarios it builds on (`depends_on`) is only named in its explanation, never a 
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness.errors import InputFileError
+from harness.errors import HarnessError, InputFileError
 from harness.inputs.dialect import Dialect
 from harness.inputs.scenario import Scenario
 from harness.inputs.submissions import Submission
@@ -25,6 +26,7 @@ from harness.judge.steps import should_stop_rule
 from harness.net.mode import NetworkChoice
 from harness.run.build import BuildResult, build_submission
 from harness.run.network import pinned_address_problem
+from harness.run.probe import limits_to_blame, probe_command, start_failure
 from harness.run.runner import LOOPBACK, ScenarioRunner
 from harness.run.sandbox import Limits
 
@@ -34,6 +36,7 @@ Suite = dict[str, tuple[Path, Scenario]]
 # again: blocked without a timeout, it could miss a SIGINT or SIGTERM for as long as a step may take.
 SIGNAL_POLL_S = 0.25
 Progress = Callable[[Submission, ScenarioResult], None]
+Finished = Callable[[SubmissionGrade], None]
 BUILD = "\0build"  # the task that builds a submission, beside its scenario ids
 
 
@@ -65,7 +68,8 @@ class Prepared:
 
     @property
     def needs_build(self) -> bool:
-        return self.dialect is not None and self.dialect.manifest.build is not None and self.build is None
+        return self.dialect is not None and self.dialect.manifest.build is not None and self.build is None \
+            and self.problem is None
 
     def limits(self, options: GradeOptions) -> Limits:
         manifest = self.dialect.manifest.limits.model_dump() if self.dialect else {}
@@ -81,7 +85,48 @@ def prepare(submission: Submission, options: GradeOptions) -> Prepared:
     except InputFileError as exc:
         return Prepared(submission, problem="the submission's tweeter.yaml is invalid:\n" + "\n".join(exc.problems))
     problem = pinned_address_problem(options.network, dialect.manifest.network)
-    return Prepared(submission, dialect, f"Cannot grade it on this network: {problem}" if problem else None)
+    if problem:
+        return Prepared(submission, dialect, f"Cannot grade it on this network: {problem}")
+    prepared = Prepared(submission, dialect)
+    prepared.problem = start_problem(dialect, prepared.limits(options), options)
+    return prepared
+
+
+def start_problem(dialect: Dialect, limits: Limits, options: GradeOptions) -> str | None:
+    """Why no program of the submission could start under the limits it gets (set below the defaults
+    by the grader or its manifest), naming the limit to raise; None when the interpreters start."""
+    launches = {tuple(probe_command(getattr(dialect.manifest.launch, role))) for role in ("tracker", "user")}
+    for argv in sorted(launches):
+        failure = start_failure(argv, limits, options.separate_user)
+        blamed = limits_to_blame(argv, limits, options.separate_user) if failure else []
+        if blamed:
+            named = " and ".join(_limit_source(name, limits, options) for name in blamed)
+            return (f"the harness could not start {argv[0]} under {named}: raise it "
+                    f"(`{' '.join(argv)}` in the sandbox: {failure})")
+    return None
+
+
+def _limit_source(name: str, limits: Limits, options: GradeOptions) -> str:
+    """A limit as the person who set it wrote it: the grader's option, or the manifest's key."""
+    value = getattr(limits, name)
+    if options.limits.get(name) is not None:
+        return f"--{name.replace('_', '-')} {value}"
+    return f"the manifest's `limits: {{{name}: {value}}}`"
+
+
+def select_scenarios(suite: Suite, patterns: list[str]) -> Suite:
+    """The scenarios whose id matches one of `patterns` (a glob, or without * ? [ a part of the id).
+    A chosen scenario is graded alone: a dependency left out is dropped from its `depends_on`."""
+    def matches(scenario_id: str, pattern: str) -> bool:
+        glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
+        return fnmatch.fnmatchcase(scenario_id, glob)
+
+    unmatched = [p for p in patterns if not any(matches(sid, p) for sid in suite)]
+    if unmatched:
+        raise HarnessError(f"--scenario {unmatched[0]!r} matches no scenario id (ids: {', '.join(suite)})")
+    chosen = {sid: entry for sid, entry in suite.items() if any(matches(sid, p) for p in patterns)}
+    return {sid: (file, scenario.model_copy(update={"depends_on": [d for d in scenario.depends_on if d in chosen]}))
+            for sid, (file, scenario) in chosen.items()}
 
 
 def build(prepared: Prepared, options: GradeOptions, stop: threading.Event) -> BuildResult:
@@ -101,8 +146,10 @@ def build_problem(result: BuildResult) -> str | None:
 
 
 def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions,
-              progress: Progress | None = None, stop: threading.Event | None = None) -> list[SubmissionGrade]:
-    """Grade every submission against every scenario; returns one grade per submission, in order."""
+              progress: Progress | None = None, stop: threading.Event | None = None,
+              finished: Finished | None = None) -> list[SubmissionGrade]:
+    """Grade every submission against every scenario; returns one grade per submission, in order.
+    `progress` hears of each scenario as it ends, `finished` of each submission once all of its have."""
     prepared = {s.name: prepare(s, options) for s in submissions}
     results: dict[tuple[str, str], ScenarioResult] = {}
     pending = [(s, BUILD) for s in submissions if prepared[s.name].needs_build]
@@ -114,6 +161,8 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
         results[(submission.name, result.id)] = result
         if progress:
             progress(submission, result)
+        if finished and all((submission.name, sid) in results for sid in suite):
+            finished(_grade(prepared[submission.name], suite, results, options))
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import math
 import os
 import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
-from harness.batch import GradeOptions, Suite, grade_all
+from harness.batch import GradeOptions, Suite, grade_all, select_scenarios
 from harness.errors import HarnessError, InputFileError
 from harness.gradescope_bundle import build_bundle
 from harness.inputs.manifest import MANIFEST_NAME
@@ -25,11 +29,12 @@ from harness.inputs.schema import dumps, manifest_schema, scenario_schema
 from harness.inputs.submissions import Submission, discover, loose_files
 from harness.inputs.template import template
 from harness.inputs.validate import validate_paths
-from harness.judge.grading import SubmissionGrade
+from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.net import mode as network_mode
 from harness.reports import files as report
 from harness.rejudge import rejudge
 from harness.reports import terminal
+from harness.run.sandbox import Limits
 
 EXIT_OK, EXIT_POINTS_LOST, EXIT_ERROR = 0, 1, 2
 LIMIT_OPTIONS = {
@@ -51,83 +56,147 @@ def default_specs() -> Path:
     raise HarnessError("no bundled specs found; pass --specs PATH")
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage mistakes cost one line (which option, what is wrong), not a screen of usage; subcommands
+    use this class too (argparse gives sub-parsers the class of their parent)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, unless the help says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False):
+            return text
+        return super()._get_help_string(action)
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is too small: it must be at least 1")
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+def check_out_folder(submission: Path) -> Path:
+    """Where `check` writes by default: a folder of the user's cache per submission folder (its name
+    and a hash of its absolute path), never inside the submission itself, which the student hands in."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    absolute = submission.resolve()
+    digest = hashlib.sha256(str(absolute).encode()).hexdigest()[:8]
+    return cache / "tweeter-harness" / "check" / f"{absolute.name or 'root'}-{digest}"
+
+
+def _add_grading_options(command: argparse.ArgumentParser, out_help: str, out_default: Path | None) -> None:
+    """The options `grade` and `check` share."""
+    command.add_argument("--specs", action="append", type=Path, metavar="PATH",
+                         help="scenario file or folder (repeatable; default: the bundled public specs)")
+    command.add_argument("-k", "--scenario", action="append", dest="scenarios", metavar="PATTERN",
+                         help="run only the scenarios whose id matches: a glob (`register_*`), or, without "
+                              "* ? [, any id containing PATTERN (repeatable; default: every scenario). The "
+                              "scores are out of the chosen scenarios' points")
+    command.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                         help="scenarios run in parallel (default: the number of cores, %(default)s here)")
+    command.add_argument("--out", type=Path, default=out_default, metavar="DIR", help=out_help)
+    command.add_argument("--step-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
+                         help="seconds per step, overriding the scenarios' and the manifests' own "
+                              "(default: each scenario's own)")
+    for name, default in (("step", 60.0), ("scenario", 600.0), ("build", 600.0)):
+        command.add_argument(f"--max-{name}-timeout", type=_positive_seconds, default=default, metavar="SECONDS",
+                             help=f"the most a manifest's `timeouts: {{{name}}}` may ask for")
+    command.add_argument("--quiet", action="store_true", help="no progress display (default: progress shown)")
+    command.add_argument("--verbose", action="store_true",
+                         help="also print each failure's explanation as soon as it happens (default: off)")
+    command.add_argument("--network", choices=network_mode.MODES, default="auto",
+                         help="hosts: every program on a host of its own on a virtual LAN per scenario, "
+                              "every packet captured and judged (needs root and iproute2); loopback: all "
+                              "on this machine's loopback; auto: hosts where it can be built")
+    command.add_argument("--isolate-network", dest="network", action="store_const", const="hosts",
+                         help=argparse.SUPPRESS)  # the earlier name of --network hosts
+    command.add_argument("--keep-work", action="store_true",
+                         help="keep each scenario's working copy (its path is in harness.log) to debug a "
+                              "submission (default: every copy is removed when its scenario ends)")
+    limits = command.add_argument_group("limits for submission processes (the grader's value wins over "
+                                        "a manifest's)")
+    defaults = Limits()
+    for name, what in LIMIT_OPTIONS.items():
+        limits.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", type=_positive_int,
+                            metavar="N", help=f"{what} (default: {getattr(defaults, name)}, or the manifest's)")
+    limits.add_argument("--same-user", action="store_true",
+                        help="when run as root, do not give each scenario an unprivileged user "
+                             "of its own (the process limit then does not bind; default: a user of its own)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tweeter-harness", description="Grade Tweeter socket-project "
-                                     "submissions by driving their tracker and users.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    grade = sub.add_parser("grade", help="grade submission folders (or folders of them)")
-    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    check = sub.add_parser("check", help="self-check one submission with readable explanations")
-    check.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="PATH")
-    for command in (grade, check):
-        command.add_argument("--specs", action="append", type=Path, metavar="PATH",
-                             help="scenario file or folder (repeatable; default: the bundled specs)")
-        command.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
-                             help="scenarios run in parallel (default: number of cores)")
-        command.add_argument("--out", type=Path, default=Path("grading-results"),
-                             help="folder for reports and transcripts (default: ./grading-results)")
-        command.add_argument("--step-timeout", type=float, default=None,
-                             help="seconds per step, overriding the scenarios' and the manifests' own")
-        command.add_argument("--max-step-timeout", type=float, default=60.0, metavar="SECONDS",
-                             help="the most a manifest's `timeouts: {step}` may ask for (default 60)")
-        command.add_argument("--max-scenario-timeout", type=float, default=600.0, metavar="SECONDS",
-                             help="the most a manifest's `timeouts: {scenario}` may ask for (default 600)")
-        command.add_argument("--max-build-timeout", type=float, default=600.0, metavar="SECONDS",
-                             help="the most a manifest's `timeouts: {build}` may ask for (default 600)")
-        command.add_argument("--quiet", action="store_true", help="no progress display")
-        command.add_argument("--verbose", action="store_true",
-                             help="also print each failure's explanation as soon as it happens")
-        limits = command.add_argument_group("limits for submission processes (defaults in README)")
-        for name, what in LIMIT_OPTIONS.items():
-            limits.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", type=_positive_int,
-                                metavar="N", help=what)
-        command.add_argument("--network", choices=network_mode.MODES, default="auto",
-                             help="hosts: every program on a host of its own on a virtual LAN per scenario, "
-                                  "every packet captured and judged (needs root and iproute2); loopback: all "
-                                  "on this machine's loopback; auto (default): hosts where it can be built")
-        command.add_argument("--isolate-network", dest="network", action="store_const", const="hosts",
-                             help=argparse.SUPPRESS)  # the earlier name of --network hosts
-        command.add_argument("--keep-work", action="store_true",
-                             help="keep each scenario's working copy (its path is in harness.log) to debug a "
-                                  "submission; by default every copy is removed when its scenario ends")
-        limits.add_argument("--same-user", action="store_true",
-                            help="when run as root, do not give each scenario an unprivileged user "
-                                 "of its own (the process limit then does not bind)")
-    rejudge = sub.add_parser("rejudge", help="judge a finished grading run again from its saved records, "
-                             "without running anything, and rewrite its reports")
+    parser = Parser(prog="tweeter-harness", formatter_class=HelpFormatter,
+                    description="Grade Tweeter socket-project submissions by driving their tracker and users.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print the harness's version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
+
+    grade = command("grade", "grade submission folders (or folders of them)")
+    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                       help="a submission folder or archive, or a folder of them (a class)")
+    _add_grading_options(grade, "folder for reports and transcripts", Path("grading-results"))
+    check = command("check", "self-check one submission with readable explanations")
+    check.add_argument("path", nargs="?", type=Path, default=Path("."), metavar="PATH",
+                       help="the submission folder (default: the current folder)")
+    _add_grading_options(check, "folder for reports and transcripts (default: "
+                         "~/.cache/tweeter-harness/check/<folder name>-<hash>, outside the submission)", None)
+    rejudge = command("rejudge", "judge a finished grading run again from its saved records, "
+                      "without running anything, and rewrite its reports")
     rejudge.add_argument("out", type=Path, metavar="OUT_DIR", help="the --out folder of a `grade` run")
     rejudge.add_argument("--specs", action="append", type=Path, metavar="PATH",
                          help="scenario file or folder (repeatable; default: the files the run was graded with)")
-    template = sub.add_parser("manifest-template", help="write a commented tweeter.yaml for a submission, "
-                              "guessed from its files (every guess marked)")
-    template.add_argument("path", type=Path, metavar="SUBMISSION")
+    template = command("manifest-template", "write a commented tweeter.yaml for a submission, "
+                       "guessed from its files (every guess marked)")
+    template.add_argument("path", type=Path, metavar="SUBMISSION", help="the submission folder")
     template.add_argument("-o", "--output", type=Path, default=None,
                           help="where to write it (default: SUBMISSION/tweeter.yaml; - for standard output)")
-    template.add_argument("--force", action="store_true", help="replace an existing tweeter.yaml")
-    validate = sub.add_parser("validate", help="check scenario files and submissions' manifests, all at once: "
-                              "one line per problem (file:line:column), exit 1 if any")
+    template.add_argument("--force", action="store_true", help="replace an existing tweeter.yaml (default: keep it)")
+    validate = command("validate", "check scenario files and submissions' manifests, all at once: "
+                       "one line per problem (file:line:column), exit 1 if any")
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                           help="spec file or folder (all of them are one suite), tweeter.yaml, or submission folder")
-    bundle = sub.add_parser("gradescope-bundle", help="build an autograder.zip for Gradescope")
+    bundle = command("gradescope-bundle", "build an autograder.zip for Gradescope")
     bundle.add_argument("--specs", action="append", type=Path, metavar="PATH",
-                        help="scenario file or folder (repeatable; default: the bundled specs)")
-    bundle.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
+                        help="scenario file or folder (repeatable; default: the bundled public specs)")
+    bundle.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"), help="the zip to write")
     bundle.add_argument("--with-reference", action="store_true",
                         help="also put the model answer (reference/) in the zip, to try the autograder on it; "
                              "never given to students (default: left out)")
     bundle.add_argument("--network", choices=network_mode.MODES, default="auto",
-                        help="the --network the autograder grades with (default: auto, which is hosts on "
-                             "Gradescope, where it runs as root)")
-    schema = sub.add_parser("schema", help="print the JSON Schema of scenarios or manifests")
-    schema.add_argument("kind", choices=("scenario", "manifest"))
+                        help="the --network the autograder grades with (auto is hosts on Gradescope, where "
+                             "it runs as root)")
+    schema = command("schema", "print the JSON Schema of scenarios or manifests")
+    schema.add_argument("kind", choices=("scenario", "manifest"), help="which schema")
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("tweeter-harness")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +224,8 @@ def _grade(args: argparse.Namespace, paths: list[Path]) -> list[SubmissionGrade]
     """Grade, writing each submission's report as soon as it is complete; on SIGINT or SIGTERM stop,
     kill every child, and write what was graded so far, marked incomplete."""
     suite = load_suite(args.specs or [default_specs()])
+    if args.scenarios:
+        suite = select_scenarios(suite, args.scenarios)
     with tempfile.TemporaryDirectory(prefix=f"tweeter-unpacked-{os.getpid()}-") as unpacked:
         submissions = discover(paths, Path(unpacked), skip=(args.out,))
         loose = [f.name for path in paths for f in loose_files(path)]
@@ -171,12 +242,14 @@ def _grade_found(args: argparse.Namespace, suite: Suite, submissions: list[Submi
                            max_build_timeout=args.max_build_timeout, keep_work=args.keep_work,
                            network=network,
                            limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
-    progress = Progress(submissions, len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose,
-                        network={"mode": network.mode, "reason": network.reason})
+    progress = Progress(len(submissions), len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose)
     stop = threading.Event()
-    with stop_on_signals(stop):
-        grades = grade_all(submissions, suite, options, progress=progress.scenario_done, stop=stop)
-    progress.close()
+    try:
+        with stop_on_signals(stop):
+            grades = grade_all(submissions, suite, options, progress=progress.scenario_done, stop=stop,
+                               finished=progress.submission_done)
+    finally:
+        progress.close()
     report.write_batch(grades, args.out)
     if stop.is_set():
         print(f"tweeter-harness: interrupted; results graded so far are in {args.out}/ (marked incomplete)",
@@ -200,32 +273,32 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 class Progress:
-    """Shows progress, and writes each submission's report as soon as its last scenario is done."""
+    """Shows progress, and writes each submission's report as soon as its last scenario is done
+    (a long class run leaves finished reports behind even if it is stopped)."""
 
-    def __init__(self, submissions: list, scenarios: int, out: Path, verbosity: int, network: dict) -> None:
-        self.per_submission = scenarios
-        self.network = network
-        self.done: dict[str, list] = {s.name: [] for s in submissions}
+    def __init__(self, submissions: int, scenarios: int, out: Path, verbosity: int) -> None:
         self.out = out
         self.verbosity = verbosity
-        self.bar = terminal.ProgressBar(len(submissions) * scenarios) if verbosity > 0 else None
+        self.display = terminal.BatchProgress(submissions * scenarios, submissions) if verbosity > 0 else None
         self.lock = threading.Lock()
 
-    def scenario_done(self, submission, result) -> None:
+    def scenario_done(self, submission: Submission, result: ScenarioResult) -> None:
         with self.lock:
-            self.done[submission.name].append(result)
-            if self.bar:
-                self.bar.advance(submission.name, result)
-            if self.verbosity > 1 and result.status != "passed":
-                print(f"\n=== {submission.name} / {result.id} [{result.status}] ===\n{result.message}\n",
-                      file=sys.stderr, flush=True)
-            if len(self.done[submission.name]) == self.per_submission:
-                report.write_submission(SubmissionGrade(submission.name, str(submission.path),
-                                                        self.done[submission.name], network=self.network), self.out)
+            if self.display:
+                self.display.scenario_done(result)
+                if self.verbosity > 1 and result.status != "passed":
+                    self.display.note(f"\n=== {submission.name} / {result.id} [{result.status}] ===\n"
+                                      f"{result.message}\n")
+
+    def submission_done(self, grade: SubmissionGrade) -> None:
+        with self.lock:
+            report.write_submission(grade, self.out)
+            if self.display:
+                self.display.submission_done(grade)
 
     def close(self) -> None:
-        if self.bar:
-            self.bar.close()
+        if self.display:
+            self.display.close()
 
 
 def _exit_status(grades: list) -> int:
@@ -243,9 +316,16 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """A student's self-check; reports go outside the submission (it is handed in), and the last
+    line is where the full report is, to open in a browser."""
+    if args.out is None:
+        args.out = check_out_folder(args.path)
     grades = _grade(args, [args.path])
     for grade in grades:
         terminal.print_check(grade)
+    for grade in grades:
+        print("\nThe full report, to open in a browser:")
+        print((args.out / report.safe_name(grade.submission) / "report.html").resolve())
     return _exit_status(grades)
 
 

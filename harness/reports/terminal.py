@@ -1,58 +1,87 @@
-"""What a person reads in the terminal: per-scenario lines, explanations, and summary tables."""
+"""What a person reads in the terminal: per-scenario lines, explanations, progress and the class table.
+
+Drawn with rich. On a terminal: colours (none when NO_COLOR is set), a live progress bar and a
+table. Anywhere else (a CI log, a pipe, a file): plain lines without escape codes, one per finished
+submission while grading, so that a log of a class of hundreds stays readable.
+"""
 
 from __future__ import annotations
 
-import shutil
 import sys
-import time
 from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 
 STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "unverified": "NOT SEEN", "error": "ERROR", "blocked": "BLOCKED",
                "not graded": "NOT RUN"}
-COLOURS = {"passed": "32", "failed": "31", "unverified": "36", "error": "35", "blocked": "33", "not graded": "37"}
+STATUS_STYLE = {"passed": "green", "failed": "red", "unverified": "cyan", "error": "magenta", "blocked": "yellow",
+                "not graded": "dim"}
 
 
-def _colour(text: str, status: str, stream: TextIO) -> str:
-    if not stream.isatty():
-        return text
-    return f"\033[{COLOURS.get(status, '0')}m{text}\033[0m"
+def console(stream: TextIO | None = None) -> Console:
+    """A console on `stream` (default: the current stdout). rich decides from the stream whether it
+    is a terminal and honours NO_COLOR; markup and highlighting are off because the text printed
+    holds what submissions printed, which must appear as it is."""
+    return Console(file=stream or sys.stdout, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 def _points(score: float, max_score: float) -> str:
     return f"{score:g}/{max_score:g}"
 
 
-def scenario_line(result: ScenarioResult, stream: TextIO | None = None) -> str:
+def scenario_line(result: ScenarioResult) -> Text:
     """One scenario on one line: its status, points, id, and the cause when it lost points."""
-    stream = stream or sys.stdout
-    mark = _colour(f"{STATUS_MARK.get(result.status, result.status.upper()):<8}", result.status, stream)
+    mark = Text(f"{STATUS_MARK.get(result.status, result.status.upper()):<8}", style=STATUS_STYLE.get(result.status, ""))
     what = result.summary if result.status != "passed" and result.summary else result.name
-    return f"{mark} {_points(result.score, result.max_score):>9}  {result.id:<32} {what}"
+    return Text.assemble(mark, f" {_points(result.score, result.max_score):>9}  {result.id:<32} {what}")
+
+
+def lost_points(grade: SubmissionGrade) -> str:
+    """Where a submission lost points, in one line: its error, or each scenario with the points it lost."""
+    if grade.error:
+        return grade.error.splitlines()[0]
+    lost = [s for s in grade.scenarios if s.score < s.max_score and s.status != "not graded"]
+    return ", ".join(f"{s.id} (-{s.max_score - s.score:g})" for s in lost)
+
+
+def submission_line(grade: SubmissionGrade) -> str:
+    """A finished submission in one plain line: name, score, status, and where it lost points."""
+    where = lost_points(grade) or _first_error(grade)
+    score = _score(grade)
+    return f"{grade.submission}: {score + ' ' if score else ''}{grade.status}" + (f"; {where}" if where else "")
+
+
+def _first_error(grade: SubmissionGrade) -> str:
+    errors = [s.message for s in grade.scenarios if s.status == "error" and s.message]
+    return errors[0].splitlines()[0] if errors else ""
 
 
 def print_check(grade: SubmissionGrade, stream: TextIO | None = None) -> None:
     """A student's self-check: every scenario, then the explanation of each one that lost points."""
-    stream = stream or sys.stdout
-    print(f"Self-check of {grade.submission} ({grade.path})", file=stream)
-    print(f"{network_line([grade])}\n", file=stream)
+    out = console(stream)
+    out.print(f"Self-check of {grade.submission} ({grade.path})")
+    out.print(f"{network_line([grade])}\n")
     for result in grade.scenarios:
-        print(scenario_line(result, stream), file=stream)
+        out.print(scenario_line(result))
     lost = [r for r in grade.scenarios if r.status != "passed"]
     roots = [r for r in lost if not r.linked]
     for heading, results in (("Fix these first (each is a cause of its own)", roots),
                              ("Then these, probably the same causes as those above", [r for r in lost if r.linked])):
         if results:
-            print(f"\n{heading}:", file=stream)
+            out.print(f"\n{heading}:", style="bold")
         for result in results:
-            print(f"\n=== {result.id}: {result.name} [{result.status}] ===", file=stream)
+            out.print(f"\n=== {result.id}: {result.name} [{result.status}] ===", style="bold")
             if result.description:
-                print(result.description, file=stream)
-            print(result.message, file=stream)
-    print(f"\nScore: {_points(grade.score, grade.max_score)}", file=stream)
+                out.print(result.description)
+            out.print(result.message)
+    out.print(f"\nScore: {_points(grade.score, grade.max_score)}", style="bold")
     if grade.error:
-        print(grade.error, file=stream)
+        out.print(grade.error)
 
 
 def network_line(grades: list[SubmissionGrade]) -> str:
@@ -64,74 +93,82 @@ def network_line(grades: list[SubmissionGrade]) -> str:
 
 
 def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -> None:
-    """One row per submission with counts per status; per-scenario lines for a single submission."""
-    stream = stream or sys.stdout
+    """The class table (score, status, lost points per submission); per-scenario lines first when
+    there is a single submission."""
+    out = console(stream)
     if any(g.incomplete for g in grades):
-        print("INCOMPLETE: grading was stopped; submissions marked `not graded` were not reached.", file=stream)
-    print(network_line(grades), file=stream)
+        out.print("INCOMPLETE: grading was stopped; submissions marked `not graded` were not reached.",
+                  style="bold red")
+    out.print(network_line(grades))
     if len(grades) == 1:
         for result in grades[0].scenarios:
-            print(scenario_line(result, stream), file=stream)
-        print(file=stream)
-    width = max([len("submission"), *(len(g.submission) for g in grades)])
-    header = f"{'submission':<{width}}  {'score':>9}  passed  failed  not seen  error  blocked"
-    print(header, file=stream)
-    print("-" * len(header), file=stream)
+            out.print(scenario_line(result))
+        out.print()
+    out.print(_class_table(grades) if out.is_terminal else _plain_table(grades))
+
+
+def _score(grade: SubmissionGrade) -> str:
+    return "" if grade.status in ("not graded", "not a submission") else _points(grade.score, grade.max_score)
+
+
+def _grade_style(grade: SubmissionGrade) -> str:
+    if grade.status != "graded":
+        return STATUS_STYLE["error"]
+    return STATUS_STYLE["passed" if grade.full_marks else "failed"]
+
+
+def _class_table(grades: list[SubmissionGrade]) -> Table:
+    table = Table("submission", "score", "status", "lost points")
+    table.columns[1].justify = "right"
     for grade in grades:
-        counts = {status: sum(1 for s in grade.scenarios if s.status == status) for status in STATUS_MARK}
-        if grade.status in ("not graded", "not a submission"):
-            print(f"{grade.submission:<{width}}  {grade.status:>9}", file=stream)
-        else:
-            status = "passed" if grade.full_marks else "failed"
-            score = _colour(f"{_points(grade.score, grade.max_score):>9}", status, stream)
-            print(f"{grade.submission:<{width}}  {score}  {counts['passed']:>6}  {counts['failed']:>6}  "
-                  f"{counts['unverified']:>8}  {counts['error']:>5}  {counts['blocked']:>7}", file=stream)
-        if grade.error:
-            print(f"  {grade.error.splitlines()[0]}", file=stream)
+        style = _grade_style(grade)
+        table.add_row(grade.submission, Text(_score(grade), style=style), Text(grade.status, style=style),
+                      lost_points(grade))
+    return table
 
 
-class ProgressBar:
-    """Progress of a batch on stderr: a bar with counts and ETA redrawn in place on a terminal, one
-    plain line per finished scenario elsewhere (CI logs)."""
+def _plain_table(grades: list[SubmissionGrade]) -> str:
+    """The class table as aligned text, for logs."""
+    rows = [("submission", "score", "status", "lost points")]
+    rows += [(g.submission, _score(g), g.status, lost_points(g)) for g in grades]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{name:<{widths[0]}}  {score:>{widths[1]}}  {status:<{widths[2]}}  {lost}".rstrip()
+             for name, score, status, lost in rows]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
 
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.started = time.monotonic()
-        self.finished = 0
+
+class BatchProgress:
+    """Progress of a batch on stderr. On a terminal: a live bar with scenarios done/total, ETA and
+    counts per status, and a line per finished submission above it. Elsewhere: only that line, plain."""
+
+    def __init__(self, scenarios: int, submissions: int, stream: TextIO | None = None) -> None:
+        self.console = console(stream or sys.stderr)
+        self.submissions = submissions
+        self.finished_submissions = 0
         self.counts = {status: 0 for status in STATUS_MARK}
-        self.live = self.stream.isatty()
+        self.bar: Progress | None = None
+        if self.console.is_terminal:
+            self.bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("scenarios"),
+                                TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[counts]}"),
+                                console=self.console, transient=True)
+            self.task = self.bar.add_task("grading", total=scenarios, counts="")
+            self.bar.start()
 
-    def advance(self, label: str, result: ScenarioResult) -> None:
-        self.finished += 1
-        self.counts[result.status] += 1
-        if not self.live:
-            print(f"[{self.finished}/{self.total}] {label}: {scenario_line(result, self.stream)}",
-                  file=self.stream, flush=True)
-            return
-        if result.status != "passed":
-            self._clear()
-            print(f"{label}: {scenario_line(result, self.stream)}", file=self.stream)
-        self._draw()
+    def scenario_done(self, result: ScenarioResult) -> None:
+        self.counts[result.status] = self.counts.get(result.status, 0) + 1
+        if self.bar is not None:
+            counts = "  ".join(f"{n} {status}" for status, n in self.counts.items() if n)
+            self.bar.update(self.task, advance=1, counts=counts)
 
-    def _eta(self) -> str:
-        if not self.finished:
-            return "--:--"
-        remaining = (time.monotonic() - self.started) / self.finished * (self.total - self.finished)
-        return f"{int(remaining) // 60}:{int(remaining) % 60:02d}"
+    def submission_done(self, grade: SubmissionGrade) -> None:
+        self.finished_submissions += 1
+        self.note(f"[{self.finished_submissions}/{self.submissions}] {submission_line(grade)}")
 
-    def _draw(self) -> None:
-        width = max(10, min(40, shutil.get_terminal_size().columns - 60))
-        filled = width * self.finished // max(1, self.total)
-        counts = " ".join(f"{n} {status}" for status, n in self.counts.items() if n)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.finished}/{self.total} "
-                          f"scenarios  ETA {self._eta()}  {counts}\033[K")
-        self.stream.flush()
-
-    def _clear(self) -> None:
-        self.stream.write("\r\033[K")
+    def note(self, text: str) -> None:
+        """A line above the bar (or in the log)."""
+        self.console.print(text)
 
     def close(self) -> None:
-        if self.live and self.finished:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.bar is not None:
+            self.bar.stop()
