@@ -73,10 +73,16 @@ def _run(command: list[str], workdir: Path, search_path: str, sandbox: Sandbox) 
         return exc.strerror or str(exc)
     if done.returncode == 0:
         return None
-    how = f"killed by {signal.Signals(-done.returncode).name}" if done.returncode < 0 else \
-        f"exit status {done.returncode}"
+    how = f"killed by {_signal_name(-done.returncode)}" if done.returncode < 0 else f"exit status {done.returncode}"
     lines = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
     return f"{how}: {lines[-1]}" if lines else how
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time or unnamed signal
+        return f"signal {number}"
 
 
 def limits_to_blame(argv: tuple[str, ...], limits: Limits, separate_user: bool) -> list[str]:
