@@ -1,7 +1,10 @@
 """Benchmark: wall time of grading `reference/` with the public specs beside a floor.
 
 The floor is what no grader can beat: starting and stopping the same number of Python processes
-that the grading run starts, with the same parallelism, each printing one line and being killed.
+that the grading run starts, with the same parallelism, each printing one line and being killed. They
+are the interpreter a submission's `python3` is (as the sandbox finds it, links followed: under
+bubblewrap no virtual environment shows), not this harness's own: a virtual environment with an
+editable install starts several times slower, which would flatter the ratio.
 Where a virtual LAN can be built it also grades the reference in hosts mode, by turns with loopback,
 and prints the ratio (target <= 1.3). Then, per mode, where the grading time went: each phase of a
 scenario run (run/phases.py), summed over scenarios, and its share of the wall time (every moment
@@ -15,6 +18,7 @@ Usage: python -m harness.bench [--jobs 2] [--rounds 3] [--rejudge]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +37,7 @@ from harness.net.mode import choose, hosts_unavailable
 from harness.rejudge import rejudge
 from harness.reports import files
 from harness.run import phases
+from harness.run.sandbox import Limits, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR_PROGRAM = "import sys; print('ready', flush=True); sys.stdin.read()"
@@ -103,8 +108,19 @@ def grade_reference(jobs: int, network: str = "loopback",
     return ended - started, grades[0].score, processes
 
 
-def _one_scenario_floor(users: int) -> None:
-    procs = [subprocess.Popen([sys.executable, "-c", FLOOR_PROGRAM], stdin=subprocess.PIPE,
+def submissions_python() -> str:
+    """The interpreter a submission's `python3` runs."""
+    with tempfile.TemporaryDirectory(prefix="tweeter-bench-") as folder:
+        sandbox = Sandbox(Limits(), Path(folder))
+        try:
+            found = sandbox.executable("python3", sandbox.search_path(os.environ.get("PATH", "/usr/bin:/bin")))
+        finally:
+            sandbox.close()
+    return os.path.realpath(found or sys.executable)
+
+
+def _one_scenario_floor(python: str, users: int) -> None:
+    procs = [subprocess.Popen([python, "-c", FLOOR_PROGRAM], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE) for _ in range(users + 1)]
     for proc in procs:
         proc.stdout.readline()
@@ -113,12 +129,12 @@ def _one_scenario_floor(users: int) -> None:
         proc.wait()
 
 
-def floor(jobs: int) -> float:
+def floor(jobs: int, python: str) -> float:
     """Same processes per scenario, same number of scenarios at once."""
     suite = load_suite([default_specs()])
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(_one_scenario_floor, [len(s.users) for _, s in suite.values()]))
+        list(pool.map(lambda users: _one_scenario_floor(python, users), [len(s.users) for _, s in suite.values()]))
     return time.perf_counter() - started
 
 
@@ -140,7 +156,10 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rejudge", action="store_true", help="also time grading and rejudging the examples")
+    parser.add_argument("--floor-python", help="interpreter the floor starts (default: the one a submission's "
+                        "python3 is)")
     args = parser.parse_args()
+    python = args.floor_python or submissions_python()
     if args.rejudge:
         graded, rejudged = grade_and_rejudge_class(args.jobs)
         print(f"example class: grading {graded:.2f} s, rejudge {rejudged:.2f} s "
@@ -151,9 +170,9 @@ def main() -> int:
     for _ in range(args.rounds):
         elapsed, score, processes = grade_reference(args.jobs, "loopback", breakdowns["loopback"])
         runs.append(elapsed)
-        floors.append(floor(args.jobs))
+        floors.append(floor(args.jobs, python))
         line = (f"grading reference: loopback {elapsed:6.2f} s (score {score:g}), floor: {floors[-1]:6.2f} s "
-                f"for {processes} processes")
+                f"for {processes} processes of {python}")
         if lan:
             elapsed, score, _ = grade_reference(args.jobs, "hosts", breakdowns["hosts"])
             hosts.append(elapsed)

@@ -186,7 +186,7 @@ def start_all(driver: Driver, enter: Enter) -> None:
         _launch(driver, TRACKER, driver.base_values(), enter(TRACKER))
         _await_tracker_ready(driver)
     with phases.phase(phases.START_USERS):
-        for slot in driver.users.values():
+        for slot in driver.users.values():  # from this thread: a sandbox dies with the thread that forked it
             _launch(driver, slot.name, {**driver.base_values(), **slot.values()}, enter(slot.name))
         for slot in driver.users.values():
             _answer_startup(driver, slot.name, "user", {**driver.base_values(), **slot.values()})
