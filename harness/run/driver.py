@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from harness.inputs.dialect import MATCH_LIMIT, Dialect, Typed, render_typed
+from harness.run import phases
 from harness.run.processes import ProcessSet
 from harness.run.records import Event, ReplySeen, StepRecord
 from harness.run.trace import Trace
@@ -106,6 +107,12 @@ class Driver:
         if value is ABORTED:
             raise ScenarioAborted()
         return value
+
+    def watch(self, probe: Callable[[], object], seconds: float) -> object:
+        """Watch for `seconds` whether `probe` finds something: a window that shows something did
+        NOT happen, which only time can close (timed as a quiet wait)."""
+        with phases.phase(phases.QUIET):
+            return self.wait(probe, seconds)
 
     def _budget(self, timeout: float) -> float:
         if self.abort.is_set():

@@ -125,10 +125,30 @@ def _proc_net_ports(path: str) -> set[int]:
     return ports
 
 
-def bound_ports(pid: int | str = "self") -> set[int]:
+UDP_TABLES = ("udp", "udp6")
+TCP_TABLES = ("tcp", "tcp6")  # reading these walks every slot of the kernel's TCP hash: ~12 ms each
+
+
+def bound_ports(pid: int | str = "self", tables: tuple[str, ...] = UDP_TABLES + TCP_TABLES) -> set[int]:
     """Ports with a local socket bound (UDP, and TCP for submissions that use it) in the network
     namespace of process `pid`: on a virtual LAN that is its host's, not the harness's."""
     found: set[int] = set()
-    for table in ("udp", "udp6", "tcp", "tcp6"):
+    for table in tables:
         found |= _proc_net_ports(f"/proc/{pid}/net/{table}")
     return found
+
+
+class BindWatch:
+    """Whether a process has bound a port yet, for a wait that asks again and again: the UDP tables
+    (cheap to read) every time, the TCP tables (costly: reading them many times a second would eat a
+    core) only every `tcp_every`-th time, for the rare program that listens on TCP."""
+
+    def __init__(self, pid: int, port: int, tcp_every: int = 25) -> None:
+        self.pid, self.port, self.tcp_every = pid, port, tcp_every
+        self.asked = 0
+
+    def bound(self) -> bool:
+        self.asked += 1
+        if self.port in bound_ports(self.pid, UDP_TABLES):
+            return True
+        return self.asked % self.tcp_every == 0 and self.port in bound_ports(self.pid, TCP_TABLES)

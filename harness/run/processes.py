@@ -63,6 +63,7 @@ class Child:
     start_seq: int = -1
     dropped_noted: bool = False
     last_typed: float = 0.0  # monotonic time of the last line typed (for pacing)
+    pidfd: int | None = None  # readable once the process has ended: its exit is seen at once
 
     @property
     def pid(self) -> int:
@@ -139,7 +140,7 @@ class ProcessSet:
             holder.delayafterclose = 0
             holder.delayafterterminate = 0
         child = Child(name=name, argv=argv, spawn=spawn,
-                      budget=OutputBudget(max_bytes=self.sandbox.limits.output_kb * 1024))
+                      budget=OutputBudget(max_bytes=self.sandbox.limits.output_kb * 1024), pidfd=_pidfd(spawn.pid))
         child.start_seq = self.trace.add(name, "start", shlex.join([program, *argv[1:]])).seq
         with self._lock:
             self.children[name] = child
@@ -198,8 +199,9 @@ class ProcessSet:
             with self._lock:
                 children = list(self.children.values())
             open_children = {c.spawn.child_fd: c for c in children if not c.output_closed}
+            ending = {c.pidfd: c for c in children if c.output_closed and not c.exited and c.pidfd is not None}
             try:
-                ready, _, _ = select.select([self._wake_r, *open_children], [], [], PARTIAL_LINE_IDLE_S / 3)
+                ready, _, _ = select.select([self._wake_r, *open_children, *ending], [], [], PARTIAL_LINE_IDLE_S / 3)
             except (OSError, ValueError):
                 continue
             if self._wake_r in ready:
@@ -207,6 +209,8 @@ class ProcessSet:
             for fd in ready:
                 if fd in open_children:
                     self._read_child(open_children[fd])
+                elif fd in ending:
+                    self._check_exit(ending[fd])
             self._flush_idle_partials()
             for child in children:
                 if child.output_closed and not child.exited:
@@ -306,20 +310,33 @@ class ProcessSet:
                 child.spawn.close(force=False)
             except (OSError, pexpect.ExceptionPexpect):
                 pass
+            if child.pidfd is not None:
+                os.close(child.pidfd)
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when process `pid` ends (None where the kernel has none:
+    then the reader looks again at every turn of its loop)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def marked_pids(marker: str) -> list[int]:
     """PIDs of processes whose environment carries this run's marker."""
     needle = f"{MARKER_VAR}={marker}".encode()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+    own = str(os.getpid())
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or name == own:
             continue
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0"):
+                    found.append(int(name))
         except OSError:
             continue
     return found

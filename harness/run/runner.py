@@ -23,7 +23,7 @@ from harness.inputs.dialect import Dialect, render_typed
 from harness.inputs.keys import SIGNAL_KEYS, key_names
 from harness.inputs.scenario import Scenario, step_args, step_kind
 from harness.net.mode import NetworkChoice
-from harness.run import ports, steps_commands, steps_raw, steps_tweets
+from harness.run import phases, ports, steps_commands, steps_raw, steps_tweets
 from harness.run.driver import (PENDING, TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError,
                                 UserSlot, search)
 from harness.run.network import ScenarioNetwork
@@ -86,6 +86,10 @@ class ScenarioRunner:
                                               for command in COMMANDS})
 
     def run(self) -> ScenarioRecord:
+        with phases.scenario(self.record.scenario_id or self.scenario.name):
+            return self._run()
+
+    def _run(self) -> ScenarioRecord:
         started = time.monotonic()
         self.record.handles = {name: f"@{name}" for name in self.scenario.users}
         workdir = Path(tempfile.mkdtemp(prefix=f"tweeter-run-{os.getpid()}-"))
@@ -93,24 +97,28 @@ class ScenarioRunner:
         sandbox: Sandbox | None = None
         procs: ProcessSet | None = None
         try:
-            network = ScenarioNetwork(self.network, self.dialect.manifest.network, list(self.scenario.users),
-                                      self.dialect.ports_per_user, workdir, self.abort)
+            with phases.phase(phases.NETWORK):
+                network = ScenarioNetwork(self.network, self.dialect.manifest.network, list(self.scenario.users),
+                                          self.dialect.ports_per_user, workdir, self.abort)
             network.describe(self.record)
             copy = workdir / "submission"
-            shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
-            sandbox = Sandbox(self.limits, copy, self.drop_privileges, network.description(),
-                              terminal_signals=self.dialect.types_signal_keys or _types_signal_keys(self.scenario),
-                              programs=1 + len(self.scenario.users))
-            self.record.protections = sandbox.protections()
-            self.trace.add("harness", "note", f"sandbox: {json.dumps(self.record.protections, sort_keys=True)}")
-            procs = ProcessSet(self.trace, copy, sandbox, self.dialect.manifest.pace_ms / 1000, self.abort)
+            with phases.phase(phases.COPY):
+                shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
+            with phases.phase(phases.SANDBOX):
+                sandbox = Sandbox(self.limits, copy, self.drop_privileges, network.description(),
+                                  terminal_signals=self.dialect.types_signal_keys or _types_signal_keys(self.scenario),
+                                  programs=1 + len(self.scenario.users))
+                self.record.protections = sandbox.protections()
+                self.trace.add("harness", "note", f"sandbox: {json.dumps(self.record.protections, sort_keys=True)}")
+                procs = ProcessSet(self.trace, copy, sandbox, self.dialect.manifest.pace_ms / 1000, self.abort)
             users = {name: UserSlot(name, f"@{name}", network.ip[name], network.user_ports[name])
                      for name in self.scenario.users}
             driver = Driver(self.dialect, self.trace, procs, users, (network.ip[TRACKER], network.tracker_port),
                             started + self.timeout, self.scenario.grace, self.abort,
                             lambda step: self._stop_after(step, network))
             start_all(driver, network.enter)
-            self._play_all(driver)
+            with phases.phase(phases.STEPS):
+                self._play_all(driver)
         except SetupError as exc:
             self.record.setup_error = str(exc)
         except (ScenarioAborted, InterruptedError):
@@ -118,19 +126,25 @@ class ScenarioRunner:
         except ScenarioTimeout:
             self.record.timed_out = True
         finally:
-            if procs is not None:
-                procs.kill_all()
-            if sandbox is not None:
-                sandbox.close()
-            if network is not None:
-                network.close(self.record, self.trace.t0)
-            if self.keep_work:
-                self.trace.add("harness", "note", f"working copy kept at {workdir} (--keep-work)")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
+            with phases.phase(phases.TEARDOWN):
+                self._tear_down(workdir, network, sandbox, procs)
         self.record.duration_s = time.monotonic() - started
         self.record.transcript = self.trace.frozen()
         return self.record
+
+    def _tear_down(self, workdir: Path, network: ScenarioNetwork | None, sandbox: Sandbox | None,
+                   procs: ProcessSet | None) -> None:
+        """Every process killed, the sandbox and the network removed, the working copy deleted."""
+        if procs is not None:
+            procs.kill_all()
+        if sandbox is not None:
+            sandbox.close()
+        if network is not None:
+            network.close(self.record, self.trace.t0)
+        if self.keep_work:
+            self.trace.add("harness", "note", f"working copy kept at {workdir} (--keep-work)")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     def _play_all(self, driver: Driver) -> None:
         for number, step in enumerate(self.scenario.steps, start=1):
@@ -168,14 +182,16 @@ Enter = Callable[[str], Callable[[], None] | None]
 def start_all(driver: Driver, enter: Enter) -> None:
     """The tracker first, ready before any user starts; then every user, each past its prompts.
     `enter(name)` is what program `name` does before exec to join its host."""
-    _launch(driver, TRACKER, driver.base_values(), enter(TRACKER))
-    _await_tracker_ready(driver)
-    for slot in driver.users.values():
-        _launch(driver, slot.name, {**driver.base_values(), **slot.values()}, enter(slot.name))
-    for slot in driver.users.values():
-        _answer_startup(driver, slot.name, "user", {**driver.base_values(), **slot.values()})
-        if driver.dialect.user_ready_re:
-            _await_setup_line(driver, slot.name, driver.dialect.user_ready_re.search, "be ready")
+    with phases.phase(phases.START_TRACKER):
+        _launch(driver, TRACKER, driver.base_values(), enter(TRACKER))
+        _await_tracker_ready(driver)
+    with phases.phase(phases.START_USERS):
+        for slot in driver.users.values():  # from this thread: a sandbox dies with the thread that forked it
+            _launch(driver, slot.name, {**driver.base_values(), **slot.values()}, enter(slot.name))
+        for slot in driver.users.values():
+            _answer_startup(driver, slot.name, "user", {**driver.base_values(), **slot.values()})
+            if driver.dialect.user_ready_re:
+                _await_setup_line(driver, slot.name, driver.dialect.user_ready_re.search, "be ready")
     if driver.exited(TRACKER):  # e.g. its port was bound by another process, which fooled readiness
         raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
 
@@ -196,9 +212,9 @@ def _await_tracker_ready(driver: Driver) -> None:
         _await_setup_line(driver, TRACKER, driver.dialect.tracker_ready_re.search, "say it is ready")
         return
     port = driver.tracker_port
-    bound = driver.wait(
-        lambda: True if port in ports.bound_ports(driver.pid(TRACKER)) or driver.exited(TRACKER) else None,
-        STARTUP_TIMEOUT_S, poll=0.01)
+    watch = ports.BindWatch(driver.pid(TRACKER), port)
+    bound = driver.wait(lambda: True if driver.exited(TRACKER) or watch.bound() else None,
+                        STARTUP_TIMEOUT_S, poll=0.01)
     if driver.exited(TRACKER):
         raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
     if not bound:

@@ -58,15 +58,17 @@ def _set(kind: int, value: int) -> None:
 
 
 def processes_of(uid: int) -> list[int]:
-    """PIDs of live processes owned by `uid`."""
+    """PIDs of live processes owned by `uid` (plain os calls: this scan runs several times per
+    scenario over every process of the machine)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                try:
+                    if entry.stat(follow_symlinks=False).st_uid == uid:
+                        found.append(int(entry.name))
+                except OSError:
+                    continue
     return found
 
 

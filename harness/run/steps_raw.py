@@ -34,7 +34,7 @@ def play_expect_not(driver: Driver, args: ExpectNotArgs, timeout: float, step: S
     seen = step.line = LineSeen(at=args.at, waited_s=args.within)
     matcher = _matcher(args)
     start = driver.last_typed(args.at)
-    hit = driver.wait(lambda: next((e for e in driver.trace.lines(args.at, after=start) if matcher(e.text)), None),
+    hit = driver.watch(lambda: next((e for e in driver.trace.lines(args.at, after=start) if matcher(e.text)), None),
                       args.within)
     if isinstance(hit, Event):
         seen.line, seen.line_seq = hit.text, hit.seq

@@ -63,7 +63,7 @@ def _play(driver: Driver, tweets: list[TweetArgs], timeout: float, step: StepRec
     first_seq = min(typed_at.values())
     accepted = [t for t in step.tweets if t.reply.outcome == "success"]
     _await_done(driver, accepted, first_seq, timeout)
-    driver.wait(lambda: None, driver.grace)  # extra deliveries would show now
+    driver.watch(lambda: None, driver.grace)  # extra deliveries would show now
     deliveries = _deliveries(driver, step.tweets, first_seq)
     for seen in step.tweets:
         seen.deliveries = deliveries[id(seen)]
