@@ -4,8 +4,11 @@ compiler's last lines; a build that hangs is stopped."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -26,6 +29,26 @@ def test_a_compiled_submission_gets_full_marks(grade, tmp_path, name):
     assert report["build"]["ok"] is True and report["build"]["status"] == "exited with status 0"
     assert (graded.out / name / "build.log").read_text().strip()
     assert not (submission / "build").exists() and not (submission / "classes").exists()  # built in a copy
+
+
+def test_tweets_at_once_overlap_at_the_first_try_even_on_a_fast_compiled_ring_under_load(grade, tmp_path):
+    """A C++ ring goes round in well under a millisecond: the two tweets are written at the same
+    moment (no other thread runs between the writes), so they overlap without a second try, even
+    with both cores busy and another scenario beside it."""
+    submission = tmp_path / "cpp_makefile"
+    shutil.copytree(SUBMISSIONS / "cpp_makefile", submission)
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        for _ in range(3):
+            graded = grade(submission, specs=["concurrent_tweets", "tweet_ring_order"], extra=("--jobs", "2"))
+            record = json.loads((graded.out / "cpp_makefile" / "transcripts" / "concurrent_tweets"
+                                 / "record.json").read_text())
+            at_once = next(step for step in record["steps"] if step["kind"] == "tweets_at_once")
+            assert at_once["attempts"] == 1 and graded.status == 0
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 def test_a_submission_that_does_not_compile_is_an_error_with_the_compilers_words(grade):

@@ -152,10 +152,8 @@ class Driver:
             return TypedCommand(None, "no_command")
         values = {**self.base_values(), **self.users[user].values(), **extra}
         typed = max(self.cursor.get(user, -1), self.last_typed(user))  # a prompt answered is used up
-        if self.dialect.prompt_re is not None:
-            prompt = self.wait_line(user, self.dialect.is_prompt, typed, timeout, partial=True)
-            if not isinstance(prompt, Event) and prompt != PENDING:
-                return TypedCommand(None, "no_prompt")
+        if self.dialect.prompt_re is not None and not self._prompt_shown(user, timeout):
+            return TypedCommand(None, "no_prompt")
         for line in script:
             if line.expect:
                 event = self.wait_line(user, search(line.expect), typed, timeout, partial=True)
@@ -166,19 +164,29 @@ class Driver:
 
     def type_together(self, commands: list[tuple[str, str, dict[str, str]]], timeout: float) -> list[TypedCommand]:
         """Type several canonical commands (user, command, placeholders) as close together as the
-        dialect allows: lines that need no prompt first are rendered up front and written back to back
-        (a ring of a fast submission goes round in well under a millisecond); the others in turn."""
+        dialect allows: when each is one line, every user's prompt (if any) is awaited first and the
+        lines are written at the same moment (a ring of a fast submission goes round in well under a
+        millisecond); commands of several lines are typed in turn."""
         ready = [self._single_line(user, command, extra) for user, command, extra in commands]
         if any(line is None for line in ready):
             return [self.type_command(user, command, timeout, **extra) for user, command, extra in commands]
-        return [TypedCommand(self.send(user, line)) for (user, _, _), line in zip(commands, ready)]
+        shown = [self.dialect.prompt_re is None or self._prompt_shown(user, timeout) for user, _, _ in commands]
+        seqs = iter(self.procs.send_lines_together([(user, line) for (user, _, _), line, ok
+                                                    in zip(commands, ready, shown) if ok]))
+        return [TypedCommand(next(seqs)) if ok else TypedCommand(None, "no_prompt") for ok in shown]
 
     def _single_line(self, user: str, command: str, extra: dict[str, str]) -> Typed | None:
-        """The one line that types `command`, when nothing has to be waited for before it."""
+        """The one line that types `command`, when nothing but the prompt has to be waited for first."""
         script = self.dialect.command_lines(command)
-        if self.dialect.prompt_re is not None or not script or len(script) != 1 or script[0].expect:
+        if not script or len(script) != 1 or script[0].expect:
             return None
         return render_typed(script[0].send, {**self.base_values(), **self.users[user].values(), **extra})
+
+    def _prompt_shown(self, user: str, timeout: float) -> bool:
+        """Whether `user` shows its prompt again since the last line typed at it."""
+        typed = max(self.cursor.get(user, -1), self.last_typed(user))  # a prompt answered is used up
+        prompt = self.wait_line(user, self.dialect.is_prompt, typed, timeout, partial=True)
+        return isinstance(prompt, Event) or prompt == PENDING
 
     def await_answer(self, user: str, after: int, timeout: float,
                      is_answer: Callable[[str], object]) -> Event | str | None:

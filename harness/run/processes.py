@@ -8,6 +8,8 @@ this run's marker in its environment (a daemon that double-forked away) is kille
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import select
 import shlex
@@ -29,6 +31,9 @@ from harness.run.trace import Trace
 MARKER_VAR = "TWEETER_HARNESS_RUN"
 READ_CHUNK = 65536
 PARTIAL_LINE_IDLE_S = 0.15  # a prompt without newline counts as a line after this much silence
+_LIBC_HOLDING_LOCK = ctypes.PyDLL(None)  # calls through PyDLL keep the interpreter lock
+_LIBC_HOLDING_LOCK.write.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
+_LIBC_HOLDING_LOCK.write.restype = ctypes.c_ssize_t
 
 
 @dataclass
@@ -187,6 +192,38 @@ class ProcessSet:
             self.trace.add(name, "note", f"not typed: {exc.strerror}")
         return typed.seq
 
+    def send_lines_together(self, lines: list[tuple[str, Typed]]) -> list[int]:
+        """Type one line at each of several processes at the same moment: every typing event is
+        recorded first, then the lines are written back to back with the interpreter lock held, so
+        that no other thread (another scenario, a reader recording a reply) runs between the writes
+        and a ring that goes round in well under a millisecond cannot come back in between."""
+        children = [self.children[name] for name, _ in lines]
+        if self.pace_s and children:
+            due = max(child.last_typed for child in children) + self.pace_s
+            self._abort.wait(max(0.0, due - time.monotonic()))
+        seqs = []
+        with self._partial_lock:
+            for child, (name, line) in zip(children, lines):
+                if child.partial:
+                    raw, child.partial = child.partial, b""
+                    self._emit(child, raw)
+                seqs.append(self.trace.add(name, "in", line.visible).seq)
+        writes = [(child, line.data) for child, (_, line) in zip(children, lines) if not child.exited]
+        for index, rest in _write_adjacent([(child.spawn.child_fd, data) for child, data in writes]):
+            self._send_rest(writes[index][0], rest)
+        now = time.monotonic()
+        for child, (name, _) in zip(children, lines):
+            child.last_typed = now
+            if child.exited:
+                self.trace.add(name, "note", "not typed: the program has ended")
+        return seqs
+
+    def _send_rest(self, child: Child, data: bytes) -> None:
+        try:
+            child.spawn.send(data)
+        except OSError as exc:
+            self.trace.add(child.name, "note", f"not typed: {exc.strerror}")
+
     def pending(self, name: str) -> str:
         """What `name` has printed since its last complete line (a prompt without newline)."""
         child = self.children.get(name)
@@ -314,6 +351,23 @@ class ProcessSet:
                 os.close(child.pidfd)
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+
+def _write_adjacent(writes: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """Write each (fd, data) without releasing the interpreter lock between the writes (libc's
+    write through ctypes.PyDLL keeps it), each fd non-blocking for that moment so that a program
+    that does not read cannot stall the harness. Returns (index, data not yet written) for the
+    caller to finish the ordinary way."""
+    flags = [fcntl.fcntl(fd, fcntl.F_GETFL) for fd, _ in writes]
+    for (fd, _), flag in zip(writes, flags):
+        fcntl.fcntl(fd, fcntl.F_SETFL, flag | os.O_NONBLOCK)
+    try:
+        written = [_LIBC_HOLDING_LOCK.write(fd, data, len(data)) for fd, data in writes]
+    finally:
+        for (fd, _), flag in zip(writes, flags):
+            fcntl.fcntl(fd, fcntl.F_SETFL, flag)
+    return [(index, data[max(count, 0):]) for index, ((_, data), count) in enumerate(zip(writes, written))
+            if count < len(data)]
 
 
 def _pidfd(pid: int) -> int | None:
