@@ -165,6 +165,9 @@ def test_the_installed_package_has_no_model_answer(tmp_path):
         [metadata] = [n for n in installed if n.endswith(".dist-info/METADATA")]
         assert "License-Expression: MIT" in archive.read(metadata).decode()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in installed)
+    data = [f.relative_to(ROOT).as_posix() for f in (ROOT / "harness").rglob("*")
+            if f.is_file() and f.suffix not in (".py", ".pyc")]
+    assert data and not [name for name in data if name not in installed]  # templates, scripts: all installed
     [sdist] = dist.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         packed = archive.getnames()
