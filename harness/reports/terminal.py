@@ -134,7 +134,7 @@ def _plain_table(grades: list[SubmissionGrade]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"{name:<{widths[0]}}  {score:>{widths[1]}}  {status:<{widths[2]}}  {lost}".rstrip()
              for name, score, status, lost in rows]
-    lines.insert(1, "-" * max(len(line) for line in lines))
+    lines.insert(1, "-" * len(lines[0]))  # under the header; a long list of lost points may run past it
     return "\n".join(lines)
 
 
