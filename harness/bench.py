@@ -4,7 +4,10 @@ The floor is what no grader can beat: starting and stopping the same number of P
 that the grading run starts, with the same parallelism, each printing one line and being killed. They
 are the interpreter a submission's `python3` is (as the sandbox finds it, links followed: under
 bubblewrap no virtual environment shows), not this harness's own: a virtual environment with an
-editable install starts several times slower, which would flatter the ratio.
+editable install starts several times slower, which would flatter the ratio. A second floor starts
+the reference's own programs as the scenarios do (the tracker until its first line, then its users)
+and waits out the quiet windows the scenarios prescribe: what grading this submission costs any
+grader, so that grading divided by it is the harness's own overhead.
 Where a virtual LAN can be built it also grades the reference in hosts mode, by turns with loopback,
 and prints the ratio (target <= 1.3). Then, per mode, where the grading time went: each phase of a
 scenario run (run/phases.py), summed over scenarios, and its share of the wall time (every moment
@@ -18,11 +21,14 @@ Usage: python -m harness.bench [--jobs 2] [--rounds 3] [--rejudge]
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +37,7 @@ from pathlib import Path
 
 from harness.batch import GradeOptions, grade_all
 from harness.cli import default_specs
-from harness.inputs.scenario import load_suite
+from harness.inputs.scenario import Scenario, load_suite, step_args, step_kind
 from harness.inputs.submissions import discover
 from harness.net.mode import choose, hosts_unavailable
 from harness.rejudge import rejudge
@@ -138,6 +144,50 @@ def floor(jobs: int, python: str) -> float:
     return time.perf_counter() - started
 
 
+def prescribed_quiet(scenario: Scenario) -> float:
+    """Seconds a scenario's own steps ask every grader to keep watching for what must not happen: the
+    grace after each tweet step (extra deliveries) and each `expect_not` window."""
+    total = 0.0
+    for step in scenario.steps:
+        kind = step_kind(step)
+        if kind in ("tweet", "tweets_at_once"):
+            total += scenario.grace
+        elif kind == "expect_not":
+            total += step_args(step).within
+    return total
+
+
+def _one_scenario_programs(python: str, users: int, quiet: float) -> None:
+    """The reference's own tracker until it prints its first line, then its users at once until each
+    prints theirs, then the scenario's prescribed quiet windows, then all killed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = functools.partial(subprocess.Popen, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT / "reference")
+    procs = [start([python, "tracker.py", str(port)])]
+    try:
+        procs[0].stdout.readline()
+        procs += [start([python, "user.py", "127.0.0.1", str(port)]) for _ in range(users)]
+        for proc in procs[1:]:
+            proc.stdout.readline()
+        threading.Event().wait(quiet)  # stands for the windows the specs prescribe
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def programs_floor(jobs: int, python: str) -> float:
+    """A floor no grader can beat for this submission: its own programs started as the scenarios start
+    them, and the quiet windows the scenarios prescribe, with the same parallelism."""
+    suite = load_suite([default_specs()])
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(lambda s: _one_scenario_programs(python, len(s.users), prescribed_quiet(s)),
+                      [scenario for _, scenario in suite.values()]))
+    return time.perf_counter() - started
+
+
 def grade_and_rejudge_class(jobs: int) -> tuple[float, float]:
     """Seconds to grade the example class and write its reports, then to rejudge them."""
     suite = load_suite([default_specs()])
@@ -164,13 +214,14 @@ def main() -> int:
         graded, rejudged = grade_and_rejudge_class(args.jobs)
         print(f"example class: grading {graded:.2f} s, rejudge {rejudged:.2f} s "
               f"({100 * rejudged / graded:.1f} % of grading; target < 5 %)", flush=True)
-    runs, floors, hosts = [], [], []
+    runs, floors, hosts, own = [], [], [], []
     breakdowns = {"loopback": Breakdown(), "hosts": Breakdown()}
     lan = hosts_unavailable() is None
     for _ in range(args.rounds):
         elapsed, score, processes = grade_reference(args.jobs, "loopback", breakdowns["loopback"])
         runs.append(elapsed)
         floors.append(floor(args.jobs, python))
+        own.append(programs_floor(args.jobs, python))
         line = (f"grading reference: loopback {elapsed:6.2f} s (score {score:g}), floor: {floors[-1]:6.2f} s "
                 f"for {processes} processes of {python}")
         if lan:
@@ -181,6 +232,9 @@ def main() -> int:
     grade_s, floor_s = statistics.median(runs), statistics.median(floors)
     print(f"\nmedian over {args.rounds} rounds, --jobs {args.jobs}: grading {grade_s:.2f} s, "
           f"floor {floor_s:.2f} s, ratio {grade_s / floor_s:.2f} (target <= 2)")
+    own_s = statistics.median(own)
+    print(f"the reference's own programs, started as the scenarios start them, and the quiet windows the "
+          f"specs prescribe: {own_s:.2f} s; grading is {grade_s / own_s:.2f} x that")
     if lan:
         hosts_s = statistics.median(hosts)
         print(f"hosts mode (a virtual LAN per scenario, every frame captured): {hosts_s:.2f} s, "

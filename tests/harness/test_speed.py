@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from harness.batch import GradeOptions, prepare
-from harness.bench import IN_RUNNER, OUTSIDE, Breakdown
+from harness.bench import IN_RUNNER, OUTSIDE, Breakdown, prescribed_quiet
 from harness.cli import default_specs
 from harness.inputs.scenario import load_suite
 from harness.inputs.submissions import discover
@@ -114,3 +114,17 @@ def test_a_scenario_run_of_the_reference_passes_through_every_phase_in_order():
     assert any(s.phase == phases.QUIET for s in spans)  # the grace after the tweet
     assert all(a.end <= b.start for a, b in zip([s for s in spans if s.phase != phases.QUIET],
                                                 [s for s in spans if s.phase != phases.QUIET][1:]))
+
+
+def test_the_programs_floor_waits_the_quiet_windows_each_scenario_prescribes(tmp_path):
+    """The grace after each tweet step and each `expect_not` window: time no grader can skip."""
+    spec = tmp_path / "quiet.yaml"
+    spec.write_text("name: q\npoints: 1\nusers: [alice, bob]\ngrace: 0.25\nsteps:\n  - register: all\n"
+                    "  - follow: {user: bob, target: alice}\n  - tweet: {user: alice, deliver_to: [bob]}\n"
+                    "  - tweets_at_once: [{user: alice, deliver_to: [bob]}, {user: bob, deliver_to: []}]\n"
+                    "  - expect_not: {at: bob, pattern: x, within: 0.75}\n")
+    [(_, scenario)] = load_suite([spec]).values()
+    assert prescribed_quiet(scenario) == pytest.approx(0.25 + 0.25 + 0.75)
+    public = load_suite([default_specs()])
+    assert prescribed_quiet(public["register_new"][1]) == 0  # no tweet, no expect_not
+    assert prescribed_quiet(public["tweet_ring_order"][1]) >= public["tweet_ring_order"][1].grace
