@@ -128,11 +128,11 @@ def submissions_python() -> str:
 def _one_scenario_floor(python: str, users: int) -> None:
     procs = [subprocess.Popen([python, "-c", FLOOR_PROGRAM], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE) for _ in range(users + 1)]
-    for proc in procs:
-        proc.stdout.readline()
-    for proc in procs:
-        proc.kill()
-        proc.wait()
+    try:
+        for proc in procs:
+            proc.stdout.readline()
+    finally:
+        _kill_all(procs)
 
 
 def floor(jobs: int, python: str) -> float:
@@ -172,9 +172,13 @@ def _one_scenario_programs(python: str, users: int, quiet: float) -> None:
             proc.stdout.readline()
         threading.Event().wait(quiet)  # stands for the windows the specs prescribe
     finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
+        _kill_all(procs)
+
+
+def _kill_all(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.kill()
+        proc.wait()
 
 
 def programs_floor(jobs: int, python: str) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import math
 import os
 import signal
 import sys
@@ -31,6 +30,7 @@ from harness.inputs.template import template
 from harness.inputs.validate import validate_paths
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.net import mode as network_mode
+from harness.option_values import positive_int, positive_seconds
 from harness.reports import files as report
 from harness.rejudge import rejudge
 from harness.reports import terminal
@@ -74,26 +74,6 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is too small: it must be at least 1")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
-    return value
-
-
 def check_out_folder(submission: Path) -> Path:
     """Where `check` writes by default: a folder of the user's cache per submission folder (its name
     and a hash of its absolute path), never inside the submission itself, which the student hands in."""
@@ -111,14 +91,14 @@ def _add_grading_options(command: argparse.ArgumentParser, out_help: str, out_de
                          help="run only the scenarios whose id matches: a glob (`register_*`), or, without "
                               "* ? [, any id containing PATTERN (repeatable; default: every scenario). The "
                               "scores are out of the chosen scenarios' points")
-    command.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+    command.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, metavar="N",
                          help="scenarios run in parallel (default: the number of cores, %(default)s here)")
     command.add_argument("--out", type=Path, default=out_default, metavar="DIR", help=out_help)
-    command.add_argument("--step-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
+    command.add_argument("--step-timeout", type=positive_seconds, default=None, metavar="SECONDS",
                          help="seconds per step, overriding the scenarios' and the manifests' own "
                               "(default: each scenario's own)")
     for name, default in (("step", 60.0), ("scenario", 600.0), ("build", 600.0)):
-        command.add_argument(f"--max-{name}-timeout", type=_positive_seconds, default=default, metavar="SECONDS",
+        command.add_argument(f"--max-{name}-timeout", type=positive_seconds, default=default, metavar="SECONDS",
                              help=f"the most a manifest's `timeouts: {{{name}}}` may ask for")
     command.add_argument("--quiet", action="store_true", help="no progress display (default: progress shown)")
     command.add_argument("--verbose", action="store_true",
@@ -136,7 +116,7 @@ def _add_grading_options(command: argparse.ArgumentParser, out_help: str, out_de
                                         "a manifest's)")
     defaults = Limits()
     for name, what in LIMIT_OPTIONS.items():
-        limits.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", type=_positive_int,
+        limits.add_argument(f"--{name.replace('_', '-')}", dest=f"limit_{name}", type=positive_int,
                             metavar="N", help=f"{what} (default: {getattr(defaults, name)}, or the manifest's)")
     limits.add_argument("--same-user", action="store_true",
                         help="when run as root, do not give each scenario an unprivileged user "

@@ -40,7 +40,6 @@ CLI does: the runner is told to stop, kills every process it started, and pytest
 
 from __future__ import annotations
 
-import argparse
 import re
 import threading
 import time
@@ -49,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from _pytest import junitxml  # its LogXML holds the testsuite properties (what record_testsuite_property uses)
+
+from harness.option_values import positive_seconds
 
 # The harness itself is imported only when a scenario file is met: this module is loaded by every
 # pytest run in an environment where the harness is installed, and should cost those runs nothing.
@@ -73,16 +74,6 @@ _network_key = pytest.StashKey["NetworkChoice"]()
 
 
 # -- options --------------------------------------------------------------------------------------
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tweeter-harness", "Tweeter scenario files (specs/*.yaml) as tests")
     group.addoption("--submission", metavar="PATH", default=None,
@@ -91,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--network", choices=("auto", "hosts", "loopback"), default="auto",
                     help="hosts: every program on a host of its own on a virtual LAN, every packet captured "
                          "(root); loopback: this machine's loopback; auto (default): hosts where possible")
-    group.addoption("--step-timeout", metavar="SECONDS", type=_seconds, default=None,
+    group.addoption("--step-timeout", metavar="SECONDS", type=positive_seconds, default=None,
                     help="seconds per scenario step, overriding the scenarios' own")
 
 

@@ -50,7 +50,8 @@ def discover(paths: list[Path], unpack_into: Path | None = None, skip: tuple[Pat
         if path.is_file() or is_submission(path):
             found.append(_entry(path, unpack_into))
             continue
-        entries = [e for e in _class_entries(path) if e.resolve() not in skipped and e not in loose_files(path)]
+        loose = set(loose_files(path))
+        entries = [e for e in _class_entries(path) if e.resolve() not in skipped and e not in loose]
         if not entries:
             raise HarnessError(f"{path}: not a submission (no {MANIFEST_NAME}, no tracker.py and user.py) "
                                "and holds nothing else to grade")

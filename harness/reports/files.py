@@ -18,6 +18,7 @@ from harness.reports.gradescope import results_json
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.reports.html import render_html
 from harness.reports.junit import junit_xml
+from harness.reports.text import event_mark
 from harness.run.records import TRACE_FILE, Transcript
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
@@ -81,9 +82,5 @@ def _write_transcripts(result: ScenarioResult, folder: Path) -> None:
 
 def _log_text(trace: Transcript, proc: str, events: list | None = None) -> str:
     """One process's transcript: seconds since the start, > typed, < printed, * started/ended/notes."""
-    lines = [f"{e.t - trace.t0:9.4f} {_mark(e.kind)} {e.text}" for e in events or trace.snapshot() if e.proc == proc]
+    lines = [f"{e.t - trace.t0:9.4f} {event_mark(e.kind)} {e.text}" for e in events or trace.snapshot() if e.proc == proc]
     return "\n".join(lines) + "\n"
-
-
-def _mark(kind: str) -> str:
-    return {"in": ">", "out": "<"}.get(kind, "*")

@@ -21,7 +21,7 @@ import jinja2
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.reports.diagram import COLOURS, DASHES, DEFAULT_TRACE_LINES, MAX_LINE, Diagram
 from harness.reports.wire_diagram import WIRE_COLOURS, WireDiagram
-from harness.reports.text import MAX_TEXT, format_time as _time, number as _number, visible
+from harness.reports.text import MAX_TEXT, event_mark, format_time as _time, number as _number, visible
 from harness.run.records import Event, Transcript
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -51,15 +51,11 @@ def _transcripts(result: ScenarioResult) -> list[dict]:
     for proc in order:
         lines = by_proc[proc]
         shown = lines[-MAX_TRANSCRIPT_LINES:]
-        text = "\n".join(f"{e.t - trace.t0:9.4f} {_mark(e.kind)} {visible(e.text, MAX_LINE)}" for e in shown)
+        text = "\n".join(f"{e.t - trace.t0:9.4f} {event_mark(e.kind)} {visible(e.text, MAX_LINE)}" for e in shown)
         blocks.append({"proc": visible(proc if proc in ("tracker", "harness") else f"@{proc}", 60),
                        "count": len(lines), "hidden": len(lines) - len(shown),
                        "typed": sum(1 for e in lines if e.kind == "in"), "text": text})
     return blocks
-
-
-def _mark(kind: str) -> str:
-    return {"in": ">", "out": "<"}.get(kind, "*")
 
 
 def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None, anchor: str) -> dict:

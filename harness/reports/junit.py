@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.reports.text import event_mark
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\\x1b\[[0-9;?]*[@-~]")
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -36,7 +37,7 @@ def _transcript(result: ScenarioResult) -> str:
         return ""
     events = [e for e in result.trace.snapshot() if e.kind in ("in", "out", "exit", "note")]
     shown = events[-TRANSCRIPT_LINES:]
-    lines = [f"{e.t - result.trace.t0:9.4f} [{e.proc}] {'>' if e.kind == 'in' else '<' if e.kind == 'out' else '*'} "
+    lines = [f"{e.t - result.trace.t0:9.4f} [{e.proc}] {event_mark(e.kind)} "
              f"{e.text}" for e in shown]
     if len(events) > len(shown):
         lines.insert(0, f"({len(events) - len(shown)} earlier lines omitted; full transcripts beside this file)")

@@ -20,6 +20,11 @@ def visible(value: object, limit: int = MAX_TEXT) -> str:
     return SURROGATE.sub("\ufffd", text) + cut
 
 
+def event_mark(kind: str) -> str:
+    """How a transcript line shows what it was: `>` typed at the program, `<` printed by it, `*` the rest."""
+    return {"in": ">", "out": "<"}.get(kind, "*")
+
+
 def short(value: object, chars: int) -> str:
     text = visible(value, MAX_TEXT)
     chars = max(chars, 2)

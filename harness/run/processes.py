@@ -170,52 +170,39 @@ class ProcessSet:
 
     def send_line(self, name: str, line: str | Typed) -> int:
         """Type one line at a process (a plain line is followed by Enter); returns the seq of the
-        typing event, recorded before sending so that every reply comes after it in the trace (a
-        fast reply must not be missed). With pacing, waits first until `pace_s` has passed since the
-        last line typed at that process."""
+        typing event (see `send_lines_together`)."""
         typed_line = line if isinstance(line, Typed) else Typed(line, line.encode("utf-8", "replace") + b"\r")
-        child = self.children[name]
-        if self.pace_s:
-            self._abort.wait(max(0.0, child.last_typed + self.pace_s - time.monotonic()))
-        with self._partial_lock:  # a terminal that echoed would end the prompt's line here
-            if child.partial:
-                raw, child.partial = child.partial, b""
-                self._emit(child, raw)
-            typed = self.trace.add(name, "in", typed_line.visible)
-        child.last_typed = time.monotonic()
-        if child.exited:
-            self.trace.add(name, "note", "not typed: the program has ended")
-            return typed.seq
-        try:
-            child.spawn.send(typed_line.data)
-        except OSError as exc:
-            self.trace.add(name, "note", f"not typed: {exc.strerror}")
-        return typed.seq
+        return self.send_lines_together([(name, typed_line)])[0]
 
     def send_lines_together(self, lines: list[tuple[str, Typed]]) -> list[int]:
-        """Type one line at each of several processes at the same moment: every typing event is
-        recorded first, then the lines are written back to back with the interpreter lock held, so
-        that no other thread (another scenario, a reader recording a reply) runs between the writes
-        and a ring that goes round in well under a millisecond cannot come back in between."""
+        """Type one line at each of several processes at the same moment; the seqs of the typing events.
+        Every typing event is recorded before anything is sent, so that every reply comes after it in
+        the trace (a fast reply must not be missed); then the lines are written back to back with the
+        interpreter lock held, so that no other thread (another scenario, a reader recording a reply)
+        runs between the writes and a ring that goes round in well under a millisecond cannot come back
+        in between. With pacing, waits first until `pace_s` has passed since the last line typed at
+        each of them."""
         children = [self.children[name] for name, _ in lines]
         if self.pace_s and children:
             due = max(child.last_typed for child in children) + self.pace_s
             self._abort.wait(max(0.0, due - time.monotonic()))
         seqs = []
-        with self._partial_lock:
+        with self._partial_lock:  # a terminal that echoed would end the prompt's line here
             for child, (name, line) in zip(children, lines):
                 if child.partial:
                     raw, child.partial = child.partial, b""
                     self._emit(child, raw)
                 seqs.append(self.trace.add(name, "in", line.visible).seq)
-        writes = [(child, line.data) for child, (_, line) in zip(children, lines) if not child.exited]
-        for index, rest in _write_adjacent([(child.spawn.child_fd, data) for child, data in writes]):
-            self._send_rest(writes[index][0], rest)
         now = time.monotonic()
-        for child, (name, _) in zip(children, lines):
+        writes = []
+        for child, (name, line) in zip(children, lines):
             child.last_typed = now
             if child.exited:
                 self.trace.add(name, "note", "not typed: the program has ended")
+            else:
+                writes.append((child, line.data))
+        for index, rest in _write_adjacent([(child.spawn.child_fd, data) for child, data in writes]):
+            self._send_rest(writes[index][0], rest)
         return seqs
 
     def _send_rest(self, child: Child, data: bytes) -> None:
@@ -256,6 +243,8 @@ class ProcessSet:
     def _read_child(self, child: Child) -> None:
         try:
             data = os.read(child.spawn.child_fd, READ_CHUNK)
+        except BlockingIOError:  # the fd is non-blocking for a moment while lines are typed together
+            return
         except OSError:
             data = b""
         if not data:

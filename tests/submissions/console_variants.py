@@ -410,14 +410,5 @@ def build(name: str, into: Path) -> Path:
     return variants.write(VARIANTS[name], into, "tests/submissions/console_variants.py")
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python3 tests/submissions/console_variants.py FOLDER", file=sys.stderr)
-        return 2
-    for name in VARIANTS:
-        print(f"built {build(name, Path(argv[0]))}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(variants.build_all(sys.argv[1:], VARIANTS, "tests/submissions/console_variants.py"))

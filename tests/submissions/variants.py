@@ -449,14 +449,15 @@ def write(variant: Variant, into: Path, builder: str = "tests/submissions/varian
     return target
 
 
-def main(argv: list[str]) -> int:
+def build_all(argv: list[str], variants: dict[str, Variant], builder: str) -> int:
+    """The builders' command line: write every variant of `variants` into the folder named by `argv`."""
     if len(argv) != 1:
-        print("usage: python3 tests/submissions/variants.py FOLDER", file=sys.stderr)
+        print(f"usage: python3 {builder} FOLDER", file=sys.stderr)
         return 2
-    for name in VARIANTS:
-        print(f"built {build(name, Path(argv[0]))}")
+    for variant in variants.values():
+        print(f"built {write(variant, Path(argv[0]), builder)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(build_all(sys.argv[1:], VARIANTS, "tests/submissions/variants.py"))
