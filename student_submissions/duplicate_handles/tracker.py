@@ -34,7 +34,8 @@ MAX_REQUEST = 4096  # bytes; the longest real request (a 140-character tweet) is
 MAX_USERS = 1024  # so that a full follower list still fits in one datagram
 TWEET_TIMEOUT = 5.0  # seconds before an unended tweet is cleared
 EXIT_TIMEOUT = 10.0  # seconds before an exit whose exit_complete never came is finished anyway
-RETRY_TIMEOUT, RETRY_TRIES = 0.2, 4  # ring_changed notices: 0.2 + 0.4 + 0.8 + 1.6 s
+RETRY_TIMEOUT, RETRY_TRIES = 0.2, 12  # ring_changed notices: 0.2 + 11 x 0.25 = 2.95 s
+RETRY_MAX_TIMEOUT = 0.25
 CACHE_SIZE = 1024  # replies remembered for repeated requests
 TRACE_CHARS = 200
 BATCH = 64  # datagrams read per wake-up at most, so timeouts are still checked under load
@@ -87,7 +88,7 @@ class Tracker:
         self.users: dict[str, Member] = {}
         self.tweet: Tweet | None = None
         self.replies = ReplyCache(CACHE_SIZE)
-        self.notices = Outbox(RETRY_TIMEOUT, RETRY_TRIES)
+        self.notices = Outbox(RETRY_TIMEOUT, RETRY_TRIES, RETRY_MAX_TIMEOUT)
         self.exiting: set[str] = set()  # handles between exit and exit_complete
         self._handles_json: bytes | None = None  # query handles is the hot path: encode the list once
 

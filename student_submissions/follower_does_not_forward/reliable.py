@@ -1,4 +1,4 @@
-"""Making requests survive a lossy network: ids, retries with a doubling timeout, and de-duplication.
+"""Making requests survive a lossy network: ids, retries with a capped doubling timeout, and de-duplication.
 
 UDP may lose, duplicate or reorder datagrams. A sender therefore keeps every request in an `Outbox`
 until its reply arrives and re-sends it on a timeout; a receiver keeps the replies it sent in a
@@ -40,15 +40,23 @@ class Pending:
     on_give_up: Callable[[], None]
     key: Hashable | None
     timeout: float
+    max_timeout: float
     tries_left: int
     deadline: float = field(default=0.0)
 
 
 class Outbox:
-    """Requests sent and not yet answered."""
+    """Requests sent and not yet answered.
 
-    def __init__(self, first_timeout: float, tries: int) -> None:
+    The wait before each re-send doubles from `first_timeout` up to `max_timeout` and then stays
+    there: on a LAN that loses one datagram in five, many quick tries within a fixed patience get
+    through far more often than a few ever slower ones (five doubling tries from 0.25 s fail one
+    request in 170; sixteen tries in the same 7.75 s, one in twelve million).
+    """
+
+    def __init__(self, first_timeout: float, tries: int, max_timeout: float) -> None:
         self.first_timeout = first_timeout
+        self.max_timeout = max_timeout
         self.tries = tries
         self._ids = itertools.count(first_id())
         self._pending: dict[int, Pending] = {}
@@ -58,12 +66,13 @@ class Outbox:
     def add(self, message: dict[str, Any], address: wire.Address, via: Any,
             on_reply: Callable[[dict[str, Any]], None], on_give_up: Callable[[], None],
             key: Hashable | None = None, now: float | None = None,
-            timeout: float | None = None, tries: int | None = None) -> Pending:
+            timeout: float | None = None, tries: int | None = None,
+            max_timeout: float | None = None) -> Pending:
         """Give `message` a fresh id and remember it; the caller sends the returned Pending's data.
 
         A request added with the `key` of one still pending replaces it (e.g. a newer follower list
         for the same ring makes the older one pointless). `timeout` and `tries` override the defaults
-        for requests that need more or less patience.
+        (and `max_timeout`) for requests that need more or less patience.
         """
         if key is not None and key in self._by_key:
             self._pending.pop(self._by_key.pop(key), None)
@@ -72,8 +81,9 @@ class Outbox:
         now = time.monotonic() if now is None else now
         timeout = self.first_timeout if timeout is None else timeout
         tries = self.tries if tries is None else tries
+        max_timeout = self.max_timeout if max_timeout is None else max_timeout
         pending = Pending(wire.encode(message), address, via, on_reply, on_give_up, key,
-                          timeout, tries - 1, now + timeout)
+                          timeout, max_timeout, tries - 1, now + timeout)
         self._pending[request_id] = pending
         if key is not None:
             self._by_key[key] = request_id
@@ -111,7 +121,7 @@ class Outbox:
                 pending.on_give_up()
                 continue
             pending.tries_left -= 1
-            pending.timeout *= 2
+            pending.timeout = min(2 * pending.timeout, pending.max_timeout)
             pending.deadline = now + pending.timeout
             heapq.heappush(self._deadlines, (pending.deadline, request_id))
             resend.append(pending)

@@ -36,9 +36,11 @@ except ImportError:  # run as a script from inside reference/
     from console import Command, Printer, UsageError, parse
     from reliable import Outbox, Recent, ReplyCache, first_id
 
-TRACKER_TIMEOUT, TRACKER_TRIES = 0.25, 5  # 0.25 + 0.5 + 1 + 2 + 4 s, then "no answer from tracker"
-RING_TIMEOUT, RING_TRIES = 0.2, 4  # setup, teardown: 0.2 + 0.4 + 0.8 + 1.6 s, then the peer is gone
-ROUND_TIMEOUT = 0.5  # seconds before a tweet not yet back is sent round again (the pause doubles each time)
+TRACKER_TIMEOUT, TRACKER_TRIES = 0.25, 16  # 0.25 + 15 x 0.5 = 7.75 s, then "no answer from tracker"
+TRACKER_MAX_TIMEOUT = 0.5
+RING_TIMEOUT, RING_TRIES = 0.2, 12  # setup, teardown: 0.2 + 11 x 0.25 = 2.95 s, then the peer is gone
+RING_MAX_TIMEOUT = 0.25
+ROUND_TIMEOUT = 0.25  # seconds before a tweet not yet back is sent round again, and again after each such pause
 BUSY_PATIENCE = 10.0  # seconds a command answered "busy" keeps being retried
 BUSY_FIRST_PAUSE, BUSY_MAX_PAUSE = 0.05, 0.8
 RETURN_TIMEOUT = 4.0  # seconds a tweet may take round the ring before the tweeter ends it anyway
@@ -104,7 +106,7 @@ class User:
         self.tracker = tracker
         self.watched: dict[Any, Callable[[], None]] = {}  # stdin's fd and the sockets, with their handlers
         self.watch_list: list[Any] = []  # the keys of `watched`, made once per change, not per wake-up
-        self.outbox = Outbox(TRACKER_TIMEOUT, TRACKER_TRIES)
+        self.outbox = Outbox(TRACKER_TIMEOUT, TRACKER_TRIES, TRACKER_MAX_TIMEOUT)
         self.seen = ReplyCache(SEEN_SIZE)
         self.rounds_printed = Recent(SEEN_SIZE)  # (tweeter, round) of the tweets I printed as a follower
         self.timers = Timers()
@@ -406,16 +408,16 @@ class User:
         self.round_data = wire.tweet(self.me.handle, self.me.handle, self.round, text)
         self.round_sent_at = time.monotonic()
         self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number, ROUND_TIMEOUT))
+        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
         self.timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))
 
-    def _send_round_again(self, number: int, pause: float) -> None:
+    def _send_round_again(self, number: int) -> None:
         assert self.me is not None
         if self.round_open and number == self.round:
             self.trace(f"my tweet is not back after {time.monotonic() - self.round_sent_at:.1f} s: "
                        "sending it round again")
             self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-            self.timers.add(2 * pause, lambda: self._send_round_again(number, 2 * pause))
+            self.timers.add(ROUND_TIMEOUT, lambda: self._send_round_again(number))
 
     def _round_returned(self) -> None:
         assert self.me is not None
@@ -509,7 +511,7 @@ class User:
             on_give_up()
             self._ring_update_done(op)
         self._request(self.me.ring_out, address, message, lambda reply: self._ring_update_done(op),
-                      given_up, RING_TIMEOUT, RING_TRIES)
+                      given_up, RING_TIMEOUT, RING_TRIES, RING_MAX_TIMEOUT)
 
     def _ring_update_done(self, op: str) -> None:
         self.in_flight[op] -= 1
@@ -531,8 +533,9 @@ class User:
 
     def _request(self, sock: socket.socket, address: wire.Address, message: dict[str, Any],
                  on_reply: Callable[[dict[str, Any]], None], on_give_up: Callable[[], None],
-                 timeout: float | None = None, tries: int | None = None) -> None:
-        pending = self.outbox.add(message, address, sock, on_reply, on_give_up, timeout=timeout, tries=tries)
+                 timeout: float | None = None, tries: int | None = None, max_timeout: float | None = None) -> None:
+        pending = self.outbox.add(message, address, sock, on_reply, on_give_up, timeout=timeout, tries=tries,
+                                  max_timeout=max_timeout)
         self._transmit(sock, pending.data, address)
 
     def _transmit(self, sock: socket.socket, data: bytes, address: wire.Address) -> None:

@@ -47,10 +47,10 @@ FORWARD_DECODED = '''        self._transmit(self.me.ring_out, wire.tweet(tweet.t
                        state.right_address)
 '''
 SEND_TO_FIRST = '''        self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number, ROUND_TIMEOUT))
+        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
 '''
 SEND_AGAIN_TO_FIRST = '''            self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-            self.timers.add(2 * pause, lambda: self._send_round_again(number, 2 * pause))
+            self.timers.add(ROUND_TIMEOUT, lambda: self._send_round_again(number))
 '''
 PRINT_RECEIVED = '''            self.say(f'{self.me.handle} received tweet from {tweet.tweeter} via {tweet.sender}: '
 '''
@@ -70,12 +70,12 @@ STAR_RING_LABELS = Variant(
     (("user.py", SEND_TO_FIRST,
       '''        for _handle, address in self.ring:  # VARIANT: a star: the tweet goes straight to every follower
             self._transmit(self.me.ring_out, self.round_data, address)
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number, ROUND_TIMEOUT))
+        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
 '''),
      ("user.py", SEND_AGAIN_TO_FIRST,
       '''            for _handle, address in self.ring:  # VARIANT: a star, again
                 self._transmit(self.me.ring_out, self.round_data, address)
-            self.timers.add(2 * pause, lambda: self._send_round_again(number, 2 * pause))
+            self.timers.add(ROUND_TIMEOUT, lambda: self._send_round_again(number))
 '''),
      ("user.py", FORWARD_PLAIN,
       '''            if state.right == plain[1].decode():  # VARIANT: only the last follower passes it on (back to the tweeter)
@@ -114,7 +114,7 @@ SEND_ROUND = '''        self.round = next(self.rounds)
         self.round_data = wire.tweet(self.me.handle, self.me.handle, self.round, text)
         self.round_sent_at = time.monotonic()
         self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number, ROUND_TIMEOUT))
+        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
 '''
 RING_IN_PLAIN = '''        elif (state := self.rings.get(plain[1].decode())) is not None:
             onward = wire.TWEET_FORMAT % (plain[1], self.me.wire_handle, plain[3], plain[4])
