@@ -18,7 +18,7 @@ from typing import Callable
 
 from harness.errors import HarnessError, InputFileError
 from harness.inputs.dialect import Dialect
-from harness.inputs.scenario import Scenario
+from harness.inputs.scenario import Faults, Scenario
 from harness.inputs.submissions import Submission
 from harness.judge import grading
 from harness.judge.grading import ScenarioResult, SubmissionGrade
@@ -51,6 +51,7 @@ class GradeOptions:
     max_scenario_timeout: float = 600.0
     max_build_timeout: float = 600.0
     keep_work: bool = False  # leave every scenario's working copy behind, for debugging
+    faults: Faults | None = None  # --faults: network faults for every scenario, replacing their own
 
 
 @dataclass
@@ -234,15 +235,17 @@ def granted_timeouts(dialect: Dialect, options: GradeOptions) -> dict[str, float
 
 
 def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, scenario: Scenario,
-                 options: GradeOptions, stop: threading.Event) -> ScenarioResult:
-    """One scenario against one submission, run then judged; never raises (the pytest plugin uses it too)."""
+                 options: GradeOptions, stop: threading.Event, seed: int | None = None) -> ScenarioResult:
+    """One scenario against one submission, run then judged; never raises (the pytest plugin uses it too).
+    `seed`: the seed of this run's network faults (else the faults' own, else a fresh one; recorded)."""
     limits = Limits().merged(dialect.manifest.limits.model_dump()).merged(options.limits)
     timeouts = granted_timeouts(dialect, options)
     try:
         record = ScenarioRunner(path, dialect, scenario, scenario_id, file, timeouts["step"], limits,
                                 options.separate_user, abort=stop, network=options.network,
                                 should_stop=should_stop_rule(scenario),
-                                scenario_timeout=timeouts["scenario"], keep_work=options.keep_work).run()
+                                scenario_timeout=timeouts["scenario"], keep_work=options.keep_work,
+                                faults=options.faults, seed=seed).run()
         return grading.judge_record(scenario_id, file, scenario, record)
     except Exception as exc:  # a harness bug must not lose the other results
         return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")

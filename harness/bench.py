@@ -14,8 +14,10 @@ scenario run (run/phases.py), summed over scenarios, and its share of the wall t
 of the run split evenly among the scenarios running then; moments when none runs are loading,
 judging and scheduling), so the gap to the floor is explained. With --rejudge it also grades the
 example class (student_submissions/) and rejudges its results from the saved records, printing both
-times. Prints figures; it is not a pass/fail test.
-Usage: python -m harness.bench [--jobs 2] [--rounds 3] [--rejudge]
+times. With --faults-cost it only measures what a LAN with network faults costs per frame: the
+switch in user space (net/switch.py, with no fault to apply) against the kernel's bridge, one way in a
+ping-pong between two hosts and per frame in a flood. Prints figures; it is not a pass/fail test.
+Usage: python -m harness.bench [--jobs 2] [--rounds 3] [--rejudge] [--faults-cost]
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ from pathlib import Path
 
 from harness.batch import GradeOptions, grade_all
 from harness.cli import default_specs
-from harness.inputs.scenario import Scenario, load_suite, step_args, step_kind
+from harness.inputs.scenario import Faults, Scenario, load_suite, step_args, step_kind
 from harness.inputs.submissions import discover
+from harness.net.capture import SO_RCVBUFFORCE, Capture
+from harness.net.lan import VirtualLan, socket_on
 from harness.net.mode import choose, hosts_unavailable
+from harness.net.switch import FaultySwitch
 from harness.rejudge import rejudge
 from harness.reports import files
 from harness.run import phases
@@ -205,6 +210,60 @@ def grade_and_rejudge_class(jobs: int) -> tuple[float, float]:
         return graded, time.perf_counter() - started
 
 
+PING_PONGS, FLOOD = 2000, 5000
+
+
+def lan_costs(switched: bool) -> tuple[float, float]:
+    """(µs one way in a ping-pong, µs per frame in a flood) between two hosts, through the kernel's
+    bridge (with the capture, as in hosts mode) or through the switch in user space."""
+    with tempfile.TemporaryDirectory(prefix=f"tweeter-bench-{os.getpid()}-") as folder:
+        lan = VirtualLan(["tracker", "alice"], Path(folder), bridge=not switched)
+        forwarder = FaultySwitch(lan.switch_path, lan.ports, Faults(), 0) if switched else \
+            Capture(lan.switch_path, lan.ports)
+        try:
+            forwarder.start()
+            sender, receiver = socket_on(lan.hosts["alice"]), socket_on(lan.hosts["tracker"])
+            with sender, receiver:
+                return _ping_pong_and_flood(sender, receiver, (lan.hosts["tracker"].ip, 9000))
+        finally:
+            forwarder.stop()
+            lan.close()
+
+
+def _ping_pong_and_flood(sender: socket.socket, receiver: socket.socket, target: tuple[str, int]) -> tuple[float, float]:
+    receiver.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)  # the whole flood waits there
+    receiver.bind(target)
+    for sock in (sender, receiver):
+        sock.settimeout(5)
+    sender.sendto(b"warm", target)  # ARP first
+    receiver.recvfrom(64)
+    started = time.perf_counter()
+    for _ in range(PING_PONGS):
+        sender.sendto(b"ping", target)
+        data, back = receiver.recvfrom(64)
+        receiver.sendto(data, back)
+        sender.recv(64)
+    one_way = (time.perf_counter() - started) / PING_PONGS / 2
+    started = time.perf_counter()
+    for _ in range(FLOOD):
+        sender.sendto(b"x" * 100, target)
+    for _ in range(FLOOD):
+        receiver.recv(256)
+    return one_way * 1e6, (time.perf_counter() - started) / FLOOD * 1e6
+
+
+def faults_cost(rounds: int) -> None:
+    """Print what the switch in user space costs per frame, against the bridge (medians of `rounds`)."""
+    bridge = [lan_costs(False) for _ in range(rounds)]
+    switch = [lan_costs(True) for _ in range(rounds)]
+    (bridge_way, bridge_flood), (switch_way, switch_flood) = (
+        tuple(statistics.median(run[i] for run in runs) for i in (0, 1)) for runs in (bridge, switch))
+    print(f"one way, ping-pong of {PING_PONGS}: bridge {bridge_way:.1f} µs, switch in user space "
+          f"{switch_way:.1f} µs: +{switch_way - bridge_way:.1f} µs per frame")
+    print(f"flood of {FLOOD} datagrams: bridge {bridge_flood:.1f} µs per frame, switch in user space "
+          f"{switch_flood:.1f} µs per frame ({switch_flood / bridge_flood:.1f} x)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
@@ -212,7 +271,15 @@ def main() -> int:
     parser.add_argument("--rejudge", action="store_true", help="also time grading and rejudging the examples")
     parser.add_argument("--floor-python", help="interpreter the floor starts (default: the one a submission's "
                         "python3 is)")
+    parser.add_argument("--faults-cost", action="store_true",
+                        help="only measure the per-frame cost of the switch that applies network faults")
     args = parser.parse_args()
+    if args.faults_cost:
+        if hosts_unavailable() is not None:
+            print(f"faults cost not measured: {hosts_unavailable()}")
+            return 0
+        faults_cost(args.rounds)
+        return 0
     python = args.floor_python or submissions_python()
     if args.rejudge:
         graded, rejudged = grade_and_rejudge_class(args.jobs)

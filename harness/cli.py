@@ -30,7 +30,7 @@ from harness.inputs.template import template
 from harness.inputs.validate import validate_paths
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.net import mode as network_mode
-from harness.option_values import positive_int, positive_seconds
+from harness.option_values import FAULTS_SYNTAX, faults, positive_int, positive_seconds
 from harness.reports import files as report
 from harness.rejudge import rejudge
 from harness.reports import terminal
@@ -107,6 +107,10 @@ def _add_grading_options(command: argparse.ArgumentParser, out_help: str, out_de
                          help="hosts: every program on a host of its own on a virtual LAN per scenario, "
                               "every packet captured and judged (needs root and iproute2); loopback: all "
                               "on this machine's loopback; auto: hosts where it can be built")
+    command.add_argument("--faults", type=faults, default=None, metavar="SPEC",
+                         help="network faults for every scenario, replacing their own `faults:` (hosts mode "
+                              f"only), e.g. {FAULTS_SYNTAX}; the same seed gives the same faults "
+                              "(default: each scenario's own, if any)")
     command.add_argument("--isolate-network", dest="network", action="store_const", const="hosts",
                          help=argparse.SUPPRESS)  # the earlier name of --network hosts
     command.add_argument("--keep-work", action="store_true",
@@ -220,7 +224,7 @@ def _grade_found(args: argparse.Namespace, suite: Suite, submissions: list[Submi
     options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout, separate_user=not args.same_user,
                            max_step_timeout=args.max_step_timeout, max_scenario_timeout=args.max_scenario_timeout,
                            max_build_timeout=args.max_build_timeout, keep_work=args.keep_work,
-                           network=network,
+                           network=network, faults=args.faults,
                            limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
     progress = Progress(len(submissions), len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose)
     stop = threading.Event()

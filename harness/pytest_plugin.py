@@ -14,6 +14,7 @@ Options:
                              default: the folder pytest is started in
     --step-timeout=SECONDS   seconds per step, overriding the scenarios' own
     --network=MODE           auto (default), hosts or loopback, as for `tweeter-harness grade`
+    --faults=SPEC            network faults for every scenario (hosts mode), as for `tweeter-harness grade`
 
 Write these options with `=`. pytest chooses its rootdir and ini file before it knows a plugin's
 options, so in `--submission PATH` the PATH also counts as a test path for that choice: an ini
@@ -49,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _pytest import junitxml  # its LogXML holds the testsuite properties (what record_testsuite_property uses)
 
-from harness.option_values import positive_seconds
+from harness.option_values import FAULTS_SYNTAX, faults, positive_seconds
 
 # The harness itself is imported only when a scenario file is met: this module is loaded by every
 # pytest run in an environment where the harness is installed, and should cost those runs nothing.
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from harness.inputs.dialect import Dialect
     from harness.judge.grading import ScenarioResult
     from harness.net.mode import NetworkChoice
-    from harness.inputs.scenario import Scenario
+    from harness.inputs.scenario import Faults, Scenario
     from harness.inputs.yaml_source import LocatedYaml
 
 MANIFEST_NAME = "tweeter.yaml"  # harness.inputs.manifest.MANIFEST_NAME
@@ -84,6 +85,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(root); loopback: this machine's loopback; auto (default): hosts where possible")
     group.addoption("--step-timeout", metavar="SECONDS", type=positive_seconds, default=None,
                     help="seconds per scenario step, overriding the scenarios' own")
+    group.addoption("--faults", metavar="SPEC", type=faults, default=None,
+                    help=f"network faults for every scenario, replacing their own (hosts mode), e.g. {FAULTS_SYNTAX}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -189,7 +192,8 @@ class ScenarioItem(pytest.Item):
             result = grading.errored(self.scenario_id, self.path, self.scenario, dialect)
         else:
             result = run_scenario(submission, dialect, self.scenario_id, self.path, self.scenario,
-                                  self.config.getoption("step_timeout"), _network(self.config))
+                                  self.config.getoption("step_timeout"), _network(self.config),
+                                  self.config.getoption("faults"))
         self._properties(result.score, result.status)
         outcomes[self.scenario_id] = result.status == "passed"
         grading.link_failures([result], {self.scenario_id: self.depends_on},
@@ -356,7 +360,8 @@ def _network(config: pytest.Config) -> NetworkChoice:
 
 
 def run_scenario(submission: Path, dialect: Dialect, scenario_id: str, file: Path, scenario: Scenario,
-                 step_timeout: float | None = None, network: NetworkChoice | None = None) -> ScenarioResult:
+                 step_timeout: float | None = None, network: NetworkChoice | None = None,
+                 faults: Faults | None = None) -> ScenarioResult:
     """Run one scenario as `tweeter-harness grade` does (harness.batch.run_scenario, CLI defaults).
 
     The runner works in a thread while this one waits, so that Ctrl+C (or any exception raised here,
@@ -364,7 +369,7 @@ def run_scenario(submission: Path, dialect: Dialect, scenario_id: str, file: Pat
     started, then propagates.
     """
     from harness.batch import GradeOptions, run_scenario as run
-    options = GradeOptions(jobs=1, step_timeout=step_timeout)
+    options = GradeOptions(jobs=1, step_timeout=step_timeout, faults=faults)
     if network is not None:
         options.network = network
     stop = threading.Event()

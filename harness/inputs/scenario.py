@@ -135,6 +135,52 @@ class AliveArgs(StepArgs):
     at: str
 
 
+REORDER_ONLY_DELAY_MS = (0.0, 20.0)  # `reorder` without `delay_ms`: each frame held this long, at random
+MAX_DELAY_MS = 10_000
+
+
+class Faults(Strict):
+    """Network faults applied to the IPv4 frames between hosts (hosts mode only; net/switch.py)."""
+
+    loss: float = Field(0, ge=0, le=1, description="Chance that a frame is dropped (0 to 1).")
+    duplicate: float = Field(0, ge=0, le=1, description="Chance that a frame is sent twice (0 to 1).")
+    delay_ms: tuple[float, float] | float | None = Field(
+        None, description="Milliseconds each frame is held, uniformly in [lo, hi] (or exactly this number).")
+    reorder: bool = Field(False, description="Frames may overtake each other (else each pair of hosts keeps "
+                          "its order); without delay_ms each frame is held 0 to 20 ms.")
+    seed: int | None = Field(None, ge=0, description="The same seed gives the same faults on the same traffic "
+                             "(default: a fresh one per run, recorded).")
+
+    @field_validator("delay_ms")
+    @classmethod
+    def _delay_range(cls, value: tuple[float, float] | float | None) -> tuple[float, float] | None:
+        if value is None:
+            return None
+        if isinstance(value, (int, float)):
+            if not 0 <= value <= MAX_DELAY_MS:
+                raise ValueError(f"should be from 0 to {MAX_DELAY_MS} milliseconds, not {value:g}")
+            return (float(value), float(value))
+        low, high = value
+        if not 0 <= low <= high <= MAX_DELAY_MS:
+            raise ValueError(f"should be [lo, hi] with 0 <= lo <= hi <= {MAX_DELAY_MS}, not [{low:g}, {high:g}]")
+        return (float(low), float(high))
+
+    def delay_range(self) -> tuple[float, float] | None:
+        """The range each frame's delay is drawn from, or None when frames are not held."""
+        return self.delay_ms or (REORDER_ONLY_DELAY_MS if self.reorder else None)  # type: ignore[return-value]
+
+    def describe(self, seed: int | None = None) -> str:
+        """The plan in a report's words: "20 % loss, delay 5-50 ms, reordered, seed 7"."""
+        parts = [f"{self.loss * 100:g} % loss" if self.loss else "",
+                 f"{self.duplicate * 100:g} % duplicated" if self.duplicate else ""]
+        delay = self.delay_range()
+        if delay:
+            parts.append(f"delay {delay[0]:g}-{delay[1]:g} ms" if delay[0] != delay[1] else f"delay {delay[0]:g} ms")
+        parts.append("reordered" if self.reorder else "")
+        seed = self.seed if seed is None else seed
+        return ", ".join([p for p in parts if p] or ["no faults"]) + (f", seed {seed}" if seed is not None else "")
+
+
 STEP_KINDS = ("register", "follow", "drop", "query", "tweet", "tweets_at_once", "end_tweet", "exit",
               "type", "expect", "expect_not", "expect_alive")
 RAW_PLACEHOLDER = re.compile(r"^(tracker_ip|tracker_port|ip|unique|[A-Za-z]{1,15}\.(handle|ports|port[1-5]))$")
@@ -203,6 +249,8 @@ class Scenario(Strict):
     step_timeout: float = Field(10, gt=0, le=600, description="Default seconds for one step.")
     grace: float = Field(0.1, ge=0, le=30, description="Seconds to keep watching for extra deliveries "
                          "after a tweet came back and end-tweet was answered.")
+    faults: Faults | None = Field(None, description="Network faults between the hosts (needs --network "
+                                  "hosts, as root); --faults on the command line replaces them.")
     steps: list[Step] = Field(min_length=1)
 
     @field_validator("users")

@@ -40,11 +40,13 @@ HEADINGS = {"failed": "Failed", "unverified": "Not seen", "blocked": "Blocked"}
 
 
 def explain(status: str, error: str | None, steps: list[JudgedStep], total_steps: int,
-            transcript: Transcript, trace_lines: str | None, tested_by: list[str] = ()) -> tuple[str, str]:
+            transcript: Transcript, trace_lines: str | None, tested_by: list[str] = (),
+            faults: tuple[str, str] = ("", "")) -> tuple[str, str]:
     """(the cause in one line, one readable block); both empty when the scenario passed.
 
     The block opens with the cause, then replays the numbered steps that led there and says what
-    went wrong at each step that lost points, then the last lines of each process."""
+    went wrong at each step that lost points, then (under network faults) the datagrams lost for good,
+    then the last lines of each process. `faults`: (a clause for the cause line, that paragraph)."""
     if status == "passed":
         return "", ""
     if status == "error":
@@ -55,9 +57,11 @@ def explain(status: str, error: str | None, steps: list[JudgedStep], total_steps
     tests_it = f"; {', '.join(f'`{s}`' for s in tested_by)} tests it" if tested_by else ""
     summary = (f"Blocked: {cause} (step {first.number} only prepares what this scenario tests{tests_it})"
                if status == "blocked" and first else cause or error or status)
+    if faults[0]:
+        summary = f"{summary}; {faults[0]}"
     where = (f"{HEADINGS[status]} at step {first.number} of {total_steps}: {first.description}."
              if first else f"{HEADINGS.get(status, 'Failed')} after step {len(steps)} of {total_steps}.")
-    parts = [summary, where, _steps_text(steps), _failures_text(steps), error or "",
+    parts = [summary, where, _steps_text(steps), _failures_text(steps), error or "", faults[1],
              _tails_text(transcript, trace_lines)]
     return summary, "\n\n".join(part for part in parts if part)
 

@@ -17,6 +17,7 @@ from harness.inputs.describe import describe_step
 from harness.inputs.scenario import Scenario, step_args
 from harness.judge.checks import CheckResult, failed
 from harness.judge.explain import JudgedStep, explain
+from harness.judge.faults import faults_paragraph
 from harness.judge.steps import StepJudge
 from harness.run.records import ScenarioRecord, Transcript
 
@@ -60,7 +61,9 @@ class ScenarioResult:
                 "duration_s": round(self.duration_s, 3), "message": self.message,
                 "summary": self.summary, "checks": [check.to_json() for check in self.checks],
                 "visibility": self.visibility, "tags": self.tags, "description": self.description,
-                **({"linked": self.linked} if self.linked else {})}
+                **({"linked": self.linked} if self.linked else {}),
+                **({"faults": self.record.faults, "seed": self.record.seed}
+                   if self.record is not None and self.record.faults is not None else {})}
 
 
 @dataclass
@@ -126,7 +129,7 @@ def judge_record(scenario_id: str, file: Path | str, scenario: Scenario, record:
     score = _score(scenario, status, steps)
     checks = [check for step in steps for check in step.checks]
     summary, message = explain(status, error, steps, len(scenario.steps), record.transcript, record.trace_lines,
-                               scenario.depends_on)
+                               scenario.depends_on, faults_paragraph(record) if status != "passed" else ("", ""))
     return ScenarioResult(**_base(scenario_id, file, scenario), score=score, status=status,
                           duration_s=record.duration_s, message=message, checks=checks,
                           trace=record.transcript, protections=record.protections, tweets=judge.tweets,

@@ -4,7 +4,8 @@ A packet carries a tweet when its payload holds the tweet's unique text as it wa
 (ASCII or not), as a pickled string, or in base64 (any alignment); for TCP, within the bytes one
 connection sent in that direction, so a text split across segments is still found. Only packets
 between the tweet being typed and the end of its step count, so two tweets with the same text in
-different steps are told apart.
+different steps are told apart. Under network faults only the frames the switch delivered count: a
+dropped frame reached nobody, and a copy the switch made is not a second send by the submission.
 
 From those hops: who gave each follower its first copy, and whether that forms one chain from the
 tweeter round the followers (a ring) or not (a star, a relay by the tracker).
@@ -48,7 +49,8 @@ def needles(text: str) -> list[bytes]:
 def tweet_hops(wire: list[WireEvent], text: str, start: float, end: float, handle_of: dict[str, str]) -> list[Hop]:
     """The packets between `start` and `end` that carried `text`, in capture order."""
     forms = needles(text)
-    window = [e for e in wire if start <= e.t <= end and e.payload and e.proto in ("udp", "tcp")]
+    window = [e for e in wire if start <= e.t <= end and e.payload and e.proto in ("udp", "tcp")
+              and e.fate == "delivered"]
     hops = [_hop(e, handle_of) for e in window if e.proto == "udp" and any(f in e.payload for f in forms)]
     hops += _tcp_hops([e for e in window if e.proto == "tcp"], forms, handle_of)
     return sorted(hops, key=lambda hop: (hop.t, hop.seq))

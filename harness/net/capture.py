@@ -14,10 +14,12 @@ import os
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import dpkt
 
@@ -31,6 +33,7 @@ PACKET_OUTGOING = 4
 RECEIVE_BUFFER = 16 * 1024 * 1024  # a burst of frames waits here while the capture thread is busy
 SNAPLEN = 65535
 DEFAULT_LIMIT_BYTES = 8 * 1024 * 1024
+Fate = Literal["delivered", "dropped", "duplicated"]  # duplicated: the extra copy a switch made
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,14 @@ class Frame:
     wall: float  # seconds since the epoch, for the pcap file
     port: str
     data: bytes
+    fate: Fate = "delivered"  # what a switch with faults did with it (net/switch.py)
+    delay_ms: float | None = None  # how long that switch held it before sending it on
 
 
 class Capture:
     """The frames of one LAN, from `start()` to `stop()`."""
+
+    header_bytes = 0  # bytes the kernel puts before each frame read (a switch asks for a virtio header)
 
     def __init__(self, switch_namespace: Path, ports: list[str], limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
         self.namespace = switch_namespace
@@ -91,31 +98,52 @@ class Capture:
     def _run(self) -> None:
         try:
             enter_namespace(self.namespace)
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
-            except OSError:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-            sock.setblocking(False)
+            sock = self._open()
         except BaseException as exc:  # reported to start()
             self._error = exc
             self._ready.set()
             return
         offset = time.time() - time.monotonic()  # wall clock minus monotonic, measured once
         self._ready.set()
-        with sock:
-            while True:
-                ready, _, _ = select.select([sock, self._wake_r], [], [])
-                if sock in ready:
-                    self._drain(sock, offset)
-                if self._wake_r in ready:
-                    commands = os.read(self._wake_r, 64)
-                    self._drain(sock, offset)
-                    self._count_kernel_drops(sock)
-                    if b"x" in commands:
-                        return
-                    self._synced.set()
+        try:
+            self._loop(sock, offset)
+        finally:
+            self._close(sock)
+
+    def _open(self) -> socket.socket:
+        """The socket that reads every frame of the switch's namespace (in the capture's thread)."""
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        sock.setblocking(False)
+        return sock
+
+    def _close(self, sock: socket.socket) -> None:
+        sock.close()
+
+    def _loop(self, sock: socket.socket, offset: float) -> None:
+        while True:
+            ready, _, _ = select.select([sock, self._wake_r], [], [], self._idle_timeout())
+            if sock in ready:
+                self._drain(sock, offset)
+            self._on_tick()
+            if self._wake_r in ready:
+                commands = os.read(self._wake_r, 64)
+                self._drain(sock, offset)
+                self._count_kernel_drops(sock)
+                if b"x" in commands:
+                    return
+                self._synced.set()
+
+    def _idle_timeout(self) -> float | None:
+        """How long the thread may wait for a frame (None: until one comes); a switch has timers."""
+        return None
+
+    def _on_tick(self) -> None:
+        """Called after every wake-up (a switch sends the frames whose delay is over)."""
 
     @property
     def dropped(self) -> int:
@@ -132,18 +160,26 @@ class Capture:
     def _drain(self, sock: socket.socket, offset: float) -> None:
         while True:
             try:
-                data, ancillary, _, address = sock.recvmsg(SNAPLEN, 64)
+                data, ancillary, _, address = sock.recvmsg(SNAPLEN + self.header_bytes, 64)
             except (BlockingIOError, InterruptedError):
                 return
             port, packet_type = address[0], address[2]
             if port not in self.ports or packet_type == PACKET_OUTGOING:
                 continue
             wall = _timestamp(ancillary) or time.time()
-            if self.kept_bytes + len(data) > self.limit:
-                self.over_limit += 1
-                continue
-            self.kept_bytes += len(data)
-            self.frames.append(Frame(wall - offset, wall, port, data))
+            self._on_frame(port, wall, wall - offset, data)
+
+    def _on_frame(self, port: str, wall: float, t: float, data: bytes) -> None:
+        """One frame entered the switch from `port`: keep it."""
+        self._keep(Frame(t, wall, port, data))
+
+    def _keep(self, frame: Frame) -> None:
+        """Store a frame while the limit allows, else count it."""
+        if self.kept_bytes + len(frame.data) > self.limit:
+            self.over_limit += 1
+            return
+        self.kept_bytes += len(frame.data)
+        self.frames.append(frame)
 
 
 def _timestamp(ancillary: list[tuple[int, int, bytes]]) -> float | None:
@@ -160,3 +196,33 @@ def write_pcap(frames: list[Frame], path: Path) -> None:
         writer = dpkt.pcap.Writer(out, snaplen=SNAPLEN, linktype=dpkt.pcap.DLT_EN10MB, nano=True)
         for frame in frames:
             writer.writepkt(frame.data, ts=frame.wall)
+
+
+def fate_comment(frame: Frame, seed: int | None) -> str | None:
+    """What the harness did to a frame, in a packet comment's words (None: passed as it came)."""
+    seeded = f", seed {seed}" if seed is not None else ""
+    if frame.fate == "dropped":
+        return f"dropped by the harness (loss{seeded})"
+    delayed = f"delayed {frame.delay_ms:g} ms" if frame.delay_ms else None
+    if frame.fate == "duplicated":
+        return f"duplicate copy made by the harness (duplicate{seeded})" + (f", {delayed}" if delayed else "")
+    return f"{delayed} by the harness{seeded and f' ({seeded[2:]})'}" if delayed else None
+
+
+_LITTLE = sys.byteorder == "little"  # dpkt's pcapng writer takes blocks in the machine's byte order
+_PACKET_BLOCK = dpkt.pcapng.EnhancedPacketBlockLE if _LITTLE else dpkt.pcapng.EnhancedPacketBlock
+_OPTION = dpkt.pcapng.PcapngOptionLE if _LITTLE else dpkt.pcapng.PcapngOption
+
+
+def write_pcapng(frames: list[Frame], path: Path, seed: int | None) -> None:
+    """The frames of a LAN with faults as a pcapng file: each packet the harness dropped, copied or held
+    carries a comment that says so (Wireshark shows it under "Packet comments")."""
+    with path.open("wb") as out:
+        writer = dpkt.pcapng.Writer(out, snaplen=SNAPLEN, linktype=dpkt.pcap.DLT_EN10MB)
+        for frame in frames:
+            block = _PACKET_BLOCK(pkt_data=frame.data)
+            comment = fate_comment(frame, seed)
+            if comment:
+                block.opts = [_OPTION(code=dpkt.pcapng.PCAPNG_OPT_COMMENT, text=comment),
+                              _OPTION(code=dpkt.pcapng.PCAPNG_OPT_ENDOFOPT)]
+            writer.writepkt(block, ts=frame.wall)

@@ -1,6 +1,7 @@
 """A virtual campus LAN per scenario: a switch and one host per program, nothing else.
 
-The switch is a Linux bridge in a network namespace of its own; each host is a network namespace
+The switch is a Linux bridge in a network namespace of its own (or, for a scenario with network
+faults, the bare ports that a switch in user space joins: net/switch.py); each host is a network namespace
 with loopback and one interface (`eth0`, a veth whose other end is a port of the switch) and one
 IPv4 address in the scenario's subnet. There is no route anywhere else, and nothing of the LAN is in
 the harness's own namespace, so parallel scenarios cannot collide on addresses or ports and a
@@ -21,7 +22,9 @@ import ipaddress
 import os
 import random
 import re
+import socket
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +83,27 @@ class Host:
         _check(_libc.sethostname(name, len(name)), "sethostname")
 
 
+def socket_on(host: Host, kind: int = socket.SOCK_DGRAM) -> socket.socket:
+    """A socket on `host`'s network, made from the harness's own process (benchmarks, tests): a thread
+    joins the host's namespace to make it, and the socket stays there whichever thread uses it."""
+    made: list[socket.socket] = []
+    failed: list[BaseException] = []
+
+    def make() -> None:
+        try:
+            enter_namespace(NETNS_DIR / host.namespace)
+            made.append(socket.socket(socket.AF_INET, kind))
+        except BaseException as exc:  # raised in the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=make, name="tweeter-socket")
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+    return made[0]
+
+
 def _ip(*args: str, commands: list[str] | None = None) -> None:
     """Run `ip` (one command, or a batch read from stdin); a failure is a HarnessError."""
     argv = ["ip", *args, *(["-batch", "-"] if commands is not None else [])]
@@ -103,8 +127,12 @@ def plan_addresses(names: list[str], pinned: dict[str, str]) -> tuple[ipaddress.
 class VirtualLan:
     """One scenario's LAN; `close()` removes every namespace and link of it."""
 
-    def __init__(self, names: list[str], folder: Path, pinned: dict[str, str] | None = None) -> None:
-        """`names`: the programs, one host each ("tracker" first); `folder`: where the hosts' files go."""
+    def __init__(self, names: list[str], folder: Path, pinned: dict[str, str] | None = None,
+                 bridge: bool = True) -> None:
+        """`names`: the programs, one host each ("tracker" first); `folder`: where the hosts' files go;
+        `bridge`: the kernel switches the frames (else the ports are left apart, in promiscuous mode, for
+        a switch in user space: net/switch.py)."""
+        self.bridge = bridge
         self.id = f"{PREFIX}{os.getpid()}-{random.getrandbits(32):08x}"
         self.switch = f"{self.id}-sw"
         self.subnet, addresses = plan_addresses(names, pinned or {})
@@ -128,10 +156,12 @@ class VirtualLan:
         _ip(commands=[f"netns add {self.switch}", *(f"netns add {h.namespace}" for h in hosts),
                       *(f"link add eth0 netns {h.namespace} type veth peer name {port} netns {self.switch}"
                         for h, port in zip(hosts, self.ports))])
+        bridge = [f"link add {SWITCH} type bridge", f"link set {SWITCH} addrgenmode none", f"link set {SWITCH} up"]
+        enslave = f"master {SWITCH}" if self.bridge else "promisc on"
         _ip("-n", self.switch, commands=[
-            f"link add {SWITCH} type bridge", f"link set {SWITCH} addrgenmode none", f"link set {SWITCH} up",
+            *(bridge if self.bridge else []),
             *(line for port in self.ports for line in (f"link set {port} addrgenmode none",
-                                                       f"link set {port} master {SWITCH}", f"link set {port} up"))])
+                                                       f"link set {port} {enslave}", f"link set {port} up"))])
         for host in hosts:  # no IPv6 link-local address: no neighbour-discovery chatter on the wire
             _ip("-n", host.namespace, commands=["link set eth0 addrgenmode none",
                                                 f"addr add {host.ip}/{self.subnet.prefixlen} dev eth0",

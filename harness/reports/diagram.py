@@ -60,8 +60,8 @@ LEGEND = [
 NAMES = {"normal": "ring hop", "wrong-forwarder": "wrong forwarder", "duplicate": "duplicate",
          "extra": "extra delivery", "unknown": "source not printed", "return": "return", "missing": "missing",
          "no-return": "no return", "relay": "tracker relay", "tracker": "tracker traffic",
-         "control": "set-up traffic"}
-DASHES = {"wrong-forwarder": "10 3 2 3", "duplicate": "6 3", "extra": "2 3", "unknown": "6 3", "relay": "4 2"}
+         "control": "set-up traffic", "lost": "dropped", "copy": "harness copy"}
+DASHES = {"copy": "1 3", "wrong-forwarder": "10 3 2 3", "duplicate": "6 3", "extra": "2 3", "unknown": "6 3", "relay": "4 2"}
 HEADS = {"wrong-forwarder": "open", "duplicate": "double", "extra": "dot", "relay": "square"}  # else "triangle"
 HEAD_PATHS = {"triangle": "M0,0 L10,5 L0,10 z", "open": "M1,1 L9,5 L1,9 z", "double": "M0,0 L5,5 L0,10 z M5,0 L10,5 L5,10 z",
               "dot": "M5,1 A4,4 0 1 1 4.99,1 z", "square": "M1,1 L9,1 L9,9 L1,9 z"}
@@ -114,6 +114,7 @@ class Arrow:
     label: str = ""
     line: int | None = None  # the seq of the line that puts it at its time (loopback)
     packet: int | None = None  # the seq of the captured packet it is (hosts)
+    cut: bool = False  # dropped on the way (network faults): it stops half-way, with a ✕
 
 
 @dataclass
@@ -414,9 +415,14 @@ class Diagram:
             else:
                 end = x2 - 5 if x2 > x1 else x2 + 5
                 path = f"M{x1:.1f},{row.y - ARROW_RISE:.1f} L{end:.1f},{row.y:.1f}"
+            cut = None
+            if arrow.cut:  # half-way, then a ✕
+                cut = ((x1 + x2) / 2, row.y - ARROW_RISE / 2)
+                path = f"M{x1:.1f},{row.y - ARROW_RISE:.1f} L{cut[0]:.1f},{cut[1]:.1f}"
             arrows.append({"cls": arrow.cls, "path": path, "title": arrow.title, "dashed": dashed,
                            "label": arrow.label, "lx": (x1 + x2) / 2, "ly": row.y - ARROW_RISE / 2 - 4,
-                           "line": arrow.line, "packet": arrow.packet})
+                           "line": arrow.line, "packet": arrow.packet,
+                           "cut": _cross_path(*cut) if cut else None})
         crosses = []
         for mark in self.marks:
             row = self.rows[mark.key]
@@ -448,6 +454,12 @@ class Diagram:
                  "dash": DASHES.get(cls, ""),
                  "head": HEADS.get(cls, "triangle")}
                 for cls, text in self.legend_items if not self.calm or cls in drawn]
+
+
+def _cross_path(x: float, y: float, size: float = 4.0) -> str:
+    """A ✕ centred on (x, y)."""
+    return (f"M{x - size:.1f},{y - size:.1f} L{x + size:.1f},{y + size:.1f} "
+            f"M{x + size:.1f},{y - size:.1f} L{x - size:.1f},{y + size:.1f}")
 
 
 def _lane_name(handle: object) -> str | None:

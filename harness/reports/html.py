@@ -20,6 +20,7 @@ import jinja2
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.reports.diagram import COLOURS, DASHES, DEFAULT_TRACE_LINES, MAX_LINE, Diagram
+from harness.judge.faults import plan_text
 from harness.reports.wire_diagram import WIRE_COLOURS, WireDiagram
 from harness.reports.text import MAX_TEXT, event_mark, format_time as _time, number as _number, visible
 from harness.run.records import Event, Transcript
@@ -79,7 +80,14 @@ def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None, 
             "message": visible(result.message, MAX_MESSAGE), "checks": checks, "steps": steps,
             "tags": [visible(t, 40) for t in (result.tags or [])][:20],
             "visibility": visible(result.visibility, 40), "diagram": diagram,
-            "transcripts": _transcripts(result), "max_lines": MAX_TRANSCRIPT_LINES}
+            "transcripts": _transcripts(result), "max_lines": MAX_TRANSCRIPT_LINES,
+            "faults": visible(plan_text(result.record), MAX_TEXT) if _faulty(result) else ""}
+
+
+def _faulty(result: ScenarioResult) -> bool:
+    """Whether the scenario ran (or was to run) under network faults."""
+    record = getattr(result, "record", None)
+    return record is not None and record.faults is not None
 
 
 def _on_the_wire(result: ScenarioResult) -> bool:

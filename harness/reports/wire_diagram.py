@@ -18,7 +18,7 @@ from harness.run.records import WireEvent
 TRACKER = "tracker"
 WIRE_COLOURS = {"normal": "#2563eb", "wrong-forwarder": "#ea580c", "relay": "#b45309", "duplicate": "#9333ea",
                 "extra": "#dc2626", "return": "#059669", "tracker": "#94a3b8", "control": "#cbd5e1",
-                "missing": "#dc2626", "no-return": "#b91c1c"}
+                "missing": "#dc2626", "no-return": "#b91c1c", "lost": "#e11d48", "copy": "#a855f7"}
 WIRE_LEGEND = [
     ("normal", "a hop of the tweet from the receiver's left neighbour in the ring (as required)"),
     ("wrong-forwarder", "a hop from the wrong host: not the receiver's left neighbour (a star: all from the tweeter)"),
@@ -30,8 +30,20 @@ WIRE_LEGEND = [
     ("control", "other traffic between users (ring set-up, acknowledgements), faint"),
     ("missing", "missing: a follower no packet of the tweet reached (✗ after the tweet)"),
     ("no-return", "never came back to the tweeter (✗)"),
+    ("lost", "a packet the harness dropped (network faults): it stops half-way, ✕"),
+    ("copy", "the extra copy of a packet the harness duplicated (network faults), dotted"),
 ]
 ARROW_PRIORITY = {"tracker": 3, "control": 3}  # the faint arrows are the first to go when rows are capped
+
+
+def _fate_text(packet: WireEvent) -> str:
+    """What the harness did to a packet under network faults, for its tooltip."""
+    held = f", held {packet.delay_ms:g} ms" if packet.delay_ms else ""
+    if packet.fate == "dropped":
+        return " dropped by the harness"
+    if packet.fate == "duplicated":
+        return f" a copy made by the harness{held}"
+    return held
 
 
 class WireDiagram(Diagram):
@@ -45,7 +57,7 @@ class WireDiagram(Diagram):
         self.arp = sum(1 for w in (record.wire if record else []) if w.proto == "arp")
         super().__init__(result, index, trace_lines, calm=calm)
         if self.arp:
-            self.notes.append(f"{self.arp} ARP frames not drawn (they are in capture.pcap)")
+            self.notes.append(f"{self.arp} ARP frames not drawn (they are in {record.capture_file})")
 
     def _key(self, t: float, seq: int, packet: bool) -> float:
         """Rows by time; a packet and a line at the same microsecond keep their own rows."""
@@ -82,11 +94,11 @@ class WireDiagram(Diagram):
             cls, tag = hop_class.get(packet.seq, (self._faint(packet), ""))
             key = self._key(packet.t, packet.seq, True)
             title = (f"{format_time(packet.t)} {packet.proto.upper()} {visible(packet.src, 40)}:{packet.sport} → "
-                     f"{visible(packet.dst, 40)}:{packet.dport} {packet.length} bytes [{cls}]: "
+                     f"{visible(packet.dst, 40)}:{packet.dport} {packet.length} bytes [{cls}]{_fate_text(packet)}: "
                      f"{visible(packet.payload.decode('utf-8', 'replace'), 200)}")
             row = self._row(key, packet.t)
             row.items.append(Item(dst, "synthetic", "", "", ARROW_PRIORITY.get(cls, 0)))
-            self.arrows.append(Arrow(cls, key, src, dst, title, tag, packet=packet.seq))
+            self.arrows.append(Arrow(cls, key, src, dst, title, tag, packet=packet.seq, cut=packet.fate == "dropped"))
         for number, tweet in enumerate(self.tweets, start=1):
             self._tweet_marks(number, tweet)
             self.tweet_rows.append(self._summary(number, tweet))
@@ -95,6 +107,12 @@ class WireDiagram(Diagram):
         return self.by_name.get(str(host).lower()) if host is not None else None
 
     def _faint(self, packet: WireEvent) -> str:
+        """The class of a packet that is not a hop of a tweet (dropped packets and the harness's copies
+        never are)."""
+        if packet.fate == "dropped":
+            return "lost"
+        if packet.fate == "duplicated":
+            return "copy"
         return "tracker" if TRACKER in (packet.src, packet.dst) else "control"
 
     def _hop_classes(self) -> dict[int, tuple[str, str]]:

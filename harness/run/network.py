@@ -3,7 +3,9 @@
 Loopback: every program on this machine's loopback; ports reserved so that parallel scenarios do not
 collide, a hard-coded port held by one scenario at a time, a hard-coded address usable only if it is
 one of this machine's. Hosts: a virtual LAN of its own (net/lan.py) with the tracker and each user
-on a host of its own, and every frame on it captured (net/capture.py) into the record.
+on a host of its own, and every frame on it captured (net/capture.py) into the record; with network
+faults, the LAN has no bridge and a switch in user space forwards, spoils and captures its frames
+(net/switch.py).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import Callable
 
 from harness.inputs.manifest import NetworkPins
+from harness.inputs.scenario import Faults
 from harness.net.capture import Capture
 from harness.net.lan import VirtualLan
 from harness.net.mode import NetworkChoice
+from harness.net.switch import FaultySwitch
 from harness.run import packets, ports
 from harness.run.driver import TRACKER, SetupError
 from harness.run.records import ScenarioRecord, WireEvent
@@ -55,8 +59,11 @@ class ScenarioNetwork:
     """Addresses, ports and hosts of one scenario; `close()` releases or removes all of it."""
 
     def __init__(self, choice: NetworkChoice, pins: NetworkPins, users: list[str], ports_per_user: int,
-                 folder: Path, abort: threading.Event) -> None:
+                 folder: Path, abort: threading.Event, faults: Faults | None = None, seed: int = 0) -> None:
+        """`faults` (hosts mode only): applied by a switch in user space, drawn from `seed`."""
         self.choice = choice
+        self.faults = faults
+        self.seed = seed
         self.lan: VirtualLan | None = None
         self.capture: Capture | None = None
         self._stack = contextlib.ExitStack()
@@ -87,9 +94,11 @@ class ScenarioNetwork:
                            for i, name in enumerate(users)}
 
     def _hosts(self, pinned_ip: str | None, folder: Path, users: list[str]) -> None:
-        self.lan = VirtualLan([TRACKER, *users], folder, {TRACKER: pinned_ip} if pinned_ip else None)
+        self.lan = VirtualLan([TRACKER, *users], folder, {TRACKER: pinned_ip} if pinned_ip else None,
+                              bridge=self.faults is None)
         self.ip = self.lan.address_of()
-        self.capture = Capture(self.lan.switch_path, self.lan.ports)
+        self.capture = Capture(self.lan.switch_path, self.lan.ports) if self.faults is None else \
+            FaultySwitch(self.lan.switch_path, self.lan.ports, self.faults, self.seed)
         self.capture.start()
 
     def _loopback(self, pinned_ip: str | None, users: list[str]) -> None:
@@ -109,8 +118,9 @@ class ScenarioNetwork:
     def description(self) -> str:
         if self.lan is None:
             return "loopback: shared with this machine"
+        faults = f", faults: {self.faults.describe(self.seed)}" if self.faults is not None else ""
         return (f"hosts: a virtual LAN of its own ({self.lan.subnet}), one host per program, "
-                "no route out, every frame captured")
+                f"no route out, every frame captured{faults}")
 
     def wire_so_far(self, t0: float) -> list[WireEvent]:
         """Every frame captured until now, decoded (empty on loopback)."""

@@ -24,7 +24,8 @@ def decode(frames: list[Frame], t0: float, addresses: dict[str, str]) -> list[Wi
 
 
 def _event(seq: int, frame: Frame, t0: float, host_of: dict[str, str]) -> WireEvent:
-    event = WireEvent(seq=seq, t=round(frame.t - t0, 6), length=len(frame.data), proto="other")
+    event = WireEvent(seq=seq, t=round(frame.t - t0, 6), length=len(frame.data), proto="other", fate=frame.fate,
+                      delay_ms=frame.delay_ms)
     try:
         ethernet = dpkt.ethernet.Ethernet(frame.data)
     except (dpkt.UnpackError, ValueError):

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from harness.net.capture import Frame, write_pcap
+from harness.net.capture import Fate, Frame, write_pcap, write_pcapng
 
 EventKind = Literal["out", "in", "start", "exit", "note"]
 Outcome = Literal["success", "failure"]
@@ -29,6 +29,7 @@ NotTyped = Literal["no_command", "no_prompt"]  # the manifest has no such comman
 RECORD_FILE = "record.json"
 TRACE_FILE = "trace.jsonl"
 CAPTURE_FILE = "capture.pcap"
+FAULTS_CAPTURE_FILE = "capture.pcapng"  # with network faults: a comment on each packet says its fate
 RECORD_VERSION = 3
 HARNESS_STOP = "stopped by the harness at the end of the scenario"  # the exit text of a program the harness ended
 
@@ -164,7 +165,8 @@ class LineSeen(Record):
 
 
 class WireEvent(Record):
-    """One frame that crossed the LAN's switch (hosts mode): from which host to which, what it carried.
+    """One frame that entered the LAN's switch (hosts mode): from which host to which, what it carried,
+    and, with network faults, what the switch did with it (its `t` is when it entered the switch).
 
     `src`/`dst` name the host that has the address ("tracker" or a user's name), or keep the number
     for an address no host has. `t` is on the transcript's clock.
@@ -182,6 +184,8 @@ class WireEvent(Record):
     dport: int | None = None
     tcp_flags: str | None = None
     payload: bytes = b""
+    fate: Fate = "delivered"  # with network faults: dropped, or the extra copy the switch made (duplicated)
+    delay_ms: float | None = None  # with a delay fault: how long the switch held it
 
     @field_serializer("payload")
     def _payload_out(self, payload: bytes) -> str:
@@ -244,6 +248,8 @@ class ScenarioRecord(Record):
     replies: dict[str, list[str]] = {}  # command -> [success regex, failure regex] (the manifest's)
     prints_received: bool = True  # whether the submission prints the tweets it receives
     network: Network = Network()
+    faults: dict | None = None  # the network faults applied (the scenario's, or --faults), as the scenario key
+    seed: int | None = None  # the seed the faults were drawn from (the same seed, the same faults)
     wire: list[WireEvent] = []  # every frame on the LAN, in time order (hosts mode)
     transcript: Transcript = Field(default_factory=Transcript, exclude=True)
     frames: list[Frame] = Field(default_factory=list, exclude=True)  # the raw capture, for capture.pcap
@@ -251,11 +257,13 @@ class ScenarioRecord(Record):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     def save(self, folder: Path) -> None:
-        """record.json, trace.jsonl and (hosts mode) capture.pcap in `folder`, the scenario's
-        transcripts folder."""
+        """record.json, trace.jsonl and (hosts mode) capture.pcap, or capture.pcapng with faults, in
+        `folder`, the scenario's transcripts folder."""
         folder.mkdir(parents=True, exist_ok=True)
         self.transcript.write(folder / TRACE_FILE)
-        if self.frames:
+        if self.frames and self.faults is not None:
+            write_pcapng(self.frames, folder / FAULTS_CAPTURE_FILE, self.seed)
+        elif self.frames:
             write_pcap(self.frames, folder / CAPTURE_FILE)
         (folder / RECORD_FILE).write_text(self.model_dump_json(indent=1) + "\n", encoding="utf-8")
 
@@ -267,3 +275,8 @@ class ScenarioRecord(Record):
             raise ValueError(f"record version {record.version}, this harness reads {RECORD_VERSION}")
         record.transcript = Transcript.read(folder / TRACE_FILE)
         return record
+
+    @property
+    def capture_file(self) -> str:
+        """The name of the capture saved beside the record."""
+        return FAULTS_CAPTURE_FILE if self.faults is not None else CAPTURE_FILE

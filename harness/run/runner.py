@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ import pexpect
 
 from harness.inputs.dialect import Dialect, render_typed
 from harness.inputs.keys import SIGNAL_KEYS, key_names
-from harness.inputs.scenario import Scenario, step_args, step_kind
+from harness.inputs.scenario import Faults, Scenario, step_args, step_kind
 from harness.net.mode import NetworkChoice
 from harness.run import phases, ports, steps_commands, steps_raw, steps_tweets
 from harness.run.driver import (PENDING, TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError,
@@ -54,8 +55,22 @@ HANDLERS: dict[str, Callable[[Driver, Any, float, StepRecord], None]] = {
 }
 
 
+FAULTS_NEED_HOSTS = ("this scenario runs under network faults ({faults}), which only a virtual LAN can "
+                     "apply: grade it with --network hosts, as root; it was not run without them")
+
+
 def never_stop(record: ScenarioRecord, step: StepRecord) -> bool:
     return False
+
+
+def fault_seed(faults: Faults | None, given: int | None) -> int | None:
+    """The seed faults are drawn from: the one given for this run, else the faults' own, else a fresh
+    one (recorded, so the run can be replayed); None without faults."""
+    if faults is None:
+        return given
+    if given is not None:
+        return given
+    return faults.seed if faults.seed is not None else random.randrange(2**31)
 
 
 class ScenarioRunner:
@@ -65,7 +80,10 @@ class ScenarioRunner:
                  file: Path | str = "", step_timeout: float | None = None, limits: Limits | None = None,
                  drop_privileges: bool = True, abort: threading.Event | None = None,
                  network: NetworkChoice = LOOPBACK, should_stop: ShouldStop = never_stop,
-                 scenario_timeout: float | None = None, keep_work: bool = False) -> None:
+                 scenario_timeout: float | None = None, keep_work: bool = False, faults: Faults | None = None,
+                 seed: int | None = None) -> None:
+        """`faults`: network faults replacing the scenario's own (--faults); `seed`: the seed they are
+        drawn from, before the one the faults name (a run repeated or replayed passes its own)."""
         self.submission = submission
         self.dialect = dialect
         self.scenario = scenario
@@ -77,6 +95,8 @@ class ScenarioRunner:
         self.should_stop = should_stop
         self.timeout = scenario_timeout or scenario.timeout
         self.keep_work = keep_work  # leave the working copy for debugging (--keep-work)
+        self.faults = faults or scenario.faults
+        self.seed = fault_seed(self.faults, seed)
         self.trace = Trace()
         self.record = ScenarioRecord(scenario_id=scenario_id, file=str(file), handles={},
                                      timeout_s=self.timeout, trace_lines=dialect.manifest.trace_lines,
@@ -84,6 +104,9 @@ class ScenarioRunner:
                                      replies={command: [dialect.manifest.replies.of(command).success,
                                                         dialect.manifest.replies.of(command).failure]
                                               for command in COMMANDS})
+        self.record.seed = self.seed
+        if self.faults is not None:
+            self.record.faults = self.faults.model_dump(mode="json", exclude={"seed"}, exclude_defaults=True)
 
     def run(self) -> ScenarioRecord:
         with phases.scenario(self.record.scenario_id or self.scenario.name):
@@ -92,6 +115,9 @@ class ScenarioRunner:
     def _run(self) -> ScenarioRecord:
         started = time.monotonic()
         self.record.handles = {name: f"@{name}" for name in self.scenario.users}
+        if self.faults is not None and self.network.mode != "hosts":
+            self.record.setup_error = FAULTS_NEED_HOSTS.format(faults=self.faults.describe(self.seed))
+            return self.record
         workdir = Path(tempfile.mkdtemp(prefix=f"tweeter-run-{os.getpid()}-"))
         network: ScenarioNetwork | None = None
         sandbox: Sandbox | None = None
@@ -99,7 +125,8 @@ class ScenarioRunner:
         try:
             with phases.phase(phases.NETWORK):
                 network = ScenarioNetwork(self.network, self.dialect.manifest.network, list(self.scenario.users),
-                                          self.dialect.ports_per_user, workdir, self.abort)
+                                          self.dialect.ports_per_user, workdir, self.abort, self.faults,
+                                          self.seed or 0)
             network.describe(self.record)
             copy = workdir / "submission"
             with phases.phase(phases.COPY):
