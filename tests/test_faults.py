@@ -2,7 +2,8 @@
 decided by a seed alone, records each frame's fate, and the judge names what was lost for good.
 
 The switch-level tests send real datagrams from one host's socket to another's through the switch;
-the grading-level tests grade the reference (which retries) and a variant that sends everything once.
+the grading-level tests grade the reference (which retries) and the example that sends everything once
+(student_submissions/no_retries).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from harness.net.capture import Frame, write_pcapng
 from harness.net.lan import VirtualLan, socket_on
 from harness.net.switch import FaultySwitch
 from tests.conftest import ROOT, wait_until
-from tests.submissions.variants import build
 
 needs_root = pytest.mark.skipif(mode.hosts_unavailable() is not None,
                                 reason=f"hosts mode unavailable here: {mode.hosts_unavailable()}")
@@ -179,8 +179,7 @@ def test_the_reference_retries_through_loss_and_a_submission_without_retries_is_
     assert fates["dropped"] and fates["duplicated"] and not lost_for_good(record)
     assert (folder / "capture.pcapng").exists() and not (folder / "capture.pcap").exists()
 
-    variant = build("no_retries", tmp_path)
-    graded = grade(variant, extra=("--specs", str(spec(tmp_path)), "--network", "hosts",
+    graded = grade(ROOT / "student_submissions" / "no_retries", extra=("--specs", str(spec(tmp_path)), "--network", "hosts",
                                    "--faults", "loss=0.2,seed=7"))
     scenario = graded.scenario("no_retries", "plain")
     record = json.loads((graded.out / "no_retries" / "transcripts" / "plain" / "record.json").read_text())

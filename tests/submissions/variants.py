@@ -407,29 +407,8 @@ BINDS_HOSTNAME = Variant(
      ))
 
 
-# --- no_retries ---------------------------------------------------------------------------------------
-NO_RETRIES = Variant(
-    "no_retries", "Every datagram sent once, never again",
-    "A correct submission on a network that loses nothing: each request to the tracker, each ring "
-    "setup and teardown, each notice from the tracker and each tweet is sent once. It waits for the "
-    "reply (2 s from the tracker, 1 s from a peer) but never sends the request again, and a tweet that "
-    "does not come back is not sent round again. UDP may lose datagrams; this submission then fails.",
-    "100/100 without faults. Under network faults (`faults: {loss: ...}` in hosts mode) the scenarios "
-    "whose datagrams are dropped fail, and the explanation names the datagram that was dropped and "
-    "never sent again.",
-    (("user.py", "TRACKER_TIMEOUT, TRACKER_TRIES = 0.25, 5  # 0.25 + 0.5 + 1 + 2 + 4 s, then \"no answer from tracker\"\n",
-      "TRACKER_TIMEOUT, TRACKER_TRIES = 2.0, 1  # VARIANT: sent once\n"),
-     ("user.py", "RING_TIMEOUT, RING_TRIES = 0.2, 4  # setup, teardown: 0.2 + 0.4 + 0.8 + 1.6 s, then the peer is gone\n",
-      "RING_TIMEOUT, RING_TRIES = 1.0, 1  # VARIANT: sent once\n"),
-     ("user.py", "ROUND_TIMEOUT = 0.5  # seconds before a tweet not yet back is sent round again (the pause doubles each time)\n",
-      "ROUND_TIMEOUT = 3600.0  # VARIANT: a tweet is never sent round again\n"),
-     ("tracker.py", "RETRY_TIMEOUT, RETRY_TRIES = 0.2, 4  # ring_changed notices: 0.2 + 0.4 + 0.8 + 1.6 s\n",
-      "RETRY_TIMEOUT, RETRY_TRIES = 1.0, 1  # VARIANT: sent once\n"),
-     ))
-
-
 VARIANTS: dict[str, Variant] = {v.name: v for v in (STAR_RING_LABELS, TRACKER_RELAYS, HARDCODED_TRACKER,
-                                                     TCP_TRANSPORT, BINDS_HOSTNAME, NO_RETRIES)}
+                                                     TCP_TRANSPORT, BINDS_HOSTNAME)}
 
 
 def files(variant: Variant, builder: str = "tests/submissions/variants.py") -> dict[str, str]:
