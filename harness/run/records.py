@@ -245,6 +245,7 @@ class ScenarioRecord(Record):
     prints_received: bool = True  # whether the submission prints the tweets it receives
     network: Network = Network()
     wire: list[WireEvent] = []  # every frame on the LAN, in time order (hosts mode)
+    seed: int | None = None  # the seed this run was given (network faults draw from it; --replay repeats it)
     transcript: Transcript = Field(default_factory=Transcript, exclude=True)
     frames: list[Frame] = Field(default_factory=list, exclude=True)  # the raw capture, for capture.pcap
 

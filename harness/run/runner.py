@@ -65,7 +65,7 @@ class ScenarioRunner:
                  file: Path | str = "", step_timeout: float | None = None, limits: Limits | None = None,
                  drop_privileges: bool = True, abort: threading.Event | None = None,
                  network: NetworkChoice = LOOPBACK, should_stop: ShouldStop = never_stop,
-                 scenario_timeout: float | None = None, keep_work: bool = False) -> None:
+                 scenario_timeout: float | None = None, keep_work: bool = False, seed: int | None = None) -> None:
         self.submission = submission
         self.dialect = dialect
         self.scenario = scenario
@@ -77,13 +77,14 @@ class ScenarioRunner:
         self.should_stop = should_stop
         self.timeout = scenario_timeout or scenario.timeout
         self.keep_work = keep_work  # leave the working copy for debugging (--keep-work)
+        self.seed = seed  # what this run's chance draws from, recorded so that --replay can repeat it
         self.trace = Trace()
         self.record = ScenarioRecord(scenario_id=scenario_id, file=str(file), handles={},
                                      timeout_s=self.timeout, trace_lines=dialect.manifest.trace_lines,
                                      prompt=dialect.manifest.prompt, prints_received=dialect.reads_received,
                                      replies={command: [dialect.manifest.replies.of(command).success,
                                                         dialect.manifest.replies.of(command).failure]
-                                              for command in COMMANDS})
+                                              for command in COMMANDS}, seed=seed)
 
     def run(self) -> ScenarioRecord:
         with phases.scenario(self.record.scenario_id or self.scenario.name):
