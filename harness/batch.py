@@ -4,12 +4,18 @@ Builds and scenarios of all submissions share one pool, so a class grades as fas
 allow. A submission with a `build:` command is built first (once); its scenarios then copy the built
 folder, or are all `error` with the compiler's last lines. Every scenario runs: what happened to the
 scenarios it builds on (`depends_on`) is only named in its explanation, never a reason to skip it.
+
+With `repeat` above 1 every (submission, scenario) is that many pool items, its runs, each with a seed
+of its own and judged on its own; the scenario's result is their aggregate (grading.aggregate). A run
+is blocked only by its own preparing steps, so `depends_on` asks nothing of runs: the aggregated
+results are linked to the scenarios they build on as a single run's are.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import random
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -38,6 +44,8 @@ SIGNAL_POLL_S = 0.25
 Progress = Callable[[Submission, ScenarioResult], None]
 Finished = Callable[[SubmissionGrade], None]
 BUILD = "\0build"  # the task that builds a submission, beside its scenario ids
+Task = tuple[Submission, str, int]  # a submission, BUILD or a scenario id, and the run's number (from 1)
+SEED_RANGE = 1_000_000  # a drawn seed base is below this: short enough to read out and type again
 
 
 @dataclass
@@ -52,6 +60,22 @@ class GradeOptions:
     max_build_timeout: float = 600.0
     keep_work: bool = False  # leave every scenario's working copy behind, for debugging
     faults: Faults | None = None  # --faults: network faults for every scenario, replacing their own
+    repeat: int = 1  # runs of every (submission, scenario), each judged on its own
+    replay: int | None = None  # the seed every run gets (--replay), to repeat a recorded run
+    flaky: str = "majority"  # how a scenario whose runs disagree is scored (grading.FLAKY_RULES)
+    seed_base: int = field(default_factory=lambda: random.randrange(SEED_RANGE))  # drawn once per grading run
+
+    @property
+    def repeated(self) -> bool:
+        """Whether runs are recorded one by one (their seeds and verdicts): repeated, or replayed."""
+        return self.repeat > 1 or self.replay is not None
+
+    def repeat_json(self) -> dict | None:
+        """How the scenarios were repeated, for report.json (None for a single run, as before)."""
+        if not self.repeated:
+            return None
+        return {"runs": self.repeat, "scoring": self.flaky,
+                **({"replay": self.replay} if self.replay is not None else {"seed_base": self.seed_base})}
 
 
 @dataclass
@@ -149,19 +173,25 @@ def build_problem(result: BuildResult) -> str | None:
 def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions,
               progress: Progress | None = None, stop: threading.Event | None = None,
               finished: Finished | None = None) -> list[SubmissionGrade]:
-    """Grade every submission against every scenario; returns one grade per submission, in order.
-    `progress` hears of each scenario as it ends, `finished` of each submission once all of its have."""
+    """Grade every submission against every scenario, each `options.repeat` times; returns one grade
+    per submission, in order. `progress` hears of each run as it ends, `finished` of each submission
+    once all of its scenarios are done."""
     prepared = {s.name: prepare(s, options) for s in submissions}
+    runs: dict[tuple[str, str], dict[int, ScenarioResult]] = {}
     results: dict[tuple[str, str], ScenarioResult] = {}
-    pending = [(s, BUILD) for s in submissions if prepared[s.name].needs_build]
-    pending += [(s, sid) for s in submissions for sid in suite]
-    running: dict[Future, tuple[Submission, str]] = {}
+    pending = [(s, BUILD, 0) for s in submissions if prepared[s.name].needs_build]
+    pending += [(s, sid, run) for s in submissions for sid in suite for run in range(1, options.repeat + 1)]
+    running: dict[Future, Task] = {}
     stop = stop or threading.Event()
 
-    def finish(submission: Submission, result: ScenarioResult) -> None:
-        results[(submission.name, result.id)] = result
+    def finish(submission: Submission, scenario_id: str, run: int, result: ScenarioResult) -> None:
+        result.seed = run_seed(suite[scenario_id][1], options, run)
+        done = runs.setdefault((submission.name, scenario_id), {})
+        done[run] = result
         if progress:
             progress(submission, result)
+        if len(done) == options.repeat:
+            results[(submission.name, scenario_id)] = _scenario_result([done[k] for k in sorted(done)], options)
         if finished and all((submission.name, sid) in results for sid in suite):
             finished(_grade(prepared[submission.name], suite, results, options))
 
@@ -169,16 +199,16 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
         with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
             while pending or running:
                 for item in list(pending):
-                    submission, task = item
+                    submission, task, run = item
                     ready = True if task == BUILD else _ready(prepared[submission.name], task, suite, stop)
                     if ready is None:
                         continue
                     pending.remove(item)
                     if isinstance(ready, ScenarioResult):
-                        finish(submission, ready)
+                        finish(submission, task, run, ready)
                     elif len(running) < max(1, options.jobs):
                         work = (build, prepared[submission.name], options, stop) if task == BUILD else \
-                            (_run_one, prepared[submission.name], task, suite, options, stop)
+                            (_run_one, prepared[submission.name], task, suite, options, stop, run)
                         running[pool.submit(*work)] = item
                     else:
                         pending.insert(0, item)
@@ -187,13 +217,13 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
                     continue
                 done, _ = wait(list(running), timeout=SIGNAL_POLL_S, return_when=FIRST_COMPLETED)
                 for future in done:
-                    submission, task = running.pop(future)
+                    submission, task, run = running.pop(future)
                     if task == BUILD:
                         built = prepared[submission.name]
                         built.build = future.result()
                         built.problem = build_problem(built.build)
                     else:
-                        finish(submission, future.result())
+                        finish(submission, task, run, future.result())
         grades = [_grade(prepared[s.name], suite, results, options) for s in submissions]
     finally:
         for item in prepared.values():
@@ -205,6 +235,22 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
             ran = any(s.status != "not graded" for s in grade.scenarios)
             grade.status = "interrupted" if ran else "not graded"
     return grades
+
+
+def run_seed(scenario: Scenario, options: GradeOptions, run: int) -> int:
+    """The seed run `run` (from 1) of a scenario gets: --replay's for every run; otherwise counting up
+    from the seed of the faults it runs under (--faults', else its own) when they name one, else from
+    the grading run's base."""
+    if options.replay is not None:
+        return options.replay
+    faults = options.faults or scenario.faults
+    own = faults.seed if faults is not None else None
+    return (options.seed_base if own is None else own) + run - 1
+
+
+def _scenario_result(runs: list[ScenarioResult], options: GradeOptions) -> ScenarioResult:
+    """A single run is the scenario's result as it is; repeated or replayed runs are aggregated."""
+    return grading.aggregate(runs, options.flaky) if options.repeated else runs[0]
 
 
 def _ready(prepared: Prepared, scenario_id: str, suite: Suite, stop: threading.Event) -> ScenarioResult | bool | None:
@@ -219,10 +265,11 @@ def _ready(prepared: Prepared, scenario_id: str, suite: Suite, stop: threading.E
 
 
 def _run_one(prepared: Prepared, scenario_id: str, suite: Suite, options: GradeOptions,
-             stop: threading.Event) -> ScenarioResult:
+             stop: threading.Event, run: int) -> ScenarioResult:
     file, scenario = suite[scenario_id]
     assert prepared.dialect is not None
-    return run_scenario(prepared.folder, prepared.dialect, scenario_id, file, scenario, options, stop)
+    return run_scenario(prepared.folder, prepared.dialect, scenario_id, file, scenario, options, stop,
+                        seed=run_seed(scenario, options, run))
 
 
 def granted_timeouts(dialect: Dialect, options: GradeOptions) -> dict[str, float | None]:
@@ -236,8 +283,9 @@ def granted_timeouts(dialect: Dialect, options: GradeOptions) -> dict[str, float
 
 def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, scenario: Scenario,
                  options: GradeOptions, stop: threading.Event, seed: int | None = None) -> ScenarioResult:
-    """One scenario against one submission, run then judged; never raises (the pytest plugin uses it too).
-    `seed`: the seed of this run's network faults (else the faults' own, else a fresh one; recorded)."""
+    """One run of one scenario against one submission, run then judged; never raises (the pytest
+    plugin uses it too). `seed`: the seed of this run's network faults (else the faults' own, else a
+    fresh one); recorded, so that the run can be replayed."""
     limits = Limits().merged(dialect.manifest.limits.model_dump()).merged(options.limits)
     timeouts = granted_timeouts(dialect, options)
     try:
@@ -248,7 +296,9 @@ def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, sce
                                 faults=options.faults, seed=seed).run()
         return grading.judge_record(scenario_id, file, scenario, record)
     except Exception as exc:  # a harness bug must not lose the other results
-        return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
+        failed = grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
+        failed.seed = seed
+        return failed
 
 
 def _grade(prepared: Prepared, suite: Suite, results: dict, options: GradeOptions) -> SubmissionGrade:
@@ -257,7 +307,8 @@ def _grade(prepared: Prepared, suite: Suite, results: dict, options: GradeOption
     grading.link_failures(scenarios, {sid: list(scenario.depends_on) for sid, (_, scenario) in suite.items()})
     graded = SubmissionGrade(submission.name, str(submission.path), scenarios,
                              network={"mode": options.network.mode, "reason": options.network.reason},
-                             origin=str(submission.origin) if submission.origin else None)
+                             origin=str(submission.origin) if submission.origin else None,
+                             repeat=options.repeat_json())
     if prepared.dialect is None:
         graded.error = prepared.problem
         graded.status = "not a submission" if submission.problem else "error"

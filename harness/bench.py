@@ -16,8 +16,14 @@ judging and scheduling), so the gap to the floor is explained. With --rejudge it
 example class (student_submissions/) and rejudges its results from the saved records, printing both
 times. With --faults-cost it only measures what a LAN with network faults costs per frame: the
 switch in user space (net/switch.py, with no fault to apply) against the kernel's bridge, one way in a
-ping-pong between two hosts and per frame in a flood. Prints figures; it is not a pass/fail test.
-Usage: python -m harness.bench [--jobs 2] [--rounds 3] [--rejudge] [--faults-cost]
+ping-pong between two hosts and per frame in a flood. With --stability it measures only determinism
+instead: the reference and every example submission graded --runs times (--repeat) with the public
+suite while --load busy processes keep the cores loaded, and a table per submission of the scenarios
+whose verdicts differed between runs, with their pass rates (the target is none). Prints figures; it
+is not a pass/fail test.
+Usage: python -m harness.bench [--jobs 2] [--rounds 3] [--rejudge]
+       python -m harness.bench --faults-cost [--rounds 3]
+       python -m harness.bench --stability [--runs 20] [--load 2] [--jobs 2] [-k PATTERN]
 """
 
 from __future__ import annotations
@@ -37,14 +43,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.batch import GradeOptions, grade_all
+from harness.batch import GradeOptions, grade_all, select_scenarios
 from harness.cli import default_specs
 from harness.inputs.scenario import Faults, Scenario, load_suite, step_args, step_kind
 from harness.inputs.submissions import discover
+from harness.judge.grading import SubmissionGrade
 from harness.net.capture import SO_RCVBUFFORCE, Capture
 from harness.net.lan import VirtualLan, socket_on
-from harness.net.mode import choose, hosts_unavailable
+from harness.net.mode import MODES, choose, hosts_unavailable
 from harness.net.switch import FaultySwitch
+from harness.option_values import positive_int
 from harness.rejudge import rejudge
 from harness.reports import files
 from harness.run import phases
@@ -52,6 +60,7 @@ from harness.run.sandbox import Limits, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOOR_PROGRAM = "import sys; print('ready', flush=True); sys.stdin.read()"
+BUSY_PROGRAM = "while True: pass"
 IN_RUNNER = "other, inside the runner"
 OUTSIDE = "outside scenario runs (loading, judging, scheduling)"
 
@@ -264,6 +273,50 @@ def faults_cost(rounds: int) -> None:
           f"{switch_flood:.1f} µs per frame ({switch_flood / bridge_flood:.1f} x)")
 
 
+class CpuLoad:
+    """`count` processes that keep a core each busy while grading runs (the load CI machines see)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "CpuLoad":
+        self.procs = [subprocess.Popen([sys.executable, "-c", BUSY_PROGRAM]) for _ in range(self.count)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _kill_all(self.procs)
+
+
+def stability(runs: int, jobs: int, load: int, patterns: list[str], network: str) -> list[SubmissionGrade]:
+    """The reference and every example submission, each scenario of the public suite run `runs`
+    times under `load` busy processes."""
+    suite = load_suite([default_specs()])
+    if patterns:
+        suite = select_scenarios(suite, patterns)
+    submissions = discover([ROOT / "reference", ROOT / "student_submissions"])
+    with CpuLoad(load):
+        return grade_all(submissions, suite, GradeOptions(jobs=jobs, repeat=runs, network=choose(network)))
+
+
+def stability_lines(grades: list[SubmissionGrade], runs: int, load: int) -> list[str]:
+    """Per submission: how many scenarios gave differing verdicts, and those scenarios' pass rates."""
+    width = max(len("submission"), *(len(g.submission) for g in grades))
+    lines = [f"{runs} runs of every scenario under {load} busy processes "
+             f"(network: {(grades[0].network or {}).get('mode', '?') if grades else '?'})",
+             f"{'submission':<{width}}  {'scenarios':>9}  {'runs passed':>11}  {'differing':>9}  where (runs passed)"]
+    for grade in grades:
+        differing = [s for s in grade.scenarios if s.flaky]
+        done = [run for s in grade.scenarios for run in s.completed_runs]
+        passed = f"{sum(run.status == 'passed' for run in done)}/{len(done)}"
+        where = ", ".join(f"{s.id} ({s.pass_rate})" for s in differing) or (grade.error or "").split("\n")[0]
+        lines.append(f"{grade.submission:<{width}}  {len(grade.scenarios):>9}  {passed:>11}  {len(differing):>9}  "
+                     f"{where}".rstrip())
+    total = sum(1 for g in grades for s in g.scenarios if s.flaky)
+    lines.append(f"scenarios with differing verdicts, all submissions: {total} (target 0)")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
@@ -273,7 +326,18 @@ def main() -> int:
                         "python3 is)")
     parser.add_argument("--faults-cost", action="store_true",
                         help="only measure the per-frame cost of the switch that applies network faults")
+    parser.add_argument("--stability", action="store_true",
+                        help="only the stability figure: differing verdicts over repeated runs under CPU load")
+    parser.add_argument("--runs", type=positive_int, default=20, help="runs of every scenario (--stability)")
+    parser.add_argument("--load", type=int, default=2, help="busy processes beside grading (--stability)")
+    parser.add_argument("-k", dest="patterns", action="append", default=[], metavar="PATTERN",
+                        help="only the scenarios whose id matches (--stability; default: every one)")
+    parser.add_argument("--network", choices=MODES, default="auto", help="network to grade on (--stability)")
     args = parser.parse_args()
+    if args.stability:
+        print("\n".join(stability_lines(stability(args.runs, args.jobs, args.load, args.patterns, args.network),
+                                         args.runs, args.load)))
+        return 0
     if args.faults_cost:
         if hosts_unavailable() is not None:
             print(f"faults cost not measured: {hosts_unavailable()}")

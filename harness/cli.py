@@ -28,9 +28,9 @@ from harness.inputs.schema import dumps, manifest_schema, scenario_schema
 from harness.inputs.submissions import Submission, discover, loose_files
 from harness.inputs.template import template
 from harness.inputs.validate import validate_paths
-from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.judge.grading import FLAKY_RULES, ScenarioResult, SubmissionGrade
 from harness.net import mode as network_mode
-from harness.option_values import FAULTS_SYNTAX, faults, positive_int, positive_seconds
+from harness.option_values import FAULTS_SYNTAX, faults, positive_int, positive_seconds, seed_value
 from harness.reports import files as report
 from harness.rejudge import rejudge
 from harness.reports import terminal
@@ -100,6 +100,15 @@ def _add_grading_options(command: argparse.ArgumentParser, out_help: str, out_de
     for name, default in (("step", 60.0), ("scenario", 600.0), ("build", 600.0)):
         command.add_argument(f"--max-{name}-timeout", type=positive_seconds, default=default, metavar="SECONDS",
                              help=f"the most a manifest's `timeouts: {{{name}}}` may ask for")
+    command.add_argument("--repeat", type=positive_int, default=1, metavar="N",
+                         help="run every (submission, scenario) N times, each run judged on its own with a seed "
+                              "of its own; a scenario whose runs disagree is marked flaky (default: 1)")
+    command.add_argument("--replay", type=seed_value, default=None, metavar="SEED",
+                         help="give every run this seed, from a report's runs, to run it again "
+                              "(default: seeds counted up from a base drawn for the grading run)")
+    command.add_argument("--flaky", choices=FLAKY_RULES, default=FLAKY_RULES[0],
+                         help="points of a flaky scenario: majority, the most common verdict's (ties: the "
+                              "lower points); min, the lowest (default: majority)")
     command.add_argument("--quiet", action="store_true", help="no progress display (default: progress shown)")
     command.add_argument("--verbose", action="store_true",
                          help="also print each failure's explanation as soon as it happens (default: off)")
@@ -151,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     rejudge.add_argument("out", type=Path, metavar="OUT_DIR", help="the --out folder of a `grade` run")
     rejudge.add_argument("--specs", action="append", type=Path, metavar="PATH",
                          help="scenario file or folder (repeatable; default: the files the run was graded with)")
+    rejudge.add_argument("--flaky", choices=FLAKY_RULES, default=None,
+                         help="score flaky scenarios by this rule instead (default: the rule they were graded with)")
     template = command("manifest-template", "write a commented tweeter.yaml for a submission, "
                        "guessed from its files (every guess marked)")
     template.add_argument("path", type=Path, metavar="SUBMISSION", help="the submission folder")
@@ -224,9 +235,13 @@ def _grade_found(args: argparse.Namespace, suite: Suite, submissions: list[Submi
     options = GradeOptions(jobs=args.jobs, step_timeout=args.step_timeout, separate_user=not args.same_user,
                            max_step_timeout=args.max_step_timeout, max_scenario_timeout=args.max_scenario_timeout,
                            max_build_timeout=args.max_build_timeout, keep_work=args.keep_work,
-                           network=network, faults=args.faults,
+                           network=network, faults=args.faults, repeat=args.repeat, replay=args.replay,
+                           flaky=args.flaky,
                            limits={name: getattr(args, f"limit_{name}") for name in LIMIT_OPTIONS})
-    progress = Progress(len(submissions), len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose)
+    if options.repeated:
+        print(f"tweeter-harness: {_seeds_line(options)}", file=sys.stderr)
+    progress = Progress(len(submissions), len(suite), args.out, verbosity=0 if args.quiet else 1 + args.verbose,
+                        repeat=options.repeat if options.repeated else None)
     stop = threading.Event()
     try:
         with stop_on_signals(stop):
@@ -239,6 +254,15 @@ def _grade_found(args: argparse.Namespace, suite: Suite, submissions: list[Submi
         print(f"tweeter-harness: interrupted; results graded so far are in {args.out}/ (marked incomplete)",
               file=sys.stderr)
     return grades
+
+
+def _seeds_line(options: GradeOptions) -> str:
+    """Which seeds the runs get, said once, so that any run can be replayed."""
+    runs = f"{options.repeat} run(s) of every scenario"
+    if options.replay is not None:
+        return f"{runs}, every one with seed {options.replay} (--replay)"
+    return (f"{runs}, run k with seed {options.seed_base} + k - 1 (a scenario's own faults.seed replaces "
+            f"{options.seed_base}); replay one with --replay SEED; flaky scenarios scored by {options.flaky}")
 
 
 @contextlib.contextmanager
@@ -260,10 +284,12 @@ class Progress:
     """Shows progress, and writes each submission's report as soon as its last scenario is done
     (a long class run leaves finished reports behind even if it is stopped)."""
 
-    def __init__(self, submissions: int, scenarios: int, out: Path, verbosity: int) -> None:
+    def __init__(self, submissions: int, scenarios: int, out: Path, verbosity: int, repeat: int | None = None) -> None:
         self.out = out
         self.verbosity = verbosity
-        self.display = terminal.BatchProgress(submissions * scenarios, submissions) if verbosity > 0 else None
+        self.repeat = repeat  # runs per scenario, when each run is recorded with its seed
+        self.display = terminal.BatchProgress(submissions * scenarios * (repeat or 1), submissions,
+                                              unit="runs" if repeat else "scenarios") if verbosity > 0 else None
         self.lock = threading.Lock()
 
     def scenario_done(self, submission: Submission, result: ScenarioResult) -> None:
@@ -271,7 +297,8 @@ class Progress:
             if self.display:
                 self.display.scenario_done(result)
                 if self.verbosity > 1 and result.status != "passed":
-                    self.display.note(f"\n=== {submission.name} / {result.id} [{result.status}] ===\n"
+                    seed = f", seed {result.seed}" if self.repeat else ""
+                    self.display.note(f"\n=== {submission.name} / {result.id} [{result.status}{seed}] ===\n"
                                       f"{result.message}\n")
 
     def submission_done(self, grade: SubmissionGrade) -> None:
@@ -314,7 +341,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_rejudge(args: argparse.Namespace) -> int:
-    grades = rejudge(args.out, args.specs)
+    grades = rejudge(args.out, args.specs, args.flaky)
     terminal.print_summary(grades)
     print(f"\nReports rewritten in {args.out}/")
     return _exit_status(grades)

@@ -84,3 +84,14 @@ def _number(text: str) -> object:
         except ValueError:
             pass
     return text
+
+
+def seed_value(text: str) -> int:
+    """A seed to replay: a whole number from 0, as the reports print it."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (a seed from a report)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: seeds are whole numbers from 0")
+    return value

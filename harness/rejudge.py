@@ -8,7 +8,9 @@ scenario's points or a check re-grades a class in seconds.
 
 What a record cannot give is said, never guessed: a scenario that did not run when graded (the
 submission could not be started or built) cannot be judged now, and a scenario whose steps changed
-since cannot be matched to its record.
+since cannot be matched to its record. A repeated scenario is judged run by run from each run's
+record (transcripts/<scenario>/run-<k>/) and aggregated again, with the scoring rule it was graded
+with or the one asked for now (`--flaky`).
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ def graded_folders(out: Path) -> list[Path]:
     return folders
 
 
-def rejudge(out: Path, specs: list[Path] | None = None) -> list[SubmissionGrade]:
-    """Judge every graded submission in `out` again and rewrite its reports; returns the grades."""
+def rejudge(out: Path, specs: list[Path] | None = None, flaky: str | None = None) -> list[SubmissionGrade]:
+    """Judge every graded submission in `out` again and rewrite its reports; returns the grades.
+    `flaky` scores scenarios whose runs disagree by another rule than the one they were graded with."""
     reports = [(folder, _read_report(folder)) for folder in graded_folders(out)]
     suite = load_suite(specs) if specs else _recorded_suite(reports)
-    grades = [_rejudge_one(folder, report, suite) for folder, report in reports]
+    grades = [_rejudge_one(folder, report, suite, flaky) for folder, report in reports]
     files.write_batch(grades, out, transcripts=False)
     return grades
 
@@ -67,7 +70,7 @@ def _recorded_suite(reports: list[tuple[Path, dict]]) -> Suite:
     return load_suite(paths)
 
 
-def _rejudge_one(folder: Path, report: dict, suite: Suite) -> SubmissionGrade:
+def _rejudge_one(folder: Path, report: dict, suite: Suite, flaky: str | None) -> SubmissionGrade:
     results: dict[str, ScenarioResult] = {}
     trace_lines: str | None = grading.SubmissionGrade.trace_lines
     for entry in report["scenarios"]:
@@ -75,24 +78,48 @@ def _rejudge_one(folder: Path, report: dict, suite: Suite) -> SubmissionGrade:
         if scenario_id not in suite:
             raise InputFileError(str(folder), [f"{folder}: scenario {scenario_id!r} was graded, but it is not "
                                                "in the scenarios given; pass the same --specs as when grading"])
-        file, scenario = suite[scenario_id]
-        record = _record(folder, scenario_id)
-        if record is None:
-            results[scenario_id] = _kept(entry, file, scenario)
-            continue
-        trace_lines = record.trace_lines
-        changed = _changed_steps(scenario, record)
-        results[scenario_id] = (grading.errored(scenario_id, file, scenario, changed) if changed
-                                else grading.judge_record(scenario_id, file, scenario, record))
+        place = folder / "transcripts" / files.safe_name(scenario_id)
+        recorded_runs = entry.get("runs")
+        if isinstance(recorded_runs, list) and recorded_runs:
+            runs = [_judged(place / files.run_folder(number), run if isinstance(run, dict) else {}, scenario_id,
+                            suite) for number, run in enumerate(recorded_runs, start=1)]
+            results[scenario_id] = grading.aggregate(runs, flaky or _rule(entry))
+        else:
+            results[scenario_id] = _judged(place, entry, scenario_id, suite)
+        trace_lines = next((r.record.trace_lines for r in [results[scenario_id], *results[scenario_id].runs]
+                            if r.record is not None), trace_lines)
     ordered = list(results.values())
     grading.link_failures(ordered, {sid: list(scenario.depends_on) for sid, (_, scenario) in suite.items()})
+    repeat = report.get("repeat") if isinstance(report.get("repeat"), dict) else None
     return SubmissionGrade(str(report.get("submission", folder.name)), str(report.get("path", "")), ordered,
                            error=report.get("error"), incomplete=bool(report.get("incomplete")),
-                           trace_lines=trace_lines, network=report.get("network"))
+                           trace_lines=trace_lines, network=report.get("network"),
+                           repeat={**repeat, "scoring": flaky} if repeat and flaky else repeat)
 
 
-def _record(folder: Path, scenario_id: str) -> ScenarioRecord | None:
-    place = folder / "transcripts" / files.safe_name(scenario_id)
+def _judged(place: Path, entry: dict, scenario_id: str, suite: Suite) -> ScenarioResult:
+    """One run judged again from its record in `place`, or kept as `entry` wrote it when it has none."""
+    file, scenario = suite[scenario_id]
+    record = _record(place)
+    if record is None:
+        kept = _kept(entry, scenario_id, file, scenario)
+        kept.seed = entry.get("seed") if isinstance(entry.get("seed"), int) else None
+        return kept
+    changed = _changed_steps(scenario, record)
+    if changed:
+        failed = grading.errored(scenario_id, file, scenario, changed)
+        failed.seed = record.seed
+        return failed
+    return grading.judge_record(scenario_id, file, scenario, record)
+
+
+def _rule(entry: dict) -> str:
+    """The scoring rule a repeated scenario was graded with (the default if the report names none)."""
+    rule = entry.get("scoring")
+    return rule if rule in grading.FLAKY_RULES else grading.FLAKY_RULES[0]
+
+
+def _record(place: Path) -> ScenarioRecord | None:
     if not (place / "record.json").is_file():
         return None
     try:
@@ -111,11 +138,12 @@ def _changed_steps(scenario: Scenario, record: ScenarioRecord) -> str | None:
     return None
 
 
-def _kept(entry: dict, file: Path, scenario: Scenario) -> ScenarioResult:
-    """A scenario that did not run (no record): its result stands as it was written."""
+def _kept(entry: dict, scenario_id: str, file: Path, scenario: Scenario) -> ScenarioResult:
+    """A scenario (or run) that did not run (no record): its result stands as it was written."""
     checks = [CheckResult(str(c.get("name", "")), c.get("status", "failed"), str(c.get("message", "")), c.get("step"))
               for c in entry.get("checks") or [] if isinstance(c, dict)]
-    kept = grading.errored(str(entry.get("id")), file, scenario, str(entry.get("message", "")))
+    kept = grading.errored(scenario_id, file, scenario,
+                           str(entry.get("message", entry.get("cause", ""))))
     kept.status = str(entry.get("status", "error"))
     kept.checks = checks
     kept.duration_s = float(entry.get("duration_s") or 0.0)

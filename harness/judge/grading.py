@@ -10,6 +10,8 @@ Everything here is derived from the scenario and its record, so grading again fr
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from harness.judge.steps import StepJudge
 from harness.run.records import ScenarioRecord, Transcript
 
 INTERRUPTED = "interrupted: grading was stopped while this scenario ran"
+FLAKY_RULES = ("majority", "min")  # how the points of a scenario whose runs disagree are chosen
+Verdict = tuple[str, float]  # (status, points) of one run
 
 
 @dataclass
@@ -45,6 +49,9 @@ class ScenarioResult:
     record: ScenarioRecord | None = None  # what the run saw, saved beside the reports for rejudge
     summary: str = ""  # the cause in one line (empty when passed)
     linked: list[str] = field(default_factory=list)  # scenarios it builds on that lost points too
+    seed: int | None = None  # the seed its run was given (recorded for repeated or replayed runs)
+    runs: list["ScenarioResult"] = field(default_factory=list)  # each run judged alone (--repeat, --replay)
+    scoring: str = ""  # the rule that chose the points when runs disagree (majority | min)
 
     def __post_init__(self) -> None:
         if not self.summary and self.message:
@@ -52,8 +59,25 @@ class ScenarioResult:
 
     @property
     def cut_short(self) -> bool:
-        """Grading was stopped before or while this scenario ran: its score says nothing."""
-        return self.status == "not graded" or (self.record is not None and self.record.aborted)
+        """Grading was stopped before or while this scenario (or one of its runs) ran: its score says nothing."""
+        return self.status == "not graded" or (self.record is not None and self.record.aborted) \
+            or any(run.cut_short for run in self.runs)
+
+    @property
+    def completed_runs(self) -> list["ScenarioResult"]:
+        """The runs that went to their end (a run grading was stopped in has no verdict to compare)."""
+        return [run for run in self.runs if not run.cut_short]
+
+    @property
+    def pass_rate(self) -> str:
+        """How many of its completed runs passed, e.g. "3/5"; empty when it ran once."""
+        done = self.completed_runs
+        return f"{sum(run.status == 'passed' for run in done)}/{len(done)}" if self.runs else ""
+
+    @property
+    def flaky(self) -> bool:
+        """Its runs disagree: their statuses or points differ."""
+        return len({_verdict(run) for run in self.completed_runs}) > 1
 
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "file": self.file, "score": round(self.score, 4),
@@ -63,7 +87,17 @@ class ScenarioResult:
                 "visibility": self.visibility, "tags": self.tags, "description": self.description,
                 **({"linked": self.linked} if self.linked else {}),
                 **({"faults": self.record.faults, "seed": self.record.seed}
-                   if self.record is not None and self.record.faults is not None else {})}
+                   if self.record is not None and self.record.faults is not None else {}),
+                **self.runs_json()}
+
+    def runs_json(self) -> dict:
+        """Its runs' verdicts and seeds, the pass rate and the scoring rule (nothing when it ran once)."""
+        if not self.runs:
+            return {}
+        return {"pass_rate": self.pass_rate, "flaky": self.flaky, "scoring": self.scoring,
+                "runs": [{"run": number, "seed": run.seed, "status": run.status, "points": round(run.score, 4),
+                          "cause": run.summary, "duration_s": round(run.duration_s, 3)}
+                         for number, run in enumerate(self.runs, start=1)]}
 
 
 @dataclass
@@ -80,6 +114,7 @@ class SubmissionGrade:
     build_log: Transcript | None = None  # what the build printed
     status: str = "graded"  # graded | not a submission | build failed | error | interrupted | not graded
     origin: str | None = None  # the class folder's entry it came from (an archive, a parent folder)
+    repeat: dict | None = None  # {runs, scoring, seed_base, replay} when every scenario ran more than once
 
     @property
     def score(self) -> float:
@@ -111,6 +146,8 @@ class SubmissionGrade:
             data["error"] = self.error
         if self.incomplete:
             data["incomplete"] = True
+        if self.repeat:
+            data["repeat"] = dict(self.repeat)
         return data
 
 
@@ -134,7 +171,49 @@ def judge_record(scenario_id: str, file: Path | str, scenario: Scenario, record:
                           duration_s=record.duration_s, message=message, checks=checks,
                           trace=record.transcript, protections=record.protections, tweets=judge.tweets,
                           steps=[{"number": s.number, "description": s.description, "failed": s.lost}
-                                 for s in steps], record=record, summary=summary)
+                                 for s in steps], record=record, summary=summary, seed=record.seed)
+
+
+def aggregate(runs: list[ScenarioResult], rule: str) -> ScenarioResult:
+    """One scenario's result from its runs, each judged on its own. Runs that agree give their
+    verdict; runs that disagree make it flaky, scored by `rule`: `majority` (the most common verdict,
+    ties to the lower points) or `min` (the lowest points). The explanation, checks and transcripts
+    shown are those of the first run that did not pass, so that what went wrong can be seen."""
+    done = [run for run in runs if not run.cut_short] or runs
+    chosen = chosen_verdict([_verdict(run) for run in done], rule)
+    scored = next(run for run in done if _verdict(run) == chosen)
+    flaky = len({_verdict(run) for run in done}) > 1
+    shown = next((run for run in done if run.status != "passed"), scored) if flaky else scored
+    result = dataclasses.replace(shown, status=scored.status, score=scored.score, seed=None, runs=list(runs),
+                                 scoring=rule, duration_s=sum(run.duration_s for run in runs))
+    if flaky:
+        result.summary, result.message = _flaky_explanation(result, shown)
+    return result
+
+
+def _verdict(run: ScenarioResult) -> Verdict:
+    return run.status, round(run.score, 6)
+
+
+def chosen_verdict(verdicts: list[Verdict], rule: str) -> Verdict:
+    """The verdict `rule` picks; among equals, the one seen first."""
+    first = {verdict: index for index, verdict in reversed(list(enumerate(verdicts)))}
+    if rule == "min":
+        return min(first, key=lambda v: (v[1], first[v]))
+    counts = Counter(verdicts)
+    return max(first, key=lambda v: (counts[v], -v[1], -first[v]))
+
+
+def _flaky_explanation(result: ScenarioResult, shown: ScenarioResult) -> tuple[str, str]:
+    """The one-line cause and the explanation of a scenario whose runs disagree."""
+    number = next(k for k, run in enumerate(result.runs, start=1) if run is shown)
+    verdicts = ", ".join(f"run {k} (seed {run.seed}) {run.status}" for k, run in enumerate(result.runs, start=1))
+    summary = (f"flaky: {result.pass_rate} runs passed, scored by {result.scoring} ({result.status}); "
+               f"run {number}: {shown.summary or shown.status}")
+    head = (f"Flaky: its runs did not agree, {result.pass_rate} passed: {verdicts}. Scored by "
+            f"{result.scoring}: {result.status}, {result.score:g}/{result.max_score:g} points. Run one again "
+            f"with --replay SEED. What follows is run {number} (seed {shown.seed}), the first that did not pass.")
+    return summary, f"{head}\n\n{shown.message}" if shown.message else head
 
 
 def _status(scenario: Scenario, record: ScenarioRecord, steps: list[JudgedStep]) -> tuple[str, str | None]:

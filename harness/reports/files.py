@@ -1,5 +1,6 @@
 """Writing results: per submission report.json, Gradescope's results.json, junit.xml, report.html,
-the transcripts of every process and the records they were judged from; per batch grades.csv,
+the transcripts of every process and the records they were judged from (of each run, in
+transcripts/<scenario>/run-<k>/, when scenarios were repeated); per batch grades.csv,
 summary.md and junit.xml (every submission's testsuite in one file, for CI views that read one).
 
 Reports read only grades and records; nothing here runs or re-runs anything. Every file is written
@@ -28,6 +29,12 @@ def safe_name(name: str) -> str:
     return SAFE_NAME.sub("_", name).strip("._") or "_"
 
 
+def run_folder(number: int) -> str:
+    """Where run `number` (from 1) of a repeated scenario keeps its transcripts and record, inside
+    the scenario's own folder."""
+    return f"run-{number}"
+
+
 def _write(path: Path, data: str | bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     if isinstance(data, bytes):
@@ -47,7 +54,11 @@ def write_submission(grade: SubmissionGrade, out: Path, transcripts: bool = True
     folder = out / safe_name(grade.submission)
     folder.mkdir(parents=True, exist_ok=True)
     for result in grade.scenarios if transcripts else []:
-        _write_transcripts(result, folder / "transcripts" / safe_name(result.id))
+        place = folder / "transcripts" / safe_name(result.id)
+        for number, run in enumerate(result.runs, start=1):
+            _write_transcripts(run, place / run_folder(number))
+        if not result.runs:
+            _write_transcripts(result, place)
     if transcripts and grade.build_log is not None:
         _write(folder / "build.log", _log_text(grade.build_log, "build"))
     _write(folder / "junit.xml", junit_xml([grade]))

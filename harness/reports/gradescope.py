@@ -2,7 +2,8 @@
 
 Each scenario is one test, numbered by its place in the suite ("1", "2", ...: Gradescope orders
 tests by number); a hidden scenario stays hidden (its visibility is passed through); the
-explanation goes in the test's output; timing and status details go in extra_data. The top-level
+explanation goes in the test's output; timing and status details go in extra_data (with a repeated
+scenario's runs, seeds, pass rate and flaky mark; a flaky scenario's output opens with them). The top-level
 output, which students see first, says where points were lost, one line per visible scenario.
 Hidden scenarios are left out of it, and so is the total while any exists: Gradescope itself hides
 the total from students until grades are published, and the output must not tell them either.
@@ -32,7 +33,7 @@ def _test(number: int, result: ScenarioResult) -> dict:
         "tags": list(result.tags),
         "visibility": result.visibility,
         "extra_data": {"id": result.id, "harness_status": result.status,
-                       "duration_s": round(result.duration_s, 3)},
+                       "duration_s": round(result.duration_s, 3), **result.runs_json()},
     }
 
 

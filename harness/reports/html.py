@@ -73,7 +73,7 @@ def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None, 
                "step": getattr(c, "step", None)} for c in (result.checks or [])[:200]]
     steps = [{"number": s.get("number"), "description": visible(s.get("description"), MAX_TEXT),
               "failed": bool(s.get("failed"))} for s in (result.steps or [])[:200] if isinstance(s, dict)]
-    return {"anchor": anchor, "id": visible(result.id, 120), "open": status != "passed", "name": visible(result.name, MAX_TEXT),
+    return {"anchor": anchor, "id": visible(result.id, 120), "open": status != "passed" or bool(result.flaky), "name": visible(result.name, MAX_TEXT),
             "file": visible(result.file, MAX_TEXT), "description": visible(result.description, 2000),
             "status": status, "score": _number(result.score), "max_score": _number(result.max_score),
             "duration": _time(result.duration_s) if isinstance(result.duration_s, (int, float)) else "",
@@ -81,13 +81,27 @@ def _scenario_view(result: ScenarioResult, index: int, trace_lines: str | None, 
             "tags": [visible(t, 40) for t in (result.tags or [])][:20],
             "visibility": visible(result.visibility, 40), "diagram": diagram,
             "transcripts": _transcripts(result), "max_lines": MAX_TRANSCRIPT_LINES,
-            "faults": visible(plan_text(result.record), MAX_TEXT) if _faulty(result) else ""}
+            "faults": visible(plan_text(result.record), MAX_TEXT) if _faulty(result) else "", **_runs_view(result)}
 
 
 def _faulty(result: ScenarioResult) -> bool:
     """Whether the scenario ran (or was to run) under network faults."""
     record = getattr(result, "record", None)
     return record is not None and record.faults is not None
+
+
+def _runs_view(result: ScenarioResult) -> dict:
+    """A repeated scenario's runs (seed, verdict, cause), its pass rate, and which run's diagram,
+    checks and transcripts the page shows (the first that did not pass when they disagree)."""
+    runs = list(getattr(result, "runs", None) or [])
+    shown = next((number for number, run in enumerate(runs, start=1)
+                  if run.record is not None and run.record is result.record), None)
+    return {"flaky": bool(runs) and bool(result.flaky), "pass_rate": visible(result.pass_rate, 20) if runs else "",
+            "scoring": visible(getattr(result, "scoring", ""), 20), "shown_run": shown,
+            "runs": [{"number": number, "seed": "" if run.seed is None else str(run.seed),
+                      "status": run.status if run.status in STATUSES else "error", "score": _number(run.score),
+                      "max_score": _number(run.max_score), "cause": visible(run.summary, MAX_TEXT),
+                      "shown": number == shown} for number, run in enumerate(runs[:200], start=1)]}
 
 
 def _on_the_wire(result: ScenarioResult) -> bool:
@@ -124,9 +138,10 @@ def _anchors(results: list[ScenarioResult]) -> list[str]:
 
 
 def _problems_first(scenarios: list[dict]) -> list[dict]:
-    """What lost points first (a reader opens the page for those), then the rest, passed last."""
+    """What lost points first (a reader opens the page for those), then the rest, passed last (a
+    flaky one among the problems, whatever its runs scored)."""
     rank = {status: 0 for status in PROBLEMS} | {"not graded": 1, "passed": 2}
-    return sorted(scenarios, key=lambda s: rank.get(s["status"], 0))
+    return sorted(scenarios, key=lambda s: 0 if s["flaky"] else rank.get(s["status"], 0))
 
 
 def _page(grade: SubmissionGrade, trace_lines: str | None) -> dict:
@@ -134,6 +149,8 @@ def _page(grade: SubmissionGrade, trace_lines: str | None) -> dict:
     scenarios = _problems_first([_scenario_view(result, i, trace_lines, anchor) for i, (result, anchor)
                                  in enumerate(zip(results, _anchors(results)), start=1)])
     counts = {status: sum(1 for s in scenarios if s["status"] == status) for status in STATUSES}
+    if any(s["flaky"] for s in scenarios):
+        counts["flaky"] = sum(1 for s in scenarios if s["flaky"])
     try:
         sandbox = grade.to_json().get("sandbox")
     except Exception:

@@ -6,7 +6,9 @@ the message is the cause in one line, the element's text the whole explanation.
 xunit2 allows properties only on a testsuite, so the scores live there (`score`, `max_score`, and
 `<scenario>.score` / `<scenario>.max_score` for each scenario). A passed testcase carries no
 transcript: CI views show system-out beside every case, and only the ones that lost points need
-it. Always valid XML 1.0: every character XML forbids (control characters, lone surrogates) and
+it. A repeated scenario's testcase has the verdict its scoring rule chose (a flaky one can pass);
+the suite's properties add `<scenario>.pass_rate`, `<scenario>.flaky` and `<scenario>.seeds`, and a
+flaky testcase's system-out opens with each run's seed and verdict, passed or not. Always valid XML 1.0: every character XML forbids (control characters, lone surrogates) and
 every ANSI sequence is removed.
 """
 
@@ -58,6 +60,9 @@ def _properties(suite: ET.Element, grade: SubmissionGrade) -> None:
     values = [("score", f"{grade.score:g}"), ("max_score", f"{grade.max_score:g}"), ("status", grade.status)]
     for result in grade.scenarios:
         values += [(f"{result.id}.score", f"{result.score:g}"), (f"{result.id}.max_score", f"{result.max_score:g}")]
+        if result.runs:
+            values += [(f"{result.id}.pass_rate", result.pass_rate), (f"{result.id}.flaky", str(result.flaky).lower()),
+                       (f"{result.id}.seeds", " ".join(str(run.seed) for run in result.runs))]
     for name, value in values:
         ET.SubElement(props, "property", name=xml_text(name), value=xml_text(value))
 
@@ -73,8 +78,19 @@ def _testcase(suite: ET.Element, grade: SubmissionGrade, result: ScenarioResult)
     elif result.status in SKIPPED:
         ET.SubElement(case, "skipped", message=cause, type=result.status).text = xml_text(result.message)
     transcript = _transcript(result) if result.status != "passed" else ""
-    if transcript:
-        ET.SubElement(case, "system-out").text = xml_text(transcript)
+    out = "\n\n".join(part for part in (_runs(result), transcript) if part)
+    if out:
+        ET.SubElement(case, "system-out").text = xml_text(out)
+
+
+def _runs(result: ScenarioResult) -> str:
+    """A flaky scenario's runs, one line each: the seed to replay it with and its verdict."""
+    if not result.flaky:
+        return ""
+    lines = [f"flaky: {result.pass_rate} runs passed, scored by {result.scoring} ({result.status})"]
+    lines += [f"run {k}: seed {run.seed}: {run.status} {run.score:g}/{run.max_score:g}"
+              + (f": {run.summary}" if run.summary else "") for k, run in enumerate(result.runs, start=1)]
+    return "\n".join(lines)
 
 
 def junit_xml(grades: list[SubmissionGrade], timestamp: datetime | None = None) -> bytes:

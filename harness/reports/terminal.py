@@ -21,6 +21,7 @@ STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "unverified": "NOT SEEN", "er
                "not graded": "NOT RUN"}
 STATUS_STYLE = {"passed": "green", "failed": "red", "unverified": "cyan", "error": "magenta", "blocked": "yellow",
                 "not graded": "dim"}
+FLAKY_MARK, FLAKY_STYLE = "FLAKY", "bold yellow"
 
 
 def console(stream: TextIO | None = None) -> Console:
@@ -35,18 +36,31 @@ def _points(score: float, max_score: float) -> str:
 
 
 def scenario_line(result: ScenarioResult) -> Text:
-    """One scenario on one line: its status, points, id, and the cause when it lost points."""
-    mark = Text(f"{STATUS_MARK.get(result.status, result.status.upper()):<8}", style=STATUS_STYLE.get(result.status, ""))
-    what = result.summary if result.status != "passed" and result.summary else result.name
+    """One scenario on one line: its status (FLAKY when its runs disagree), points, id, and the cause
+    when it lost points or was flaky; a repeated scenario's pass rate after its name."""
+    if result.flaky:
+        mark = Text(f"{FLAKY_MARK:<8}", style=FLAKY_STYLE)
+    else:
+        mark = Text(f"{STATUS_MARK.get(result.status, result.status.upper()):<8}",
+                    style=STATUS_STYLE.get(result.status, ""))
+    what = result.summary if (result.status != "passed" or result.flaky) and result.summary else result.name
+    if result.runs and not result.flaky:
+        what = f"{what} ({result.pass_rate} runs passed)"
     return Text.assemble(mark, f" {_points(result.score, result.max_score):>9}  {result.id:<32} {what}")
 
 
 def lost_points(grade: SubmissionGrade) -> str:
-    """Where a submission lost points, in one line: its error, or each scenario with the points it lost."""
+    """Where a submission lost points, in one line: its error, or each scenario with the points it
+    lost; a flaky scenario says so with its pass rate, even when it lost nothing."""
     if grade.error:
         return grade.error.splitlines()[0]
-    lost = [s for s in grade.scenarios if s.score < s.max_score and s.status != "not graded"]
-    return ", ".join(f"{s.id} (-{s.max_score - s.score:g})" for s in lost)
+    shown = [s for s in grade.scenarios if (s.score < s.max_score and s.status != "not graded") or s.flaky]
+    return ", ".join(f"{s.id} ({_lost_and_flaky(s)})" for s in shown)
+
+
+def _lost_and_flaky(result: ScenarioResult) -> str:
+    lost = [f"-{result.max_score - result.score:g}"] if result.score < result.max_score else []
+    return ", ".join([*lost, *([f"flaky {result.pass_rate}"] if result.flaky else [])])
 
 
 def submission_line(grade: SubmissionGrade) -> str:
@@ -68,14 +82,15 @@ def print_check(grade: SubmissionGrade, stream: TextIO | None = None) -> None:
     out.print(f"{network_line([grade])}\n")
     for result in grade.scenarios:
         out.print(scenario_line(result))
-    lost = [r for r in grade.scenarios if r.status != "passed"]
+    lost = [r for r in grade.scenarios if r.status != "passed" or r.flaky]
     roots = [r for r in lost if not r.linked]
     for heading, results in (("Fix these first (each is a cause of its own)", roots),
                              ("Then these, probably the same causes as those above", [r for r in lost if r.linked])):
         if results:
             out.print(f"\n{heading}:", style="bold")
         for result in results:
-            out.print(f"\n=== {result.id}: {result.name} [{result.status}] ===", style="bold")
+            state = f"{result.status}, flaky: {result.pass_rate} runs passed" if result.flaky else result.status
+            out.print(f"\n=== {result.id}: {result.name} [{state}] ===", style="bold")
             if result.description:
                 out.print(result.description)
             out.print(result.message)
@@ -142,14 +157,15 @@ class BatchProgress:
     """Progress of a batch on stderr. On a terminal: a live bar with scenarios done/total, ETA and
     counts per status, and a line per finished submission above it. Elsewhere: only that line, plain."""
 
-    def __init__(self, scenarios: int, submissions: int, stream: TextIO | None = None) -> None:
+    def __init__(self, scenarios: int, submissions: int, stream: TextIO | None = None,
+                 unit: str = "scenarios") -> None:
         self.console = console(stream or sys.stderr)
         self.submissions = submissions
         self.finished_submissions = 0
         self.counts = {status: 0 for status in STATUS_MARK}
         self.bar: Progress | None = None
         if self.console.is_terminal:
-            self.bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("scenarios"),
+            self.bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
                                 TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[counts]}"),
                                 console=self.console, transient=True)
             self.task = self.bar.add_task("grading", total=scenarios, counts="")

@@ -212,10 +212,14 @@ class ProcessSet:
             self.trace.add(child.name, "note", f"not typed: {exc.strerror}")
 
     def pending(self, name: str) -> str:
-        """What `name` has printed since its last complete line (a prompt without newline)."""
+        """What `name` has printed since its last complete line (a prompt without newline).
+
+        Read without `_partial_lock`: waiters call this inside the trace's condition, while the
+        reader thread holds `_partial_lock` when it adds lines to the trace, so taking it here
+        would invert the two locks' order and deadlock. Reading one bytes attribute is atomic."""
         child = self.children.get(name)
-        with self._partial_lock:
-            return sanitize(child.partial) if child is not None and child.partial else ""
+        partial = child.partial if child is not None else b""
+        return sanitize(partial) if partial else ""
 
     # -- reading -----------------------------------------------------------------------------
     def _read_loop(self) -> None:

@@ -251,6 +251,7 @@ class ScenarioRecord(Record):
     faults: dict | None = None  # the network faults applied (the scenario's, or --faults), as the scenario key
     seed: int | None = None  # the seed the faults were drawn from (the same seed, the same faults)
     wire: list[WireEvent] = []  # every frame on the LAN, in time order (hosts mode)
+    seed: int | None = None  # the seed this run was given (network faults draw from it; --replay repeats it)
     transcript: Transcript = Field(default_factory=Transcript, exclude=True)
     frames: list[Frame] = Field(default_factory=list, exclude=True)  # the raw capture, for capture.pcap
 

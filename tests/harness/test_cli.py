@@ -78,6 +78,12 @@ def test_every_argument_and_option_has_help_and_its_default(command):
     (["check", "--memory-mb", "0"], "--memory-mb", "at least 1"),
     (["check", "--processes", "-1"], "--processes", "at least 1"),
     (["check", "--open-files", "1.5"], "--open-files", "not a whole number"),
+    (["grade", "x", "--repeat", "0"], "--repeat", "at least 1"),
+    (["check", "--repeat", "twice"], "--repeat", "not a whole number"),
+    (["grade", "x", "--replay", "-1"], "--replay", "seeds are whole numbers from 0"),
+    (["check", "--replay", "0x1f"], "--replay", "not a whole number"),
+    (["grade", "x", "--flaky", "best"], "--flaky", "invalid choice"),
+    (["rejudge", "x", "--flaky", "max"], "--flaky", "invalid choice"),
 ])
 def test_out_of_range_values_are_refused_in_one_line(args, option, reason):
     done = harness(*args)

@@ -1,4 +1,5 @@
-"""Submissions that differ from the reference in how they use the network, built when the tests run.
+"""Submissions that differ from the reference in how they use the network (and one flaky on purpose),
+built when the tests run.
 
 Each variant is the reference changed in exactly one way that real submissions for this assignment
 take (ASSIGNMENT.md, last section): exact text replacements on copies of the reference's program
@@ -407,8 +408,43 @@ BINDS_HOSTNAME = Variant(
      ))
 
 
+# --- flaky_register -----------------------------------------------------------------------------------
+REGISTER_CHECKS = '''        self._not_busy()
+        if handle in self.users:
+'''
+LISTENING = '''    output.append(f"tracker: listening on {host}:{port}")
+'''
+
+FLAKY_REGISTER = Variant(
+    "flaky_register", "A tracker that refuses every register on half of its runs",
+    "Purpose-built for the flaky-verdict tests (--repeat): when it starts, the tracker tosses a coin "
+    "(a random byte from the operating system) and prints `tracker: coin heads` or `tracker: coin "
+    "tails`. On tails it answers every register FAILURE, so nothing that needs a registered user "
+    "works in that run; on heads it is the reference. Whether a run passes is decided in the run "
+    "and shown in its own transcript, as with a real race.",
+    "Each run of `register_new` passes on heads and fails on tails; repeated, the scenario is flaky "
+    "when both came up, and scored by --flaky.",
+    (("tracker.py", "import argparse\n", "import argparse\nimport os  # VARIANT: for the coin\n"),
+     ("tracker.py", REGISTER_CHECKS,
+      '''        self._not_busy()
+        if COIN == "tails":  # VARIANT: the coin decides, once per run
+            raise Reject("the coin fell tails: no register in this run")
+        if handle in self.users:
+'''),
+     ("tracker.py", LISTENING,
+      LISTENING + '''    output.append(f"tracker: coin {COIN}")  # VARIANT: the run's coin, in its transcript
+'''),
+     ("tracker.py", "\n\ndef main(argv: list[str] | None = None) -> int:\n",
+      '''\n\nCOIN = "tails" if os.urandom(1)[0] & 1 else "heads"  # VARIANT: tossed once per run
+
+
+def main(argv: list[str] | None = None) -> int:
+'''),
+     ))
+
+
 VARIANTS: dict[str, Variant] = {v.name: v for v in (STAR_RING_LABELS, TRACKER_RELAYS, HARDCODED_TRACKER,
-                                                     TCP_TRANSPORT, BINDS_HOSTNAME)}
+                                                     TCP_TRANSPORT, BINDS_HOSTNAME, FLAKY_REGISTER)}
 
 
 def files(variant: Variant, builder: str = "tests/submissions/variants.py") -> dict[str, str]:
