@@ -56,6 +56,18 @@ def default_specs() -> Path:
     raise HarnessError("no bundled specs found; pass --specs PATH")
 
 
+BUNDLED_SUITES = ("robustness",)  # folders of the bundled specs a --specs value may name by itself
+
+
+def spec_path(text: str) -> Path:
+    """A --specs value: a scenario file or folder, or the name of a suite bundled with the harness
+    (`robustness`: the opt-in scenarios under network faults) when no such path exists here."""
+    path = Path(text)
+    if not path.exists() and text in BUNDLED_SUITES:
+        return default_specs() / text
+    return path
+
+
 class Parser(argparse.ArgumentParser):
     """Usage mistakes cost one line (which option, what is wrong), not a screen of usage; subcommands
     use this class too (argparse gives sub-parsers the class of their parent)."""
@@ -85,8 +97,9 @@ def check_out_folder(submission: Path) -> Path:
 
 def _add_grading_options(command: argparse.ArgumentParser, out_help: str, out_default: Path | None) -> None:
     """The options `grade` and `check` share."""
-    command.add_argument("--specs", action="append", type=Path, metavar="PATH",
-                         help="scenario file or folder (repeatable; default: the bundled public specs)")
+    command.add_argument("--specs", action="append", type=spec_path, metavar="PATH",
+                         help="scenario file or folder, or `robustness` for the bundled robustness suite "
+                         "(repeatable; default: the bundled public specs)")
     command.add_argument("-k", "--scenario", action="append", dest="scenarios", metavar="PATTERN",
                          help="run only the scenarios whose id matches: a glob (`register_*`), or, without "
                               "* ? [, any id containing PATTERN (repeatable; default: every scenario). The "
@@ -158,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     rejudge = command("rejudge", "judge a finished grading run again from its saved records, "
                       "without running anything, and rewrite its reports")
     rejudge.add_argument("out", type=Path, metavar="OUT_DIR", help="the --out folder of a `grade` run")
-    rejudge.add_argument("--specs", action="append", type=Path, metavar="PATH",
+    rejudge.add_argument("--specs", action="append", type=spec_path, metavar="PATH",
                          help="scenario file or folder (repeatable; default: the files the run was graded with)")
     rejudge.add_argument("--flaky", choices=FLAKY_RULES, default=None,
                          help="score flaky scenarios by this rule instead (default: the rule they were graded with)")
@@ -173,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                           help="spec file or folder (all of them are one suite), tweeter.yaml, or submission folder")
     bundle = command("gradescope-bundle", "build an autograder.zip for Gradescope")
-    bundle.add_argument("--specs", action="append", type=Path, metavar="PATH",
-                        help="scenario file or folder (repeatable; default: the bundled public specs)")
+    bundle.add_argument("--specs", action="append", type=spec_path, metavar="PATH",
+                        help="scenario file or folder, or `robustness` for the bundled robustness suite "
+                        "(repeatable; default: the bundled public specs)")
     bundle.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"), help="the zip to write")
     bundle.add_argument("--with-reference", action="store_true",
                         help="also put the model answer (reference/) in the zip, to try the autograder on it; "
