@@ -10,6 +10,7 @@ can be made, it bounds the number of processes as well. `protections()` says wha
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import random
 import resource
@@ -84,6 +85,30 @@ def _reachable_by_others(path: str) -> bool:
         return False
 
 
+def _runnable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+# What the system's folders let others do does not change while grading, and every program of every
+# scenario is looked up the same way: worked out once per PATH and command (each costs a few ms of
+# path resolution, on the way of every launch).
+@functools.lru_cache(maxsize=64)
+def _reachable_path(inherited: str) -> str:
+    """The folders of PATH `inherited` that any user can reach, then the system's own."""
+    kept = [d for d in inherited.split(os.pathsep) if d and _reachable_by_others(d)]
+    return os.pathsep.join(dict.fromkeys([*kept, *SYSTEM_PATH]))
+
+
+@functools.lru_cache(maxsize=256)
+def _found_on_path(command: str, search_path: str, separate_user: bool) -> str | None:
+    """The first `command` on `search_path` that can be run (by any user, with `separate_user`)."""
+    for folder in filter(None, search_path.split(os.pathsep)):
+        candidate = os.path.join(folder, command)
+        if _runnable(candidate) and (not separate_user or _reachable_by_others(candidate)):
+            return candidate
+    return None
+
+
 class Sandbox:
     """The confinement of one scenario's processes."""
 
@@ -128,10 +153,7 @@ class Sandbox:
 
     def search_path(self, inherited: str) -> str:
         """PATH for the children: a separate user cannot enter e.g. /root, so keep what it can reach."""
-        if self.uid is None:
-            return inherited
-        kept = [d for d in inherited.split(os.pathsep) if d and _reachable_by_others(d)]
-        return os.pathsep.join(dict.fromkeys([*kept, *SYSTEM_PATH]))
+        return inherited if self.uid is None else _reachable_path(inherited)
 
     def executable(self, command: str, search_path: str) -> str | None:
         """The program `command` names, as the sandbox user would find it (None: it cannot run it).
@@ -139,13 +161,11 @@ class Sandbox:
         Found as root, `python3` may be a virtual environment's link into root's home, which the
         sandbox user may not enter; such candidates are passed over for the next one on PATH.
         """
-        candidates = [command] if "/" in command else [os.path.join(d, command) for d in search_path.split(os.pathsep) if d]
-        for candidate in candidates:
-            own = Path(os.path.realpath(candidate)).is_relative_to(os.path.realpath(self.workdir))  # its user owns it
-            if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and \
-                    (self.uid is None or own or _reachable_by_others(candidate)):
-                return candidate
-        return None
+        if "/" not in command:
+            return _found_on_path(command, search_path, self.uid is not None)
+        own = Path(os.path.realpath(command)).is_relative_to(os.path.realpath(self.workdir))  # its user owns it
+        usable = _runnable(command) and (self.uid is None or own or _reachable_by_others(command))
+        return command if usable else None
 
     @property
     def lists_every_process(self) -> bool:
