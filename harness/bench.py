@@ -5,9 +5,10 @@ that the grading run starts, with the same parallelism, each printing one line a
 are the interpreter a submission's `python3` is (as the sandbox finds it, links followed: under
 bubblewrap no virtual environment shows), not this harness's own: a virtual environment with an
 editable install starts several times slower, which would flatter the ratio. A second floor starts
-the reference's own programs as the scenarios do (the tracker until its first line, then its users)
-and waits out the quiet windows the scenarios prescribe: what grading this submission costs any
-grader, so that grading divided by it is the harness's own overhead.
+the reference's own programs as the scenarios do (the tracker until its first line, then its users,
+from a copy that has its modules' bytecode, as every working copy has) and waits out the quiet
+windows the scenarios prescribe: what grading this submission costs any grader, so that grading
+divided by it is the harness's own overhead.
 Where a virtual LAN can be built it also grades the reference in hosts mode, by turns with loopback,
 and prints the ratio (target <= 1.3). Then, per mode, where the grading time went: each phase of a
 scenario run (run/phases.py), summed over scenarios, and its share of the wall time (every moment
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -55,7 +57,8 @@ from harness.net.switch import FaultySwitch
 from harness.option_values import positive_int
 from harness.rejudge import rejudge
 from harness.reports import files
-from harness.run import phases
+from harness.run import bytecode, phases
+from harness.run.runner import COPY_IGNORE
 from harness.run.sandbox import Limits, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,13 +174,13 @@ def prescribed_quiet(scenario: Scenario) -> float:
     return total
 
 
-def _one_scenario_programs(python: str, users: int, quiet: float) -> None:
-    """The reference's own tracker until it prints its first line, then its users at once until each
-    prints theirs, then the scenario's prescribed quiet windows, then all killed."""
+def _one_scenario_programs(python: str, folder: Path, users: int, quiet: float) -> None:
+    """The reference's own tracker (in `folder`) until it prints its first line, then its users at
+    once until each prints theirs, then the scenario's prescribed quiet windows, then all killed."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    start = functools.partial(subprocess.Popen, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT / "reference")
+    start = functools.partial(subprocess.Popen, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=folder)
     procs = [start([python, "tracker.py", str(port)])]
     try:
         procs[0].stdout.readline()
@@ -199,11 +202,17 @@ def programs_floor(jobs: int, python: str) -> float:
     """A floor no grader can beat for this submission: its own programs started as the scenarios start
     them, and the quiet windows the scenarios prescribe, with the same parallelism."""
     suite = load_suite([default_specs()])
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(lambda s: _one_scenario_programs(python, len(s.users), prescribed_quiet(s)),
-                      [scenario for _, scenario in suite.values()]))
-    return time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="tweeter-bench-") as folder:
+        # a copy with its modules' bytecode, as every working copy has it: whether or not this
+        # environment lets Python write its cache (PYTHONDONTWRITEBYTECODE), no start compiles them
+        copy = Path(folder) / "reference"
+        shutil.copytree(ROOT / "reference", copy, ignore=COPY_IGNORE)
+        bytecode.lay_into(copy)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(lambda s: _one_scenario_programs(python, copy, len(s.users), prescribed_quiet(s)),
+                          [scenario for _, scenario in suite.values()]))
+        return time.perf_counter() - started
 
 
 def grade_and_rejudge_class(jobs: int) -> tuple[float, float]:

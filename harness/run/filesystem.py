@@ -96,11 +96,31 @@ def _links_to(path: Path, most: int = 16) -> list[Path]:
     return chain
 
 
-def wrap(argv: list[str], workdir: Path, terminal_signals: bool = False) -> list[str]:
+def wrap(argv: list[str], workdir: Path, terminal_signals: bool = False, gate: int | None = None) -> list[str]:
     """The command that runs `argv` (a program and its arguments) seeing only the system and `workdir`;
     `terminal_signals`: the program is sent keys that signal (Ctrl+C), so it gets the terminal's
-    foreground to itself."""
+    foreground to itself; `gate`: a descriptor bubblewrap reads one byte from, its view built, before
+    it runs the program (so a program can be made ready to start and started later at once)."""
     bwrap = shutil.which("bwrap") or "bwrap"
     program = argv[0] if not argv[0].startswith(str(workdir)) else None
     helper = [HELPER_PYTHON, "-c", FOREGROUND] if terminal_signals and os.path.exists(HELPER_PYTHON) else []
-    return [bwrap, *_view(workdir, program), "--", *helper, *argv]
+    held = ["--block-fd", str(gate)] if gate is not None else []
+    return [bwrap, *_view(workdir, program), *held, "--", *helper, *argv]
+
+
+def program_pid(launched: int) -> int | None:
+    """The program that bubblewrap, started as process `launched`, runs: the first process down its
+    chain of children that is not bubblewrap itself (None if it cannot be read, or has not started)."""
+    pid = launched
+    for _ in range(4):  # the monitor, the first process of the PID namespace, the program
+        try:
+            if os.path.basename(os.readlink(f"/proc/{pid}/exe")) != "bwrap":
+                return pid
+            with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+                first = children.read().split()[:1]
+        except OSError:
+            return None
+        if not first:
+            return None
+        pid = int(first[0])
+    return None

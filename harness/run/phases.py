@@ -18,7 +18,7 @@ from dataclasses import dataclass
 NETWORK = "network set-up (ports, or LAN + capture)"
 COPY = "working copy"
 SANDBOX = "sandbox (uid, cgroup, chown)"
-START_TRACKER = "start tracker until ready"
+START_TRACKER = "start tracker until ready (users held at the door)"
 START_USERS = "start users until ready"
 STEPS = "steps: typing, waiting for replies"
 QUIET = "quiet waits (grace, expect_not)"

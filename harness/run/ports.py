@@ -13,6 +13,7 @@ A port the submission hard-codes cannot be shared on loopback: scenarios that ne
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import socket
 import threading
@@ -138,17 +139,55 @@ def bound_ports(pid: int | str = "self", tables: tuple[str, ...] = UDP_TABLES + 
     return found
 
 
+def _proc_net_sockets(path: str, port: int, uid: int | None) -> set[int]:
+    """The inodes of the sockets in table `path` bound to local `port` (and owned by `uid`, if given)."""
+    inodes: set[int] = set()
+    try:
+        with open(path, encoding="ascii") as table:
+            next(table, None)
+            for row in table:
+                fields = row.split()  # sl local remote st queues timer retransmits uid timeout inode ...
+                if len(fields) > 9 and int(fields[1].rsplit(":", 1)[1], 16) == port and \
+                        (uid is None or int(fields[7]) == uid):
+                    inodes.add(int(fields[9]))
+    except (OSError, ValueError):
+        pass
+    return inodes
+
+
+def open_sockets(pid: int) -> set[int]:
+    """The inodes of the sockets process `pid` has open (empty if it cannot be read or is gone)."""
+    inodes: set[int] = set()
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
 class BindWatch:
     """Whether a process has bound a port yet, for a wait that asks again and again: the UDP tables
     (cheap to read) every time, the TCP tables (costly: reading them many times a second would eat a
-    core) only every `tcp_every`-th time, for the rare program that listens on TCP."""
+    core) only every `tcp_every`-th time, for the rare program that listens on TCP. With `owner`, only
+    sockets of that uid count: on a shared network the port may be held by a process of another user."""
 
-    def __init__(self, pid: int, port: int, tcp_every: int = 25) -> None:
-        self.pid, self.port, self.tcp_every = pid, port, tcp_every
+    def __init__(self, pid: int, port: int, tcp_every: int = 25, owner: int | None = None) -> None:
+        self.pid, self.port, self.tcp_every, self.owner = pid, port, tcp_every, owner
         self.asked = 0
 
-    def bound(self) -> bool:
+    def sockets(self) -> frozenset[int]:
+        """The inodes of the sockets bound to the port (empty: not bound yet)."""
         self.asked += 1
-        if self.port in bound_ports(self.pid, UDP_TABLES):
-            return True
-        return self.asked % self.tcp_every == 0 and self.port in bound_ports(self.pid, TCP_TABLES)
+        tables = UDP_TABLES + (TCP_TABLES if self.asked % self.tcp_every == 0 else ())
+        return frozenset(inode for table in tables
+                         for inode in _proc_net_sockets(f"/proc/{self.pid}/net/{table}", self.port, self.owner))
+
+    def bound(self) -> bool:
+        return bool(self.sockets())

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Callable
 
 import pexpect
+import ptyprocess
 
 from harness.inputs.dialect import Typed
+from harness.run import ports
 from harness.run.records import HARNESS_STOP
 from harness.run.sandbox import Sandbox
 from harness.run.trace import Trace
@@ -69,6 +71,7 @@ class Child:
     dropped_noted: bool = False
     last_typed: float = 0.0  # monotonic time of the last line typed (for pacing)
     pidfd: int | None = None  # readable once the process has ended: its exit is seen at once
+    gate: int | None = None  # while a held program waits to start: the pipe that lets it (processes.let_start)
 
     @property
     def pid(self) -> int:
@@ -126,31 +129,55 @@ class ProcessSet:
         return env
 
     def launch(self, name: str, command: str, enter: Callable[[], None] | None = None,
-               env_extra: dict[str, str] | None = None) -> Child:
+               env_extra: dict[str, str] | None = None, held: bool = False) -> Child:
         """Start `command` (shell-like words, no shell) in the working copy as process `name`;
         `enter` runs in the child before exec (joining its host on a virtual LAN); `env_extra`
-        adds the manifest's environment variables."""
+        adds the manifest's environment variables. `held` (only where `sandbox.can_hold`): the
+        sandbox is built now, the program itself starts at `let_start(name)`."""
         argv = shlex.split(command)
         if not argv:
             raise ValueError(f"empty launch command for {name}")
         env = self.environment(env_extra)
         program = self._program(argv[0], env["PATH"])
-        command = self.sandbox.command([program, *argv[1:]])
-        spawn = pexpect.spawn(command[0], command[1:], cwd=str(self.workdir), env=env,
-                              echo=False, timeout=None, dimensions=(50, 250),
-                              preexec_fn=self.sandbox.preexec(enter))
+        gate_read, gate_write = os.pipe() if held else (None, None)
+        try:
+            command = self.sandbox.command([program, *argv[1:]], gate_read)
+            spawn = _Spawn(command[0], command[1:], cwd=str(self.workdir), env=env, echo=False, timeout=None,
+                           dimensions=(50, 250), preexec_fn=_keeping(self.sandbox.preexec(enter), gate_read),
+                           pass_fds=() if gate_read is None else (gate_read,))
+        except BaseException:
+            _close(gate_write)
+            raise
+        finally:
+            _close(gate_read)
         # pexpect's defaults pause before each send and after close; the harness waits on events.
         spawn.delaybeforesend = None
         for holder in (spawn, spawn.ptyproc):
             holder.delayafterclose = 0
             holder.delayafterterminate = 0
-        child = Child(name=name, argv=argv, spawn=spawn,
+        child = Child(name=name, argv=argv, spawn=spawn, gate=gate_write,
                       budget=OutputBudget(max_bytes=self.sandbox.limits.output_kb * 1024), pidfd=_pidfd(spawn.pid))
         child.start_seq = self.trace.add(name, "start", shlex.join([program, *argv[1:]])).seq
         with self._lock:
             self.children[name] = child
         os.write(self._wake_w, b"x")
         return child
+
+    def let_start(self, name: str) -> None:
+        """Let a program launched `held` start (once; a program that was not held has started)."""
+        child = self.children[name]
+        gate, child.gate = child.gate, None
+        if gate is not None:
+            try:
+                os.write(gate, b"x")
+            except OSError:  # its sandbox has already ended: the reader records how
+                pass
+            _close(gate)
+
+    def holds(self, name: str, sockets: frozenset[int]) -> bool:
+        """Whether program `name` itself (not a process it started) has one of `sockets` open."""
+        pid = self.sandbox.program_pid(self.children[name].pid)
+        return pid is not None and bool(sockets & ports.open_sockets(pid))
 
     def _program(self, word: str, search_path: str) -> str:
         """The program a launch command's first word names: a path (with a `/`) in the working copy,
@@ -326,10 +353,12 @@ class ProcessSet:
                     os.killpg(child.pid, sig)
                 except (ProcessLookupError, PermissionError):
                     pass
-        kill_marked(self.marker)
-        self.sandbox.kill_all()
+        # the programs' own exits first (seen at once): what is left then is only what hid
         self.trace.wait_for(lambda: True if all(c.exited for c in children) else None,
                             timeout=5, poll=0.05)
+        if not self.sandbox.lists_every_process:  # else the scan of every environment finds nothing more
+            kill_marked(self.marker)
+        self.sandbox.kill_all()
         self._stop.set()
         os.write(self._wake_w, b"x")
         self._reader.join(timeout=5)
@@ -342,6 +371,7 @@ class ProcessSet:
                 pass
             if child.pidfd is not None:
                 os.close(child.pidfd)
+            _close(child.gate)
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -361,6 +391,39 @@ def _write_adjacent(writes: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
             fcntl.fcntl(fd, fcntl.F_SETFL, flag)
     return [(index, data[max(count, 0):]) for index, ((_, data), count) in enumerate(zip(writes, written))
             if count < len(data)]
+
+
+class _Spawn(pexpect.spawn):
+    """pexpect's spawn that leaves the descriptors `pass_fds` open in the child (a held program's gate;
+    pexpect itself closes every descriptor but the terminal's)."""
+
+    def __init__(self, *args: object, pass_fds: tuple[int, ...] = (), **kwargs: object) -> None:
+        self._pass_fds = pass_fds
+        super().__init__(*args, **kwargs)
+
+    def _spawnpty(self, args: list[str], **kwargs: object) -> ptyprocess.PtyProcess:
+        return ptyprocess.PtyProcess.spawn(args, pass_fds=self._pass_fds, **kwargs)
+
+
+def _keeping(preexec: Callable[[], None], fd: int | None) -> Callable[[], None]:
+    """`preexec`, then `fd` made to survive exec (a pipe is opened close-on-exec, so that no other
+    program started meanwhile inherits it)."""
+    if fd is None:
+        return preexec
+
+    def confine_and_keep() -> None:
+        preexec()
+        os.set_inheritable(fd, True)
+
+    return confine_and_keep
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _pidfd(pid: int) -> int | None:

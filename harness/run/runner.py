@@ -24,7 +24,7 @@ from harness.inputs.dialect import Dialect, render_typed
 from harness.inputs.keys import SIGNAL_KEYS, key_names
 from harness.inputs.scenario import Faults, Scenario, step_args, step_kind
 from harness.net.mode import NetworkChoice
-from harness.run import phases, ports, steps_commands, steps_raw, steps_tweets
+from harness.run import bytecode, phases, ports, steps_commands, steps_raw, steps_tweets
 from harness.run.driver import (PENDING, TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError,
                                 UserSlot, search)
 from harness.run.network import ScenarioNetwork
@@ -34,6 +34,7 @@ from harness.run.sandbox import Limits, Sandbox
 from harness.run.trace import Trace
 
 STARTUP_TIMEOUT_S = 10.0
+TRACKER_SETTLE_S = 0.25  # a tracker whose port another of its processes holds must live this long first
 COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", "grading-results")
 ShouldStop = Callable[[ScenarioRecord, StepRecord], bool]
 LOOPBACK = NetworkChoice("loopback", "the default when nothing else is asked for")
@@ -131,6 +132,7 @@ class ScenarioRunner:
             copy = workdir / "submission"
             with phases.phase(phases.COPY):
                 shutil.copytree(self.submission, copy, symlinks=True, ignore=COPY_IGNORE)
+                bytecode.lay_into(copy)
             with phases.phase(phases.SANDBOX):
                 sandbox = Sandbox(self.limits, copy, self.drop_privileges, network.description(),
                                   terminal_signals=self.dialect.types_signal_keys or _types_signal_keys(self.scenario),
@@ -207,14 +209,23 @@ Enter = Callable[[str], Callable[[], None] | None]
 
 
 def start_all(driver: Driver, enter: Enter) -> None:
-    """The tracker first, ready before any user starts; then every user, each past its prompts.
-    `enter(name)` is what program `name` does before exec to join its host."""
+    """The tracker first, ready before any user's program starts; then every user, each past its
+    prompts. `enter(name)` is what program `name` does before exec to join its host.
+    Where the sandbox can hold a program at its door, the users' sandboxes are built while the
+    tracker starts and their programs let in once it is ready: the order the programs see is the
+    same, the harness's own launching is off the path."""
+    hold = driver.procs.sandbox.can_hold
     with phases.phase(phases.START_TRACKER):
         _launch(driver, TRACKER, driver.base_values(), enter(TRACKER))
+        if hold:  # from this thread: a sandbox dies with the thread that forked it
+            _launch_users(driver, enter, held=True)
         _await_tracker_ready(driver)
     with phases.phase(phases.START_USERS):
-        for slot in driver.users.values():  # from this thread: a sandbox dies with the thread that forked it
-            _launch(driver, slot.name, {**driver.base_values(), **slot.values()}, enter(slot.name))
+        if hold:
+            for slot in driver.users.values():
+                driver.procs.let_start(slot.name)
+        else:
+            _launch_users(driver, enter, held=False)
         for slot in driver.users.values():
             _answer_startup(driver, slot.name, "user", {**driver.base_values(), **slot.values()})
             if driver.dialect.user_ready_re:
@@ -223,11 +234,17 @@ def start_all(driver: Driver, enter: Enter) -> None:
         raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
 
 
-def _launch(driver: Driver, name: str, values: dict[str, str], enter: Callable[[], None] | None) -> None:
+def _launch_users(driver: Driver, enter: Enter, held: bool) -> None:
+    for slot in driver.users.values():
+        _launch(driver, slot.name, {**driver.base_values(), **slot.values()}, enter(slot.name), held)
+
+
+def _launch(driver: Driver, name: str, values: dict[str, str], enter: Callable[[], None] | None,
+            held: bool = False) -> None:
     role = TRACKER if name == TRACKER else "user"
     command = driver.dialect.launch_command(role, values)
     try:
-        child = driver.procs.launch(name, command, enter, driver.dialect.environment(values))
+        child = driver.procs.launch(name, command, enter, driver.dialect.environment(values), held)
     except (pexpect.ExceptionPexpect, OSError, ValueError) as exc:
         raise SetupError(f"could not start the {role} with `{command}`: {exc}") from None
     driver.cursor[name] = child.start_seq
@@ -239,12 +256,16 @@ def _await_tracker_ready(driver: Driver) -> None:
         _await_setup_line(driver, TRACKER, driver.dialect.tracker_ready_re.search, "say it is ready")
         return
     port = driver.tracker_port
-    watch = ports.BindWatch(driver.pid(TRACKER), port)
-    bound = driver.wait(lambda: True if driver.exited(TRACKER) or watch.bound() else None,
-                        STARTUP_TIMEOUT_S, poll=0.01)
+    watch = ports.BindWatch(driver.pid(TRACKER), port, owner=driver.procs.sandbox.uid)
+    sockets = driver.wait(lambda: True if driver.exited(TRACKER) else (watch.sockets() or None),
+                          STARTUP_TIMEOUT_S, poll=0.005)
+    if sockets and not driver.exited(TRACKER) and not driver.procs.holds(TRACKER, sockets):
+        # a process the tracker started holds the port (a wrapper script's child, or a squatter while
+        # the tracker itself fails to bind it): the tracker must stay up a moment before it counts
+        driver.watch(lambda: True if driver.exited(TRACKER) else None, TRACKER_SETTLE_S)
     if driver.exited(TRACKER):
         raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
-    if not bound:
+    if not sockets:
         raise SetupError(f"the tracker did not bind its port {port} within {STARTUP_TIMEOUT_S:g} s")
 
 

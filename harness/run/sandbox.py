@@ -10,12 +10,15 @@ can be made, it bounds the number of processes as well. `protections()` says wha
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import random
 import resource
+import select
 import signal
 import stat
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,6 +28,7 @@ from harness.run import filesystem
 
 UID_RANGE = (61000, 61999)
 PR_SET_CHILD_SUBREAPER = 36
+KILLED_END_S = 2.0  # how long processes sent SIGKILL are awaited before they are looked for again
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 _uid_lock = threading.Lock()
@@ -81,6 +85,30 @@ def _reachable_by_others(path: str) -> bool:
         return False
 
 
+def _runnable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+# What the system's folders let others do does not change while grading, and every program of every
+# scenario is looked up the same way: worked out once per PATH and command (each costs a few ms of
+# path resolution, on the way of every launch).
+@functools.lru_cache(maxsize=64)
+def _reachable_path(inherited: str) -> str:
+    """The folders of PATH `inherited` that any user can reach, then the system's own."""
+    kept = [d for d in inherited.split(os.pathsep) if d and _reachable_by_others(d)]
+    return os.pathsep.join(dict.fromkeys([*kept, *SYSTEM_PATH]))
+
+
+@functools.lru_cache(maxsize=256)
+def _found_on_path(command: str, search_path: str, separate_user: bool) -> str | None:
+    """The first `command` on `search_path` that can be run (by any user, with `separate_user`)."""
+    for folder in filter(None, search_path.split(os.pathsep)):
+        candidate = os.path.join(folder, command)
+        if _runnable(candidate) and (not separate_user or _reachable_by_others(candidate)):
+            return candidate
+    return None
+
+
 class Sandbox:
     """The confinement of one scenario's processes."""
 
@@ -107,16 +135,25 @@ class Sandbox:
             chown_tree(self.workdir, self.uid)
         os.chmod(self.workdir, 0o700)
 
-    def command(self, argv: list[str]) -> list[str]:
-        """The command that runs `argv` inside the sandbox's view of the file system."""
-        return filesystem.wrap(argv, self.workdir, self.terminal_signals) if self.isolate_files else argv
+    def command(self, argv: list[str], gate: int | None = None) -> list[str]:
+        """The command that runs `argv` inside the sandbox's view of the file system; with `gate` (only
+        where `can_hold`), the program starts once a byte can be read from that descriptor."""
+        if not self.isolate_files:
+            return argv
+        return filesystem.wrap(argv, self.workdir, self.terminal_signals, gate)
+
+    def program_pid(self, launched: int) -> int | None:
+        """The process of the program itself, of a command started as process `launched`."""
+        return filesystem.program_pid(launched) if self.isolate_files else launched
+
+    @property
+    def can_hold(self) -> bool:
+        """Whether a program can be launched now and let start later (bubblewrap's `--block-fd`)."""
+        return self.isolate_files
 
     def search_path(self, inherited: str) -> str:
         """PATH for the children: a separate user cannot enter e.g. /root, so keep what it can reach."""
-        if self.uid is None:
-            return inherited
-        kept = [d for d in inherited.split(os.pathsep) if d and _reachable_by_others(d)]
-        return os.pathsep.join(dict.fromkeys([*kept, *SYSTEM_PATH]))
+        return inherited if self.uid is None else _reachable_path(inherited)
 
     def executable(self, command: str, search_path: str) -> str | None:
         """The program `command` names, as the sandbox user would find it (None: it cannot run it).
@@ -124,13 +161,17 @@ class Sandbox:
         Found as root, `python3` may be a virtual environment's link into root's home, which the
         sandbox user may not enter; such candidates are passed over for the next one on PATH.
         """
-        candidates = [command] if "/" in command else [os.path.join(d, command) for d in search_path.split(os.pathsep) if d]
-        for candidate in candidates:
-            own = Path(os.path.realpath(candidate)).is_relative_to(os.path.realpath(self.workdir))  # its user owns it
-            if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and \
-                    (self.uid is None or own or _reachable_by_others(candidate)):
-                return candidate
-        return None
+        if "/" not in command:
+            return _found_on_path(command, search_path, self.uid is not None)
+        own = Path(os.path.realpath(command)).is_relative_to(os.path.realpath(self.workdir))  # its user owns it
+        usable = _runnable(command) and (self.uid is None or own or _reachable_by_others(command))
+        return command if usable else None
+
+    @property
+    def lists_every_process(self) -> bool:
+        """Whether `kill_all` finds every process of the scenario however it hid: a pids cgroup lists
+        them all, and none can leave it (its files are root's)."""
+        return self.cgroup is not None
 
     def preexec(self, enter: Callable[[], None] | None = None) -> Callable[[], None]:
         """Runs in the child between fork and exec: join the cgroup and (`enter`) its host on the
@@ -171,20 +212,23 @@ class Sandbox:
     def kill_all(self) -> None:
         """Kill every process of this scenario that is still around, however it hid.
 
-        As the sandbox user, kill(-1) reaches all its processes at once, so a fork bomb cannot
-        outrun the killing one pid at a time.
+        What is found is killed pid by pid and awaited (their ends are events, seen at once). What is
+        still running when found again (a fork bomb outrunning the killing one pid at a time) is
+        killed as the sandbox user with kill(-1), which reaches all its processes at once; it costs a
+        fork of the harness, so it is kept for that case.
         """
-        for _ in range(10):
+        for attempt in range(10):
             pids = set(self._cgroup_pids()) | set(processes_of(self.uid) if self.uid is not None else [])
             if not pids:
                 return
-            if self.uid is not None:
+            if self.uid is not None and attempt > 0 and still_running(pids, 0):
                 _kill_everything_of(self.uid)
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+            still_running(pids, KILLED_END_S)
             _reap(pids)
 
     def close(self) -> None:
@@ -215,6 +259,36 @@ def become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def still_running(pids: set[int], timeout: float) -> set[int]:
+    """Those of `pids` that have not ended within `timeout` seconds (a process that ended and awaits
+    its reaping has ended); where the kernel gives no pidfd, every one of them, as far as is known."""
+    ends: dict[int, int] = {}
+    try:
+        for pid in pids:
+            try:
+                ends[os.pidfd_open(pid)] = pid
+            except ProcessLookupError:
+                continue
+        running = set(ends.values())
+        poller = select.poll()
+        for fd in ends:
+            poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + timeout
+        while running:
+            ready = poller.poll(max(0.0, deadline - time.monotonic()) * 1000)
+            if not ready:
+                break
+            for fd, _ in ready:
+                running.discard(ends[fd])
+                poller.unregister(fd)
+        return running
+    except (AttributeError, OSError):  # no pidfd here
+        return set(pids)
+    finally:
+        for fd in ends:
+            os.close(fd)
 
 
 def _reap(pids: set[int]) -> None:

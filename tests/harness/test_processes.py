@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from harness.run import filesystem
 from harness.run.processes import ProcessSet
 from harness.run.sandbox import Limits, Sandbox
 from harness.run.trace import Trace
@@ -64,3 +65,19 @@ def test_output_is_bounded_and_the_rest_counted(procs):
     per_line_on_the_pty = 1001  # 999 x, then the terminal's \r\n
     dropped = int(notes[0].split(": ")[1].split()[0])
     assert dropped == (3000 - len(lines)) * per_line_on_the_pty
+
+
+def test_a_held_program_starts_only_once_let_in(procs):
+    if not procs.sandbox.can_hold:
+        pytest.skip("programs are held by bubblewrap, which cannot run here")
+    (procs.workdir / "prog.py").write_text("print('started', flush=True)\ninput()\n")
+    procs.launch("prog", f"{sys.executable} prog.py", held=True)
+
+    def started() -> bool | None:
+        return True if "started" in printed(procs) else None
+
+    assert procs.trace.wait_for(started, 1.0) is None  # a second, and only bubblewrap runs
+    assert filesystem.program_pid(procs.children["prog"].pid) is None
+    procs.let_start("prog")
+    assert procs.trace.wait_for(started, 10)
+    assert filesystem.program_pid(procs.children["prog"].pid) is not None

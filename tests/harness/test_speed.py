@@ -4,9 +4,11 @@ and the breakdown splits the wall time among the scenarios running at each momen
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -17,6 +19,7 @@ from harness.inputs.scenario import load_suite
 from harness.inputs.submissions import discover
 from harness.run import phases, ports
 from harness.run.runner import ScenarioRunner
+from harness.run.sandbox import still_running
 from tests.conftest import ROOT
 
 LISTENER = """
@@ -54,6 +57,27 @@ def test_a_udp_port_is_seen_bound_at_the_first_ask(listener):
     assert ports.BindWatch(pid, port).bound()
     free = next(p for p in range(20000, 30000) if p not in ports.bound_ports(pid, ports.UDP_TABLES))
     assert not ports.BindWatch(pid, free).bound()
+
+
+def test_a_port_counts_as_the_trackers_only_if_its_user_and_its_program_hold_it(listener):
+    pid, port = listener("udp")
+    sockets = ports.BindWatch(pid, port, owner=os.geteuid()).sockets()
+    assert sockets and sockets <= ports.open_sockets(pid)  # the listener itself holds it
+    assert not sockets & ports.open_sockets(os.getpid())  # this process does not
+    assert not ports.BindWatch(pid, port, owner=os.geteuid() + 1).bound()  # another user's port
+
+
+def test_killed_processes_are_awaited_by_their_ends_not_by_a_poll():
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        assert still_running({proc.pid}, 0) == {proc.pid}
+        proc.kill()
+        started = time.monotonic()
+        assert still_running({proc.pid}, 30) == set()  # ended (not yet reaped) counts as ended
+        assert time.monotonic() - started < 5
+    finally:
+        proc.wait()
+        proc.stdin.close()
 
 
 def test_a_tcp_listener_is_seen_only_at_the_asks_that_read_the_tcp_tables(listener):
