@@ -13,12 +13,16 @@ if TYPE_CHECKING:  # the pytest plugin imports this module in every pytest run: 
 
 
 def positive_int(text: str) -> int:
+    return _whole_number(text, 1, "is not a whole number", "is too small: it must be at least 1")
+
+
+def _whole_number(text: str, least: int, not_a_number: str, too_small: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is too small: it must be at least 1")
+        raise argparse.ArgumentTypeError(f"{text!r} {not_a_number}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{text!r} {too_small}")
     return value
 
 
@@ -88,10 +92,5 @@ def _number(text: str) -> object:
 
 def seed_value(text: str) -> int:
     """A seed to replay: a whole number from 0, as the reports print it."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (a seed from a report)") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: seeds are whole numbers from 0")
-    return value
+    return _whole_number(text, 0, "is not a whole number (a seed from a report)",
+                         "is not a seed: seeds are whole numbers from 0")

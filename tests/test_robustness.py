@@ -17,6 +17,7 @@ from harness.cli import default_specs
 from harness.inputs.scenario import load_suite
 from harness.net import mode
 from tests.conftest import ROOT
+from tests.test_faults import lost_for_good
 
 needs_root = pytest.mark.skipif(mode.hosts_unavailable() is not None,
                                 reason=f"hosts mode unavailable here: {mode.hosts_unavailable()}")
@@ -47,14 +48,6 @@ def test_the_reference_passes_every_robustness_scenario_in_every_run(grade):
         failed = [(run["seed"], run["cause"]) for run in runs if run["status"] != "passed"]
         assert not failed, (scenario["id"], failed)
         assert len({run["seed"] for run in runs}) == RUNS  # twenty different patterns of faults
-
-
-def lost_for_good(record: dict) -> list[dict]:
-    """Dropped datagrams whose payload never crossed again between the same two hosts."""
-    wire = record["wire"]
-    return [w for i, w in enumerate(wire) if w["fate"] == "dropped" and w["payload"] and not any(
-        later["payload"] == w["payload"] and (later["src"], later["dst"]) == (w["src"], w["dst"])
-        for later in wire[i + 1:])]
 
 
 @needs_root
