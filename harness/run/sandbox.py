@@ -9,10 +9,12 @@ can be made, it bounds the number of processes as well. `protections()` says wha
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
 import random
+import re
 import resource
 import select
 import signal
@@ -33,6 +35,8 @@ CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 _uid_lock = threading.Lock()
 _uids_in_use: set[int] = set()
+_stale_lock = threading.Lock()
+_stale_removed: list[bool] = []  # once per harness process
 
 
 @dataclass(frozen=True)
@@ -318,6 +322,10 @@ def _allocate_uid() -> int:
 def _make_cgroup(max_pids: int) -> Path | None:
     if not (CGROUP_PIDS / "cgroup.procs").exists():
         return None
+    with _stale_lock:
+        if not _stale_removed:
+            remove_stale_cgroups()
+            _stale_removed.append(True)
     path = CGROUP_PIDS / f"tweeter-{os.getpid()}-{random.getrandbits(40):x}"
     try:
         path.mkdir()
@@ -325,6 +333,24 @@ def _make_cgroup(max_pids: int) -> Path | None:
     except OSError:
         return None
     return path
+
+
+def remove_stale_cgroups() -> None:
+    """Cgroups left by harness runs that were killed before they could clean up (their pid is gone):
+    whatever still runs in one is killed, then the cgroup is removed."""
+    for entry in CGROUP_PIDS.glob("tweeter-*"):
+        match = re.match(r"^tweeter-(\d+)-", entry.name)
+        if not match or Path(f"/proc/{match.group(1)}").exists():
+            continue
+        try:
+            pids = {int(pid) for pid in (entry / "cgroup.procs").read_text().split()}
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            still_running(pids, KILLED_END_S)
+            entry.rmdir()
+        except OSError:
+            pass  # still emptying: the next run removes it
 
 
 def chown_tree(root: Path, uid: int) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.run import filesystem
+from harness.run import filesystem, sandbox
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a separate user per scenario needs root")
@@ -79,3 +79,26 @@ def test_working_copies_are_private_to_their_scenario_and_kept_only_on_request(g
     removed = grade(ROOT / "reference", specs=["register_new"])
     log = (removed.out / "reference" / "transcripts" / "register_new" / "harness.log").read_text()
     assert "working copy kept" not in log  # and the autouse check finds no folder of this run left
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not (sandbox.CGROUP_PIDS / "cgroup.procs").exists(),
+                    reason="needs root and the pids cgroup")
+def test_a_cgroup_left_by_a_killed_harness_run_is_emptied_and_removed_by_the_next():
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a harness process that no longer exists: its pid names the leftover cgroup
+    stale = sandbox.CGROUP_PIDS / f"tweeter-{gone.pid}-leftover"
+    ours = sandbox.CGROUP_PIDS / f"tweeter-{os.getpid()}-in-use"
+    survivor = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        for cgroup in (stale, ours):
+            cgroup.mkdir()
+        (stale / "cgroup.procs").write_text(str(survivor.pid))
+        sandbox.remove_stale_cgroups()
+        assert survivor.wait(timeout=5) == -9  # what still ran there is killed
+        assert not stale.exists() and ours.exists()  # a live run's cgroup is left alone
+    finally:
+        survivor.kill()
+        survivor.wait()
+        for cgroup in (stale, ours):
+            if cgroup.exists():
+                cgroup.rmdir()
