@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import SUBMISSIONS, harness_started_pids
+from tests.conftest import ROOT, SUBMISSIONS, harness_started_pids
 
 slow = pytest.mark.slow  # the whole public suite on a compiled submission
 
@@ -49,6 +49,28 @@ def test_tweets_at_once_overlap_at_the_first_try_even_on_a_fast_compiled_ring_un
         for burner in burners:
             burner.kill()
             burner.wait()
+
+
+def test_tweets_at_once_typed_through_a_menu_overlap_at_the_first_try_under_load(grade):
+    """A menu submission takes a tweet in two lines (the choice, then the text at its own prompt):
+    each user is brought to its text prompt in turn, and the two texts are written at the same
+    moment, so the tweets overlap at the first try in every run, with both cores busy."""
+    runs = 5
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        graded = grade(ROOT / "student_submissions" / "menu_style", specs=["concurrent_tweets"],
+                       extra=("--repeat", str(runs)))
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    [scenario] = graded.report("menu_style")["scenarios"]
+    assert scenario["pass_rate"] == f"{runs}/{runs}", [run["cause"] for run in scenario["runs"]]
+    for run in range(1, runs + 1):
+        record = json.loads((graded.out / "menu_style" / "transcripts" / "concurrent_tweets" / f"run-{run}"
+                             / "record.json").read_text())
+        at_once = next(step for step in record["steps"] if step["kind"] == "tweets_at_once")
+        assert at_once["attempts"] == 1
 
 
 def test_a_submission_that_does_not_compile_is_an_error_with_the_compilers_words(grade):

@@ -147,6 +147,23 @@ class Driver:
 
     def type_command(self, user: str, command: str, timeout: float, **extra: str) -> TypedCommand:
         """Type a canonical command through the dialect, after the user's prompt if it has one."""
+        last = self._up_to_last_line(user, command, timeout, extra)
+        return last if isinstance(last, TypedCommand) else TypedCommand(self.send(user, last))
+
+    def type_together(self, commands: list[tuple[str, str, dict[str, str]]], timeout: float) -> list[TypedCommand]:
+        """Type several canonical commands (user, command, placeholders) as close together as the
+        dialect allows: each command is typed up to its last line (a menu choice, its prompt
+        answered) in turn, and then the last lines, each after its prompt, are written at the same
+        moment (a ring of a fast submission goes round in well under a millisecond)."""
+        ready = [self._up_to_last_line(user, command, timeout, extra) for user, command, extra in commands]
+        seqs = iter(self.procs.send_lines_together([(user, line) for (user, _, _), line in zip(commands, ready)
+                                                    if not isinstance(line, TypedCommand)]))
+        return [line if isinstance(line, TypedCommand) else TypedCommand(next(seqs)) for line in ready]
+
+    def _up_to_last_line(self, user: str, command: str, timeout: float,
+                         extra: dict[str, str]) -> Typed | TypedCommand:
+        """Type every line of `command` but the last, each after what it waits for, and wait for what
+        the last one waits for: the last line, ready to write; or how typing ended without it."""
         script = self.dialect.command_lines(command)
         if script is None:
             return TypedCommand(None, "no_command")
@@ -154,33 +171,15 @@ class Driver:
         typed = max(self.cursor.get(user, -1), self.last_typed(user))  # a prompt answered is used up
         if self.dialect.prompt_re is not None and not self._prompt_shown(user, timeout):
             return TypedCommand(None, "no_prompt")
-        for line in script:
+        for index, line in enumerate(script):
             if line.expect:
                 event = self.wait_line(user, search(line.expect), typed, timeout, partial=True)
                 if not isinstance(event, Event) and event != PENDING:
-                    break
+                    return TypedCommand(typed)
+            if index == len(script) - 1:
+                return render_typed(line.send, values)
             typed = self.send(user, render_typed(line.send, values))
-        return TypedCommand(typed)
-
-    def type_together(self, commands: list[tuple[str, str, dict[str, str]]], timeout: float) -> list[TypedCommand]:
-        """Type several canonical commands (user, command, placeholders) as close together as the
-        dialect allows: when each is one line, every user's prompt (if any) is awaited first and the
-        lines are written at the same moment (a ring of a fast submission goes round in well under a
-        millisecond); commands of several lines are typed in turn."""
-        ready = [self._single_line(user, command, extra) for user, command, extra in commands]
-        if any(line is None for line in ready):
-            return [self.type_command(user, command, timeout, **extra) for user, command, extra in commands]
-        shown = [self.dialect.prompt_re is None or self._prompt_shown(user, timeout) for user, _, _ in commands]
-        seqs = iter(self.procs.send_lines_together([(user, line) for (user, _, _), line, ok
-                                                    in zip(commands, ready, shown) if ok]))
-        return [TypedCommand(next(seqs)) if ok else TypedCommand(None, "no_prompt") for ok in shown]
-
-    def _single_line(self, user: str, command: str, extra: dict[str, str]) -> Typed | None:
-        """The one line that types `command`, when nothing but the prompt has to be waited for first."""
-        script = self.dialect.command_lines(command)
-        if not script or len(script) != 1 or script[0].expect:
-            return None
-        return render_typed(script[0].send, {**self.base_values(), **self.users[user].values(), **extra})
+        return TypedCommand(typed)  # an empty script: nothing to type
 
     def _prompt_shown(self, user: str, timeout: float) -> bool:
         """Whether `user` shows its prompt again since the last line typed at it."""
