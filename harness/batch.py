@@ -185,7 +185,7 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
     stop = stop or threading.Event()
 
     def finish(submission: Submission, scenario_id: str, run: int, result: ScenarioResult) -> None:
-        result.seed = run_seed(suite[scenario_id][1], options, run)
+        result.seed = run_seed(suite[scenario_id][1], options, run)  # also for runs blocked or not run
         done = runs.setdefault((submission.name, scenario_id), {})
         done[run] = result
         if progress:
@@ -296,9 +296,7 @@ def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, sce
                                 faults=options.faults, seed=seed).run()
         return grading.judge_record(scenario_id, file, scenario, record)
     except Exception as exc:  # a harness bug must not lose the other results
-        failed = grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
-        failed.seed = seed
-        return failed
+        return grading.errored(scenario_id, file, scenario, f"internal harness error: {type(exc).__name__}: {exc}")
 
 
 def _grade(prepared: Prepared, suite: Suite, results: dict, options: GradeOptions) -> SubmissionGrade:

@@ -67,9 +67,7 @@ def never_stop(record: ScenarioRecord, step: StepRecord) -> bool:
 def fault_seed(faults: Faults | None, given: int | None) -> int | None:
     """The seed faults are drawn from: the one given for this run, else the faults' own, else a fresh
     one (recorded, so the run can be replayed); None without faults."""
-    if faults is None:
-        return given
-    if given is not None:
+    if faults is None or given is not None:
         return given
     return faults.seed if faults.seed is not None else random.randrange(2**31)
 
