@@ -35,7 +35,8 @@ def test_a_star_with_ring_labels_fools_the_console_but_not_the_wire(grade, tmp_p
     for follower, left in (("@carol", "@bob"), ("@dave", "@carol"), ("@erin", "@dave")):
         assert f"{follower} got it from @alice's host, not from {left}'s host" in p2p["message"]
     assert "@bob got it" not in p2p["message"]  # @alice is @bob's left neighbour: that copy was right
-    assert check(caught, RING_ORDER)["status"] == "skipped"  # no ring, so no order: one bug, one penalty
+    order = check(caught, RING_ORDER)  # no ring, so no order: said as a star, never as an unsorted ring
+    assert order["status"] == "failed" and order["message"].startswith("a star, not a ring")
 
 
 def test_a_tracker_that_relays_the_tweet_is_caught(grade, tmp_path):

@@ -24,6 +24,9 @@ USER_NAME = r"^[A-Za-z]{1,15}$"
 # The properties of one tweet's delivery that a tweet step can grade (the judge decides each one).
 DELIVERY_PROPERTIES = ("delivered_once", "nobody_else", "ring_order", "peer_to_peer", "returned", "intact",
                        "reached")
+# The followers a property needs to have a subject at all (a ring of one has no order); with fewer it
+# is not applicable, and a tweet step may not grade it.
+FOLLOWERS_NEEDED = {"ring_order": 2, "peer_to_peer": 2, "delivered_once": 1, "reached": 1, "intact": 1}
 Outcome = Literal["success", "failure"]
 DeliveryProperty = Literal[DELIVERY_PROPERTIES]  # type: ignore[valid-type]
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
@@ -97,6 +100,11 @@ class TweetArgs(StepArgs):
             raise ValueError("give `text` or `length`, not both")
         if self.expect == "success" and self.deliver_to is None:
             raise ValueError("`deliver_to` is required for a tweet expected to succeed")
+        for prop in self.grade or ():
+            needed = FOLLOWERS_NEEDED.get(prop, 0)
+            if len(self.deliver_to or []) < needed:
+                raise ValueError(f"`grade: {prop}` needs at least {needed} user{'s' if needed > 1 else ''} in "
+                                 f"`deliver_to` (with fewer it has nothing to judge)")
         return self
 
 

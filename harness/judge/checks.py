@@ -1,9 +1,12 @@
 """A check: one judged property, what was expected, what was seen, and the evidence used.
 
-`passed` and `failed` are verdicts on what was seen; `unverified` means the harness could not see the
-property at all (nothing printed that would show it, no capture), so it earns nothing and says what
-the student can print to make it visible; `skipped` means it does not apply here (or is not what
-this scenario grades). `cause` is the one line a person reads first: "@bob printed the tweet twice".
+No credit without evidence: `passed` is a verdict on something seen that shows the property, and
+says what (a check cannot pass with nothing to show); `failed` on something seen that shows the
+opposite; `unverified` means nothing seen shows it either way (nothing printed that would show it,
+no packet that could), so it earns nothing and says what the program would have to print or send to
+make it visible; `skipped` means the scenario does not grade it (or it has no subject here, as the
+order of a ring of one), and costs nothing. `cause` is the one line a person reads first: "@bob
+printed the tweet twice".
 """
 
 from __future__ import annotations
@@ -45,8 +48,11 @@ class CheckResult:
         return data
 
 
-def passed(name: str, message: str = "") -> CheckResult:
-    return CheckResult(name, "passed", message)
+def passed(name: str, seen: str) -> CheckResult:
+    """A property seen to hold; `seen` says what showed it, and must say something."""
+    if not seen.strip():
+        raise ValueError(f"check {name!r} cannot pass without saying what was seen")
+    return CheckResult(name, "passed", seen)
 
 
 def failed(name: str, message: str, cause: str = "") -> CheckResult:

@@ -2,87 +2,87 @@
 apart, reached everyone), nobody else, ring order, peer to peer, came back, text intact. So a
 submission loses the points of what it broke and nothing else.
 
-Where the wire was captured (hosts mode) and a packet carried the tweet's text, the wire decides who
-sent it to whom, in what order, whether it came back and whether it reached anyone else: printed
-forwarder labels can be made up (a star whose followers print ring labels). Printed lines decide
-what only they can show: that each follower printed it once, and whole. On loopback, ring order is
-decided from the forwarding handles each follower prints (the chain from the tweeter back round),
-never from the order in which lines of different processes happened to reach the harness, which
-races on a fast ring. Every check says which evidence decided it.
+On a LAN (hosts mode) the wire decides the tweet's path: who sent it to whom, in what order, whether
+it came back and whether it reached anyone else, read as a chain of packets (`wire_evidence`) whatever
+they carry; printed forwarder labels can be made up (a star whose followers print ring labels).
+Printed lines decide what only they can show: that each follower printed it once, and whole (the
+wire shows "whole" too where followers print nothing, and a cut text wherever packets carried one).
+On loopback, ring order is decided from the forwarding handles each follower prints (the chain from
+the tweeter back round), never from the order in which lines of different processes happened to
+reach the harness, which races on a fast ring. Every check says which evidence decided it.
 
-Nothing is credited that was not seen: a property no evidence shows (a follower that prints nothing,
-a tweeter that prints nothing when its tweet comes back and lets the harness type end-tweet, lines too
-close together to order) is `unverified`, earns nothing, and says what to print to make it visible.
+No credit without evidence: a property passes only on something seen that shows it; something seen
+that shows the opposite fails it; nothing seen either way leaves it `unverified` (no points), saying
+what the program would have to print or send. A property with no subject here (the order of a ring
+of one) is not applicable and cannot be graded (the scenario's validation refuses to grade it).
 """
 
 from __future__ import annotations
 
-from harness.inputs.scenario import DELIVERY_PROPERTIES
+from harness.inputs.scenario import DELIVERY_PROPERTIES, FOLLOWERS_NEEDED
 from harness.judge.checks import CheckResult, failed, passed, skipped, unverified
-from harness.judge.wire_evidence import TRACKER, WireView
+from harness.judge.wire_evidence import TRACKER, TweetPath, describe_part
 from harness.run.records import DeliverySeen, TweetSeen
 
 ARRIVAL_NOISE_S = 0.05  # arrival times closer than this do not order lines of different processes
 PRINT_RECEIVED = ("print each tweet a follower receives, with who passed it on (tweets.received), or grade "
                   "on a virtual LAN (--network hosts), where the wire shows it")
-CONSOLE_ONLY = ("delivered_once", "intact", "reached")  # what only printed lines can show
+CONSOLE_ONLY = ("delivered_once", "reached")  # what only printed lines can show
 
 
-def judge_delivery(obs: TweetSeen, graded: tuple[str, ...] = DELIVERY_PROPERTIES, wire: WireView | None = None,
+def judge_delivery(obs: TweetSeen, graded: tuple[str, ...] = DELIVERY_PROPERTIES, path: TweetPath | None = None,
                    wire_note: str = "", prints_received: bool = True) -> list[CheckResult]:
-    """All six properties; those a scenario does not grade are reported but cannot cost it points.
+    """All seven properties; those a scenario does not grade are reported but cannot cost it points.
 
     So that one bug costs one scenario, each scenario grades the properties it is about (a tweet
     truncated to its first word loses the text scenarios, not every ring scenario as well).
-    `wire`: what the capture shows (hosts mode, when a packet carried the text); `wire_note`: why a
-    capture that exists could not decide (it is added to the console checks that fall back).
+    `path`: the tweet's path on the LAN (hosts mode); `wire_note`: why the LAN's packets could not
+    decide (they are then left to the console, and the note is added to those checks).
     """
     ring = sorted(obs.followers or [])
-    if wire is not None:
-        results = [_once(obs, ring), _nobody_else_wire(obs, wire), _ring_order_wire(obs, wire),
-                   _peer_to_peer_wire(wire), _came_back_wire(obs, wire), _intact(obs), _reached(obs, ring)]
+    if path is not None:
+        results = [_once(obs, ring), _nobody_else_wire(obs, path), _ring_order_wire(obs, path),
+                   _peer_to_peer_wire(obs, path), _came_back_wire(obs, path), _intact(obs, path), _reached(obs, ring)]
     else:
         results = [_once(obs, ring), _nobody_else(obs), _ring_order(obs, ring), _peer_to_peer(obs, ring),
-                   _came_back(obs), _intact(obs), _reached(obs, ring)]
-        for result in results[1:5]:
+                   _came_back(obs), _intact(obs, None), _reached(obs, ring)]
+        for result in results[1:6]:
             if wire_note and result.status != "skipped":
                 result.message += f" ({wire_note})"
     for key, result in zip(DELIVERY_PROPERTIES, results):
         if not prints_received and result.evidence != "wire" and result.status != "skipped" \
-                and (key in CONSOLE_ONLY or wire is None) and key != "returned":
+                and (key in CONSOLE_ONLY or key in ("intact", "nobody_else") or path is None) and key != "returned":
             result.status, result.cause = "unverified", f"could not see whether {result.name}"
             result.message = ("not seen: the submission prints nothing when a tweet reaches a follower "
                               f"(tweets.received: null); {PRINT_RECEIVED}")
         if result.evidence is None:
             result.evidence = "console"
-        if key not in graded and result.status in ("failed", "unverified"):
-            seen = "seen" if result.status == "failed" else "not seen"
+        if len(ring) < FOLLOWERS_NEEDED.get(key, 0):
+            result.status, result.cause = "skipped", ""
+            result.message = (f"not applicable: {len(ring)} follower{'s' if len(ring) != 1 else ''}, "
+                              f"so {_no_subject(key)}")
+        elif key not in graded and result.status != "passed":
+            seen = {"failed": "seen", "unverified": "not seen"}.get(result.status, "")
             result.status = "skipped"
             result.message = f"not graded in this scenario ({seen}: {result.message})"
     return results
 
 
-def tweet_json(obs: TweetSeen, wire: WireView | None = None) -> dict:
+def _no_subject(key: str) -> str:
+    return {"ring_order": "no ring order to see", "peer_to_peer": "no ring to travel"}.get(
+        key, "nobody to deliver to")
+
+
+def tweet_json(obs: TweetSeen, path: TweetPath | None = None) -> dict:
     """A judged tweet for the reports (the time-space diagram): who printed it, from whom, and when;
-    and in hosts mode the packets that carried it."""
+    and in hosts mode the packets of its path."""
     data = {"tweeter": obs.tweeter, "text": obs.text, "ring": sorted(obs.followers or []),
             "returned": obs.returned, "end_tweet": obs.end_tweet,
             "deliveries": [{"receiver": d.receiver, "forwarder": d.forwarder, "text": d.text, "seq": d.seq,
                             "t": d.t} for d in obs.deliveries]}
-    if wire is not None:
-        data["hops"] = [{"t": h.t, "src": h.src, "dst": h.dst, "seq": h.seq} for h in wire.hops]
+    if path is not None:
+        data["hops"] = path.to_json()
     return data
-
-
-def _wired(result: CheckResult) -> CheckResult:
-    result.evidence = "wire"
-    if result.status != "skipped":
-        result.message += " (evidence: wire)"
-    return result
-
-
-def _host(name: str) -> str:
-    return "the tracker's host" if name == TRACKER else f"{name}'s host"
 
 
 def _by_receiver(obs: TweetSeen) -> dict[str, list[DeliverySeen]]:
@@ -102,7 +102,7 @@ def _once(obs: TweetSeen, ring: list[str]) -> CheckResult:
     missing = [f for f in ring if f not in grouped]
     twice = [f for f in ring if len(grouped.get(f, [])) > 1]
     if not ring:
-        return passed(name, "no followers, nobody to deliver to")
+        return skipped(name, "not applicable: no followers")
     if missing or twice:
         parts, causes = [], []
         if missing:
@@ -123,7 +123,9 @@ def _reached(obs: TweetSeen, ring: list[str]) -> CheckResult:
     if missing:
         return failed(name, f"expected each of {', '.join(ring)} to print it; never printed it: {', '.join(missing)}",
                       f"{', '.join(missing)} never got the tweet")
-    return passed(name, f"{', '.join(ring) or 'no follower'} printed it" if ring else "no followers")
+    if not ring:
+        return skipped(name, "not applicable: no followers")
+    return passed(name, f"{', '.join(ring)} printed it")
 
 
 def _nobody_else(obs: TweetSeen) -> CheckResult:
@@ -189,8 +191,15 @@ def _ring_order(obs: TweetSeen, ring: list[str]) -> CheckResult:
     if obs.reads_forwarder:
         chain = _chain(obs, ring)
         if chain is None:
-            return skipped(name, "not judged: the forwarding handles do not form one chain "
-                           "(see 'forwarded peer to peer')")
+            received = [d for d in obs.deliveries if d.receiver in ring]
+            direct = sorted({d.receiver for d in received if d.forwarder == obs.tweeter})
+            if len(direct) > 1:
+                return failed(name, f"the forwarding handles printed show a star, not a ring: {', '.join(direct)} "
+                              f"got it from {obs.tweeter}; there is no ring order",
+                              f"a star, not a ring: {obs.tweeter} sent the tweet to several followers itself")
+            sources = ", ".join(f"{d.receiver} from {d.forwarder or '?'}" for d in received)
+            return failed(name, f"the forwarding handles printed do not form one ring to order: {sources}",
+                          "the tweet did not travel one ring")
         expected = [f for f in ring if f in chain]
         if chain != expected:
             return failed(name, f"expected the ring {_ring_text(obs.tweeter, expected)}; the forwarding "
@@ -240,18 +249,47 @@ def _came_back(obs: TweetSeen) -> CheckResult:
     return passed(name, f"{how} and end-tweet answered SUCCESS")
 
 
-def _intact(obs: TweetSeen) -> CheckResult:
+def _intact(obs: TweetSeen, path: TweetPath | None) -> CheckResult:
+    """Printed copies equal to the text typed; on the LAN, the text each follower's host was sent:
+    a cut text there fails it, the whole text there shows it where followers print nothing."""
     name = "the text arrives intact"
     wrong = [d for d in obs.deliveries if d.text != obs.text]
-    if not obs.deliveries:
-        return skipped(name, "not judged: nobody printed it")
+    cut = _cut_on_wire(obs, path)
+    if cut is not None:
+        return _wired(failed(name, f"sent {obs.text!r} ({len(obs.text)} characters); the packets to "
+                             f"{', '.join(cut[1])} carried only {describe_part(obs.text, cut[0])}",
+                             f"the tweet's text was cut on the way: only {describe_part(obs.text, cut[0])}"))
     if wrong:
         sample = wrong[0]
         return failed(name, f"sent {obs.text!r} ({len(obs.text)} characters); {sample.receiver} printed "
                       f"{sample.text!r} ({len(sample.text or '')} characters)",
                       f"{sample.receiver} printed the tweet's text changed: {(sample.text or '')[:40]!r} for "
                       f"{obs.text[:40]!r}")
-    return passed(name, f"all {len(obs.deliveries)} copies match the {len(obs.text)} characters sent")
+    if obs.deliveries:
+        return passed(name, f"all {len(obs.deliveries)} copies match the {len(obs.text)} characters sent")
+    whole = [f for f in obs.followers or [] if path is not None and path.most_carried(f) == len(obs.text)]
+    if whole:
+        return _wired(passed(name, f"nobody printed it, but the packets to {', '.join(sorted(whole))} carried all "
+                             f"{len(obs.text)} characters"))
+    if path is not None and not path.readable and path.to_tracker:
+        return _wired(failed(name, "no follower printed it, and no packet carried the text to a follower: it "
+                             "went only to the tracker", "the tweet's text reached no follower"))
+    how = ("the packets carried no readable text" if path is not None
+           else "on loopback the harness sees no packet (grade on a virtual LAN, --network hosts)")
+    return unverified(name, f"not seen: nobody printed it and {how}; print each tweet a follower receives "
+                      "(tweets.received)", "could not see whether the text arrives intact")
+
+
+def _cut_on_wire(obs: TweetSeen, path: TweetPath | None) -> tuple[int, list[str]] | None:
+    """(characters, followers) where the packets of the tweet carried only the start of its text
+    to followers and never the whole of it to any of them."""
+    if path is None or not path.readable:
+        return None
+    carried = {f: path.most_carried(f) for f in obs.followers or []}
+    if any(length == len(obs.text) for length in carried.values()):
+        return None
+    cut = {f: length for f, length in carried.items() if 0 < length < len(obs.text)}
+    return (max(cut.values()), sorted(cut)) if cut else None
 
 
 def _ring_text(tweeter: str, order: list[str]) -> str:
@@ -259,80 +297,182 @@ def _ring_text(tweeter: str, order: list[str]) -> str:
 
 
 # -- from the wire (hosts mode) --------------------------------------------------------------------
-def _peer_to_peer_wire(wire: WireView) -> CheckResult:
-    name = "forwarded peer to peer round the ring"
-    received = [f for f in wire.ring if f in wire.first_from]
-    if len(wire.ring) <= 1:
-        return skipped(name, "not judged: fewer than two followers, no ring to travel")
-    if len(received) <= 1 and not wire.relays():
-        return _wired(_too_few(name, wire.ring, set(received)))
+def _wired(result: CheckResult) -> CheckResult:
+    result.evidence = "wire"
+    if result.status != "skipped":
+        result.message += " (evidence: wire)"
+    return result
+
+
+def _host(name: str) -> str:
+    return "the tracker's host" if name == TRACKER else f"{name}'s host"
+
+
+def _who(name: str) -> str:
+    return "the tracker" if name == TRACKER else name
+
+
+def _hosts(names: list[str]) -> str:
+    return ", ".join(_host(n) for n in names) or "no host"
+
+
+def wire_basis(obs: TweetSeen, path: TweetPath) -> str:
+    """What the packets showed of the tweet's text, for the messages of the path checks."""
+    if path.readable:
+        most = max((h.length for h in path.hops if h.dst not in (TRACKER, obs.tweeter)), default=0)
+        if most < len(obs.text):
+            return f"the packets carried only {describe_part(obs.text, most)}; the ring was followed by it"
+        return ""
+    if path.to_tracker:
+        return ("the text went only to the tracker; no packet to a user carried it, so the ring was followed "
+                "hop by hop")
+    return "the packets carried no readable text; the ring was followed hop by hop"
+
+
+def _noted(result: CheckResult, obs: TweetSeen, path: TweetPath) -> CheckResult:
+    basis = wire_basis(obs, path)
+    if basis and result.status != "skipped":
+        result.message += f"; {basis}"
+    return _wired(result)
+
+
+def _printed(obs: TweetSeen, follower: str) -> bool:
+    return any(d.receiver == follower for d in obs.deliveries)
+
+
+def _wrong_path(obs: TweetSeen, path: TweetPath) -> tuple[list[str], list[str]]:
+    """(problems, causes) that show the tweet did not go round one chain of its followers: a relay
+    by the tracker, a star from the tweeter, a follower that got it from the wrong host, a hop missing."""
     problems, causes = [], []
-    relays = wire.relays()
+    relays = path.relays()
     if relays:
         problems.append(f"the tracker sent it to {', '.join(sorted({h.dst for h in relays}))} itself: a tweet "
                         "travels from user to user, not through the tracker")
         causes.append("the tracker sent the tweet to the followers itself")
-    chain = wire.chain()
-    if chain is None:
-        wrong = [f"{f} got it from {_host(wire.first_from[f])}, not from {_host(wire.left_of(f))}"
-                 for f in received if wire.first_from[f] != wire.left_of(f)]
-        problems.append("each follower must get the tweet from its left neighbour in the ring (the tweeter "
-                        "sends only to the first follower); " + "; ".join(wrong or ["the packets form no chain"]))
-        if not relays:
-            causes.append(wrong[0] + ": not a ring" if wrong else "the tweet did not travel one chain")
-    else:
-        extra = wire.extra_sends_by_tweeter(chain)
-        if extra:
-            problems.append(f"{wire.tweeter} also sent it straight to {', '.join(sorted({h.dst for h in extra}))}")
-            causes.append(f"{wire.tweeter} also sent the tweet straight to later followers")
+    star = path.star_sends()
+    if star:
+        problems.append(f"{path.tweeter} sent it straight to {', '.join(sorted({h.dst for h in star}))} as well "
+                        "as to the first follower: a star, not a ring")
+        causes.append(f"a star, not a ring: {path.tweeter} sent the tweet straight to several followers")
+    chain = path.chain()
+    if chain is not None and set(chain) == set(path.ring):
+        return problems, causes
+    reached_by_chain = chain or []
+    for follower in path.ring:
+        if follower in reached_by_chain:
+            continue
+        left = path.left_of(follower)
+        senders = [s for s in path.senders(follower) if s != left]
+        if path.readable and senders:
+            problems.append(f"{follower} got it from {_hosts(senders)}, not from {_host(left)}")
+            causes.append(f"{follower} got the tweet from {', '.join(map(_who, senders))}: not a ring")
+        elif not path.readable and _printed(obs, follower) and left != path.tweeter \
+                and left not in path.senders(follower):
+            problems.append(f"{follower} printed it, but no packet reached {_host(follower)} from {_host(left)}, "
+                            f"its left neighbour (only from {_hosts(path.senders(follower))})")
+            causes.append(f"{follower} got the tweet without a packet from {left}: not a ring")
+        elif left in path.ring and (left in reached_by_chain or _printed(obs, left)):
+            problems.append(f"{left} did not pass it on: no packet of the tweet went from {_host(left)} to "
+                            f"{_host(follower)}")
+            causes.append(f"{left} did not pass the tweet on to {follower}")
+    if not problems:  # no follower seen to get it wrongly: the first hop of the ring that never happened
+        if not path.readable and path.to_tracker or not path.followers_reached():
+            problems.append("the tweet reached no follower: no packet to a follower carried its text" if path.to_tracker
+                            else f"no packet of the tweet left {_host(path.tweeter)} for a follower")
+            causes.append("the tweet reached no follower")
+        else:
+            follower = next(f for f in path.ring if f not in reached_by_chain)
+            problems.append(f"no packet of the tweet went from {_host(path.left_of(follower))} to {_host(follower)}")
+            causes.append(f"{_who(path.left_of(follower))} did not pass the tweet on to {follower}")
+    return problems, causes
+
+
+def _peer_to_peer_wire(obs: TweetSeen, path: TweetPath) -> CheckResult:
+    name = "forwarded peer to peer round the ring"
+    problems, causes = _wrong_path(obs, path)
     if problems:
-        return _wired(failed(name, "; ".join(problems), "; ".join(causes)))
-    return _wired(passed(name, f"each follower got it from the previous one, host to host ({len(wire.hops)} "
-                         "packets carried the text)"))
+        return _noted(failed(name, "each follower must get the tweet from its left neighbour in the ring (the "
+                             "tweeter sends only to the first follower); " + "; ".join(problems), causes[0]), obs, path)
+    hops = len([h for h in path.hops if h.dst not in (TRACKER,)])
+    return _noted(passed(name, f"each follower got it from the previous one, host to host ({hops} packets)"), obs, path)
 
 
-def _ring_order_wire(obs: TweetSeen, wire: WireView) -> CheckResult:
+def _ring_order_wire(obs: TweetSeen, path: TweetPath) -> CheckResult:
     name = "followers receive it in alphabetical (ring) order"
-    received = [f for f in wire.ring if f in wire.first_from]
-    if len(wire.ring) <= 1:
-        return skipped(name, "not judged: fewer than two followers, no order to see")
-    if len(received) <= 1:
-        return _wired(_too_few(name, wire.ring, set(received)))
-    chain = wire.chain()
-    if chain is None or wire.relays():
-        return _wired(skipped(name, "not judged: the packets do not travel one chain (see 'forwarded peer to peer')"))
-    expected = [f for f in wire.ring if f in chain]
-    if chain != expected:
-        return _wired(failed(name, f"expected the ring {_ring_text(obs.tweeter, expected)}; the packets went "
-                             f"{_ring_text(obs.tweeter, chain)}",
-                             f"the tweet went {_ring_text(obs.tweeter, chain)}, not in alphabetical order"))
-    return _wired(passed(name, _ring_text(obs.tweeter, chain)))
+    chain = path.chain()
+    if chain is not None and len(chain) >= 2:
+        expected = [f for f in path.ring if f in chain]
+        if chain != expected:
+            return _noted(failed(name, f"expected the ring {_ring_text(obs.tweeter, expected)}; the packets went "
+                                 f"{_ring_text(obs.tweeter, chain)}",
+                                 f"the tweet went {_ring_text(obs.tweeter, chain)}, not in alphabetical order"), obs, path)
+        if len(chain) == len(path.ring) and not path.relays() and not path.star_sends():
+            return _noted(passed(name, _ring_text(obs.tweeter, chain)), obs, path)
+    relays, star = path.relays(), path.star_sends()
+    if relays:
+        return _noted(failed(name, "the tracker sent it to every follower itself, so it went round no ring and has "
+                             "no ring order", "no ring: the tracker sent the tweet to the followers itself"), obs, path)
+    if star:
+        targets = sorted({h.dst for h in path.hops if h.src == path.tweeter and h.dst in path.ring and h.carried})
+        return _noted(failed(name, f"a star, not a ring: {obs.tweeter}'s host sent the text to {', '.join(targets)} "
+                             "itself, so there is no ring order to see",
+                             f"a star, not a ring: {obs.tweeter} sent the tweet to every follower itself"), obs, path)
+    printed = [f for f in path.ring if _printed(obs, f)]
+    if not path.readable and chain is None and len(printed) > 1 and not _passed_on(path):
+        contacts = sorted({s for f in printed for s in path.contacts.get(f, [])})
+        return _noted(failed(name, f"no ring: {', '.join(printed)} printed it, yet no follower's host sent anything "
+                             f"to another follower's (they had packets only from {_hosts(contacts)}), so there is "
+                             "no ring order to see", "no ring: the followers got the tweet without a hop between "
+                             "them"), obs, path)
+    if chain is None and _passed_on(path):
+        return _noted(failed(name, "the packets do not travel one chain of the followers: " +
+                             "; ".join(_wrong_path(obs, path)[0]), "the tweet did not travel one ring"), obs, path)
+    went = chain or (path.followers_reached() if path.readable else [])
+    got = f"only {', '.join(went)}" if went else "none"
+    return _noted(unverified(name, f"not seen: of {', '.join(path.ring)}, {got} got the tweet from the host before "
+                             "it, so the order of the ring cannot be seen", f"could not see whether {name}: the "
+                             "tweet did not go round"), obs, path)
 
 
-def _came_back_wire(obs: TweetSeen, wire: WireView) -> CheckResult:
+def _passed_on(path: TweetPath) -> bool:
+    """Whether any follower passed something on to another follower."""
+    return any(h.src in path.ring and h.dst in path.ring for h in path.hops)
+
+
+def _came_back_wire(obs: TweetSeen, path: TweetPath) -> CheckResult:
     name = "it returns to the tweeter and end-tweet succeeds"
-    if wire.ring:
-        chain = wire.chain()
+    if path.ring:
+        chain = path.chain()
         last = chain[-1] if chain else None
-        back = wire.came_back_from(last)
+        back = path.came_back_from(last)
         if back is None:
             claim = f" (though {obs.tweeter} printed that it came back)" if obs.returned else ""
-            where = f" from {last}, the last follower it reached" if last else ""
-            return _wired(failed(name, f"no packet carried the tweet back to {_host(obs.tweeter)}{where}{claim}",
-                                 f"{obs.tweeter}'s tweet never came back round the ring"))
+            where = f"{last}, the last follower the tweet reached" if last else "any follower the tweet reached"
+            return _noted(failed(name, f"no packet went back to {_host(obs.tweeter)} from {where}{claim}",
+                                 f"{obs.tweeter}'s tweet never came back round the ring"), obs, path)
+        what = "the text" if back.carried == "whole" else "part of the text" if back.carried else "no readable text"
+        how = f"a packet from {_host(back.src)} ({what}) reached {_host(obs.tweeter)}"
+    else:
+        return _came_back(obs)  # no followers: nothing to come back, end-tweet's answer decides
     if obs.end_tweet != "success":
         seen = "no answer" if obs.end_tweet is None else "FAILURE"
-        return _wired(failed(name, f"came back, but end-tweet for {obs.tweeter} did not succeed; seen: {seen}",
+        return _wired(failed(name, f"{how}, but end-tweet for {obs.tweeter} did not succeed; seen: {seen}",
                              f"end-tweet by {obs.tweeter} " + ("got no answer" if obs.end_tweet is None
                                                                else "answered FAILURE")))
-    return _wired(passed(name, "came back and end-tweet answered SUCCESS"))
+    return _wired(passed(name, f"{how} and end-tweet answered SUCCESS"))
 
 
-def _nobody_else_wire(obs: TweetSeen, wire: WireView) -> CheckResult:
+def _nobody_else_wire(obs: TweetSeen, path: TweetPath) -> CheckResult:
     name = "nobody else receives it"
-    outsiders = wire.outsiders()
+    outsiders = path.outsiders()
     if outsiders:
         sent = ", ".join(f"{h.dst} (from {_host(h.src)})" for h in outsiders)
-        return _wired(failed(name, f"only followers of {obs.tweeter} may receive it, but it was sent to {sent}",
-                             f"{outsiders[0].dst} got {obs.tweeter}'s tweet without following {obs.tweeter}"))
+        return _noted(failed(name, f"only followers of {obs.tweeter} may receive it, but it was sent to {sent}",
+                             f"{outsiders[0].dst} got {obs.tweeter}'s tweet without following {obs.tweeter}"), obs, path)
+    if not path.readable:  # the tweeter's other messages (a teardown) cannot be told from the tweet
+        result = _nobody_else(obs)
+        if result.status == "passed":
+            result.message += ("; on the wire no follower sent anything to anyone else (the packets carried no "
+                               "readable text, so the printed lines decided)")
+        return result
     return _wired(passed(name, "no packet carried it to anyone outside the ring"))

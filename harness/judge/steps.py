@@ -15,12 +15,12 @@ from typing import Any
 from harness.inputs.scenario import DELIVERY_PROPERTIES, Scenario, step_args, step_kind
 from harness.judge.checks import CheckResult, failed, passed, unverified
 from harness.judge.delivery import judge_delivery, tweet_json
-from harness.judge.wire_evidence import WireView, tweet_hops
+from harness.judge.wire_evidence import TweetPath, tweet_path
 from harness.run.records import HARNESS_STOP, Event, ReplySeen, ScenarioRecord, StepRecord, TweetSeen
 
 TRACKER = "tracker"
-NO_CARRIER = ("no packet on the LAN carried the tweet's text (encoded in a way the harness cannot read), "
-              "so the printed lines decided")
+TANGLED = ("two tweets were in flight at once and no packet carried readable text to tell theirs apart, so "
+           "the printed lines decided")
 
 
 class StepJudge:
@@ -32,6 +32,7 @@ class StepJudge:
         self.handles = record.handles
         self.transcript = record.transcript
         self.tweets: list[dict] = []  # judged tweets, for the reports
+        self.paths: dict[int, TweetPath] = {}  # each tweet's path on the LAN, by id of its TweetSeen
 
     def label(self, name: str) -> str:
         return "the tracker" if name == TRACKER else self.handles.get(name, f"@{name}")
@@ -100,7 +101,7 @@ class StepJudge:
         if reply.outcome != expect:
             return failed(label, f"expected {expect.upper()}, seen {reply.outcome.upper()}: {reply.line!r}",
                           f"`{reply.what}` answered {reply.outcome.upper()} instead of {expect.upper()}")
-        return passed(label, reply.line or "")
+        return passed(label, repr(reply.line))
 
     def _ended(self, user: str, typed_seq: int, what: str) -> str:
         """How a program that gave no answer had ended: after the command, or already before it."""
@@ -202,7 +203,7 @@ class StepJudge:
         seen = record.line
         assert seen is not None
         if seen.line is not None:
-            return [passed(label, seen.line)]
+            return [passed(label, repr(seen.line))]
         why = "its program ended" if seen.gave_up == "exited" else f"not within {seen.waited_s:g} s"
         return [failed(label, f"expected a line matching /{args.pattern}/; {why}",
                        f"{self.label(args.at)} never printed /{args.pattern}/")]
@@ -213,14 +214,18 @@ class StepJudge:
         assert seen is not None
         if seen.line is not None:
             return [failed(label, f"it printed {seen.line!r}", f"{self.label(args.at)} printed {seen.line[:80]!r}")]
-        return [passed(label, f"nothing matching within {seen.waited_s:g} s")]
+        ended = [e for e in self.transcript.lines(args.at, ("exit",)) if e.t - self.transcript.t0 <= record.end_t]
+        if ended:  # a program that is not running prints nothing: its silence shows nothing
+            return [unverified(label, f"not seen: {self.label(args.at)}'s program had ended ({ended[0].text}), so "
+                               "that it printed nothing shows nothing", f"could not see whether {label}")]
+        return [passed(label, f"nothing matching within {seen.waited_s:g} s while it ran")]
 
     def _expect_alive(self, args: Any, record: StepRecord) -> list[CheckResult]:
         label = f"{self.label(args.at)} is still running"
         if not record.alive:
             ended = f"{self.label(args.at)}'s program ended ({self.transcript.exit_text(args.at)})"
             return [failed(label, f"its program ended ({self.transcript.exit_text(args.at)})", ended)]
-        return [passed(label)]
+        return [passed(label, f"its program was running when step {record.number} was played")]
 
     # -- tweets ------------------------------------------------------------------------------
     def _tweet(self, args: Any, record: StepRecord) -> list[CheckResult]:
@@ -230,12 +235,27 @@ class StepJudge:
         return [*self._tweets(list(args), record), self._overlap(record)]
 
     def _overlap(self, record: StepRecord) -> CheckResult:
+        """On the LAN, from the packets: each tweet from its first packet to its end at the tracker; on
+        loopback (or where packets cannot tell the tweets apart), from the printed lines: every tweet
+        typed before the first printed line that showed one back. Typing times alone show nothing."""
         name = "the tweets were in flight at the same time"
         tries = " (played twice)" if record.attempts > 1 else ""
-        if record.tweets_overlapped():
-            return passed(name, f"every tweet was typed before any came back{tries} (evidence: transcript)")
+        paths = [self._tweet_path(t, record) for t in record.tweets]
+        spans = [p.span for p in paths if p is not None and p.span is not None]
+        if spans and len(spans) == len(record.tweets):
+            times = "; ".join(f"{t.tweeter}'s from {s[0]:.3f} s to {s[1]:.3f} s" for t, s in zip(record.tweets, spans))
+            if max(s[0] for s in spans) <= min(s[1] for s in spans):
+                return _evidenced(passed(name, f"their packets overlap in time: {times}{tries} (evidence: wire)"), "wire")
+            return _evidenced(unverified(name, f"not seen: one tweet had ended at the tracker before the other's "
+                                         f"first packet ({times}){tries}, so nothing was concurrent; type faster (a "
+                                         "console that waits for each ring to finish cannot show what happens when "
+                                         "two tweets meet)", "could not make two tweets overlap"), "wire")
+        if any(t.back_seq is not None for t in record.tweets) and record.tweets_overlapped():
+            return passed(name, f"every tweet was typed before the first line that showed one back{tries} "
+                          "(evidence: transcript)")
         first = min((t for t in record.tweets if t.back_seq is not None), key=lambda t: t.back_seq or 0, default=None)
-        came = f"{first.tweeter}'s tweet came back before the last one was typed" if first else "they did not overlap"
+        came = (f"{first.tweeter}'s tweet came back before the last one was typed" if first
+                else "no tweet was seen to come back, so nothing shows they were in flight together")
         return unverified(name, f"not seen: {came}{tries}, so nothing was concurrent; type faster (a console that "
                           "waits for each ring to finish cannot show what happens when two tweets meet)",
                           "could not make two tweets overlap")
@@ -252,36 +272,56 @@ class StepJudge:
             if single or seen.reply.outcome != "failure":
                 checks.append(self.reply_check(seen.reply, expect))
         for args, seen in zip(tweets, record.tweets):
+            path = self._tweet_path(seen, record)
+            if path is not None and not path.readable and not single:
+                path = None  # no readable text to tell the tweets' packets apart
             if seen.reply.outcome == "success" and args.deliver_to is not None:
                 graded = tuple(args.grade) if args.grade is not None else DELIVERY_PROPERTIES
-                wire = self._wire_view(seen, record)
-                note = NO_CARRIER if self.record.network.mode == "hosts" and wire is None and seen.followers else ""
-                self.tweets.append(tweet_json(seen, wire))
-                checks.extend(judge_delivery(seen, graded, wire, note, self.record.prints_received))
+                self.tweets.append(tweet_json(seen, path))
+                note = TANGLED if self.record.network.mode == "hosts" and path is None else ""
+                checks.extend(judge_delivery(seen, graded, path, note, self.record.prints_received))
             elif seen.reply.outcome == "failure" or args.expect == "failure":
-                checks.append(_refused_not_delivered(seen))
+                checks.append(_refused_not_delivered(seen, path, self.record.prints_received))
         return checks
 
-    def _wire_view(self, seen: TweetSeen, step: StepRecord) -> WireView | None:
-        """What the capture shows about this tweet (hosts mode), if any packet carried its text."""
+    def _tweet_path(self, seen: TweetSeen, step: StepRecord) -> TweetPath | None:
+        """The tweet's path on the LAN (hosts mode); None on loopback."""
         if self.record.network.mode != "hosts" or seen.reply.typed_seq is None:
             return None
-        typed = next((e for e in self.transcript.snapshot() if e.seq == seen.reply.typed_seq), None)
-        start = (typed.t - self.transcript.t0) if typed is not None else step.start_t
-        hops = tweet_hops(self.record.wire, seen.text, start, step.end_t, self.handles)
-        view = WireView(hops, seen.tweeter, sorted(seen.followers or []))
-        return view if view.seen else None
+        if id(seen) not in self.paths:
+            typed = next((e for e in self.transcript.snapshot() if e.seq == seen.reply.typed_seq), None)
+            start = (typed.t - self.transcript.t0) if typed is not None else step.start_t
+            others = tuple(t.text for t in step.tweets if t is not seen)
+            self.paths[id(seen)] = tweet_path(self.record.wire, seen.text, seen.tweeter, sorted(seen.followers or []),
+                                              start, step.end_t, self.handles, others)
+        return self.paths[id(seen)]
 
 
-def _refused_not_delivered(seen: TweetSeen) -> CheckResult:
-    """A tweet that must be refused (or was) reaches nobody; the message says what the answer was."""
+def _evidenced(result: CheckResult, evidence: str) -> CheckResult:
+    result.evidence = evidence
+    return result
+
+
+def _refused_not_delivered(seen: TweetSeen, path: TweetPath | None, prints_received: bool) -> CheckResult:
+    """A tweet that must be refused (or was) reaches nobody: nobody printed it and, on the LAN, no
+    packet carried it to a user; the message says what the answer was."""
     name = "a refused tweet reaches nobody"
-    if not seen.deliveries:
-        return passed(name)
-    who = ", ".join(sorted({d.receiver for d in seen.deliveries}))
     answered = {"failure": "was answered FAILURE", "success": "was accepted (it must be refused)"}.get(
         seen.reply.outcome or "", "got no answer")
-    return failed(name, f"the tweet {answered}, but {who} printed it", f"{who} printed a tweet that {answered}")
+    sent = sorted({h.dst for h in path.hops if h.carried and h.dst not in (TRACKER, seen.tweeter)}) if path else []
+    if sent:
+        return _evidenced(failed(name, f"the tweet {answered}, but packets carried it to {', '.join(sent)} "
+                                 "(evidence: wire)", f"{', '.join(sent)} got a tweet that {answered}"), "wire")
+    if seen.deliveries:
+        who = ", ".join(sorted({d.receiver for d in seen.deliveries}))
+        return failed(name, f"the tweet {answered}, but {who} printed it", f"{who} printed a tweet that {answered}")
+    if path is not None and (path.readable or path.to_tracker):
+        return _evidenced(passed(name, "no packet carried its text to a user (evidence: wire)"), "wire")
+    if not prints_received:
+        return unverified(name, "not seen: the submission prints nothing when a tweet reaches a follower "
+                          "(tweets.received: null) and no packet showed its text; print received tweets, or grade "
+                          "on a virtual LAN (--network hosts)", "could not see whether the refused tweet reached anyone")
+    return passed(name, "nobody printed it")
 
 
 def should_stop_rule(scenario: Scenario):

@@ -10,19 +10,21 @@ from __future__ import annotations
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from harness.inputs.dialect import MATCH_LIMIT, Dialect, Typed, render_typed
 from harness.run import phases
 from harness.run.processes import ProcessSet
-from harness.run.records import Event, ReplySeen, StepRecord
+from harness.run.records import Event, ReplySeen, StepRecord, WireEvent
 from harness.run.trace import Trace
 
 TRACKER = "tracker"
 PENDING = "pending"  # a wait matched the line a program is still printing (a prompt without newline)
 ABORTED = object()
 ABORT_POLL_S = 0.25  # how soon a running scenario notices that grading was stopped
+HOLD_LIMIT_S = 2.0  # the longest the tracker is held while tweets typed together are on their way to it
 
 
 class SetupError(Exception):
@@ -69,7 +71,8 @@ class Driver:
 
     def __init__(self, dialect: Dialect, trace: Trace, procs: ProcessSet, users: dict[str, UserSlot],
                  tracker: tuple[str, int], deadline: float, grace: float, abort: threading.Event,
-                 should_stop: Callable[[StepRecord], bool]) -> None:
+                 should_stop: Callable[[StepRecord], bool],
+                 wire_so_far: Callable[[], list[WireEvent]] | None = None) -> None:
         self.dialect = dialect
         self.trace = trace
         self.procs = procs
@@ -79,6 +82,7 @@ class Driver:
         self.grace = grace  # after tweets, how long an extra delivery may take to show
         self.abort = abort
         self.should_stop = should_stop  # the judge's view: whether playing on can still show anything
+        self.wire_so_far = wire_so_far  # the LAN's frames so far (None on loopback)
         self.cursor: dict[str, int] = {}  # per program: the last line already used as an answer
 
     # -- the programs ------------------------------------------------------------------------
@@ -98,6 +102,27 @@ class Driver:
     def handle(self, name: str) -> str:
         """A user's handle; a literal handle (starting with @) as written."""
         return name if name.startswith("@") else self.users[name].handle
+
+    @contextmanager
+    def tracker_held_for(self, senders: list[str]) -> Iterator[None]:
+        """On a LAN, hold the tracker stopped while the block types, until each of `senders` has sent
+        it something (seen on the wire; at most HOLD_LIMIT_S): tweets typed at the same moment then
+        reach it together, so they are in flight together however fast each ring goes round. On
+        loopback nothing shows what was sent: nothing is held."""
+        if self.wire_so_far is None or not senders or self.exited(TRACKER):
+            yield
+            return
+        since = time.monotonic() - self.trace.t0
+        self.procs.hold(TRACKER, True)
+        try:
+            yield
+
+            def all_sent() -> bool | None:
+                sent = {e.src for e in self.wire_so_far() if e.t >= since and e.dst == TRACKER and e.payload}  # type: ignore[misc]
+                return True if sent >= set(senders) else None
+            self.wait(all_sent, HOLD_LIMIT_S, poll=0.005)
+        finally:
+            self.procs.hold(TRACKER, False)
 
     # -- waiting on the trace ----------------------------------------------------------------
     def wait(self, probe: Callable[[], object], timeout: float, poll: float = ABORT_POLL_S) -> object:

@@ -340,6 +340,16 @@ class ProcessSet:
             text = f"exited with status {child.exit_status}"
         self.trace.add(child.name, "exit", text)
 
+    def hold(self, name: str, held: bool) -> None:
+        """Stop (`held`) or continue every process of `name`'s process group: what it is sent meanwhile
+        waits in its sockets, as it would on a busy machine."""
+        child = self.children.get(name)
+        if child is not None and not child.exited:
+            try:
+                os.killpg(child.pid, signal.SIGSTOP if held else signal.SIGCONT)
+            except (ProcessLookupError, PermissionError):
+                pass
+
     # -- cleanup -----------------------------------------------------------------------------
     def kill_all(self) -> None:
         """Kill every process this set started, its process group, and any marked stray."""

@@ -142,7 +142,8 @@ class ScenarioRunner:
                      for name in self.scenario.users}
             driver = Driver(self.dialect, self.trace, procs, users, (network.ip[TRACKER], network.tracker_port),
                             started + self.timeout, self.scenario.grace, self.abort,
-                            lambda step: self._stop_after(step, network))
+                            lambda step: self._stop_after(step, network),
+                            (lambda: network.wire_so_far(self.trace.t0)) if network.lan is not None else None)
             start_all(driver, network.enter)
             with phases.phase(phases.STEPS):
                 self._play_all(driver)

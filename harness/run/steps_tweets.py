@@ -45,7 +45,9 @@ def tweet_text(args: TweetArgs) -> str:
 def _play(driver: Driver, tweets: list[TweetArgs], timeout: float, step: StepRecord) -> None:
     typed_at: dict[int, int] = {}
     texts = [tweet_text(args) for args in tweets]
-    typings = driver.type_together([(args.user, "tweet", {"text": text}) for args, text in zip(tweets, texts)], timeout)
+    with driver.tracker_held_for([args.user for args in tweets] if len(tweets) > 1 else []):
+        typings = driver.type_together([(args.user, "tweet", {"text": text}) for args, text in zip(tweets, texts)],
+                                       timeout)
     for args, text, typed in zip(tweets, texts, typings):
         handle = driver.users[args.user].handle
         followers = [driver.handle(n) for n in args.deliver_to] if args.deliver_to is not None else None

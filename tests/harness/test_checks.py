@@ -41,11 +41,14 @@ def test_lines_arriving_out_of_order_do_not_matter_when_forwarders_are_printed()
     assert failing(observe(shuffled)) == set()
 
 
-def test_star_fails_peer_to_peer_only():
+def test_a_printed_star_fails_the_ring_and_its_order_as_a_star():
+    """No ring, so no ring order either: a scenario that grades only the order (a ring updated after a
+    follow) must not give its points to a star; the message says it is a star, not that it is unsorted."""
     star = [("@bob", "@alice", 1.0), ("@carol", "@alice", 1.0), ("@dave", "@alice", 1.0)]
-    result = statuses(observe(star))
-    assert failing(observe(star)) == {"forwarded peer to peer round the ring"}
-    assert result["followers receive it in alphabetical (ring) order"] == "skipped"
+    assert failing(observe(star)) == {"forwarded peer to peer round the ring",
+                                      "followers receive it in alphabetical (ring) order"}
+    order = {c.name: c for c in judge_delivery(observe(star))}["followers receive it in alphabetical (ring) order"]
+    assert order.message.startswith("the forwarding handles printed show a star, not a ring")
 
 
 def test_ring_in_follow_order_fails_order_only():

@@ -1,25 +1,40 @@
-"""Finding a tweet in captured packets, whatever encoding carries it, and reading the hops as a ring,
-a star or a relay (hand-built wire events; the real capture is tested in tests/test_wire.py)."""
+"""Reading a tweet's path from captured packets, whatever they carry: the text in every encoding
+students use, only part of it, or nothing readable at all (hand-built wire events; the real capture is
+tested in tests/test_wire.py and tests/test_evidence.py)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import pickle
+import zlib
 
 import pytest
 
-from harness.judge.wire_evidence import WireView, needles, tweet_hops
+from harness.judge.wire_evidence import carried, describe_part, messages, needles, tweet_path
 from harness.run.records import WireEvent
 
 TEXT = "hello from alice, tweet 9f3a2c — naïve \"quotes\""
-HANDLES = {"alice": "@alice", "bob": "@bob", "carol": "@carol", "dave": "@dave"}
+HANDLES = {"alice": "@alice", "bob": "@bob", "carol": "@carol", "dave": "@dave", "erin": "@erin"}
+RING = ["@bob", "@carol", "@dave"]
+PORTS = {"tracker": 5000, "alice": 6000, "bob": 6100, "carol": 6200, "dave": 6300, "erin": 6400}
 
 
-def udp(seq: int, src: str, dst: str, payload: bytes, t: float | None = None) -> WireEvent:
+def udp(seq: int, src: str, dst: str, payload: bytes, t: float | None = None, sport: int | None = None,
+        dport: int | None = None) -> WireEvent:
     return WireEvent(seq=seq, t=t if t is not None else seq / 1000, length=len(payload) + 42, proto="udp",
-                     src=src, dst=dst, src_ip=f"ip-{src}", dst_ip=f"ip-{dst}", sport=1000, dport=2000,
-                     payload=payload)
+                     src=src, dst=dst, src_ip=f"ip-{src}", dst_ip=f"ip-{dst}", sport=sport or PORTS[src] + 1,
+                     dport=dport or PORTS[dst], payload=payload)
+
+
+def scrambled(data: bytes) -> bytes:
+    """What a program that XORs every datagram sends: nothing of the text is readable."""
+    return bytes(byte ^ 0xA5 for byte in data)
+
+
+def path_of(pairs: list[tuple[str, str]], payload=lambda src, dst: TEXT.encode(), **kwargs):
+    wire = [udp(i, src, dst, payload(src, dst)) for i, (src, dst) in enumerate(pairs, start=1)]
+    return tweet_path(wire, TEXT, "@alice", kwargs.pop("ring", RING), 0, 1, HANDLES, **kwargs)
 
 
 @pytest.mark.parametrize("encode", [
@@ -31,46 +46,92 @@ def udp(seq: int, src: str, dst: str, payload: bytes, t: float | None = None) ->
     lambda text: base64.b64encode(b"TWEET|" + text.encode()),
     lambda text: base64.b64encode(b"TW|" + text.encode() + b"|end"),
     lambda text: base64.b64encode(b"T|" + text.encode()),
-], ids=["raw", "json", "json-utf8", "pickle", "pickle-0", "base64-0", "base64-1", "base64-2"])
+    lambda text: zlib.compress(json.dumps({"text": text}).encode()),
+    lambda text: base64.b64encode(zlib.compress(text.encode())),
+], ids=["raw", "json", "json-utf8", "pickle", "pickle-0", "base64-0", "base64-1", "base64-2", "zlib", "base64-zlib"])
 def test_the_text_is_found_in_every_encoding_students_use(encode):
-    hops = tweet_hops([udp(1, "alice", "bob", b"x" + encode(TEXT) + b"y")], TEXT, 0, 1, HANDLES)
-    assert [(h.src, h.dst) for h in hops] == [("@alice", "@bob")]
+    assert carried(encode(TEXT), TEXT)[0] == "whole"
 
 
-def test_other_texts_and_packets_outside_the_window_are_not_hops():
-    other = TEXT.replace("9f3a2c", "000000")
-    wire = [udp(1, "alice", "bob", other.encode()), udp(2, "alice", "bob", TEXT.encode(), t=5.0),
-            WireEvent(seq=3, t=0.003, length=42, proto="arp", src="alice", dst="bob")]
-    assert tweet_hops(wire, TEXT, 0, 1, HANDLES) == []
+def test_part_of_the_text_is_found_and_named_for_what_it_is():
+    assert carried(b'{"text":"hello"}', TEXT) == ("part", 5)
+    assert describe_part(TEXT, 5) == "'hello', the first word of the text"
+    assert carried(base64.b64encode(b"000@alice$hello from al$"), TEXT) == ("part", 13)
+    assert describe_part(TEXT, 13) == f"'hello from al', the first 13 of its {len(TEXT)} characters"
+    assert carried(b'{"text":"hel"}', TEXT) == ("", 0)  # shorter than the first word: could be anything
+    assert carried(b'{"op":"setup","left":"@alice"}', TEXT) == ("", 0)
+
+
+def test_part_shared_with_another_tweet_in_flight_ties_a_packet_to_neither():
+    other = "hello from bob, tweet 000000"
+    assert carried(b"hello", TEXT, (other,)) == ("", 0)
+    assert carried(TEXT.encode(), TEXT, (other,))[0] == "whole"
 
 
 def test_short_base64_fragments_are_not_looked_for():
     assert all(len(form) >= 16 for form in needles("hi there") if form.isalnum() and form != b"hi there")
 
 
-def test_a_text_split_across_tcp_segments_is_one_hop_at_the_segment_that_completes_it():
+def test_a_text_split_across_tcp_segments_is_one_message_complete_at_its_last_segment():
     data = json.dumps({"op": "tweet", "text": TEXT}).encode()
+    syn = WireEvent(seq=0, t=0.0005, length=60, proto="tcp", src="bob", dst="carol", src_ip="b", dst_ip="c",
+                    sport=40000, dport=9000, tcp_flags="S")
     segments = [WireEvent(seq=i, t=i / 1000, length=60, proto="tcp", src="bob", dst="carol", src_ip="b",
                           dst_ip="c", sport=40000, dport=9000, tcp_flags="PA", payload=chunk)
                 for i, chunk in enumerate([data[:20], data[20:45], data[45:]], start=1)]
-    hops = tweet_hops(segments, TEXT, 0, 1, HANDLES)
-    assert [(h.src, h.dst, h.seq) for h in hops] == [("@bob", "@carol", 3)]
+    ack = WireEvent(seq=4, t=0.004, length=60, proto="tcp", src="carol", dst="bob", src_ip="c", dst_ip="b",
+                    sport=9000, dport=40000, tcp_flags="PA", payload=b"OK")
+    found = messages([syn, *segments, ack], 0, 1, HANDLES)
+    assert [(m.src, m.dst, m.seq, m.answer) for m in found] == [("@bob", "@carol", 3, False), ("@carol", "@bob", 4, True)]
+    assert carried(found[0].payload, TEXT)[0] == "whole"
 
 
-def ring_view(pairs: list[tuple[str, str]]) -> WireView:
-    wire = [udp(i, src, dst, TEXT.encode()) for i, (src, dst) in enumerate(pairs, start=1)]
-    return WireView(tweet_hops(wire, TEXT, 0, 1, HANDLES), "@alice", ["@bob", "@carol", "@dave"])
-
-
-def test_a_ring_a_star_and_a_relay_read_as_such():
-    ring = ring_view([("alice", "tracker"), ("alice", "bob"), ("bob", "carol"), ("carol", "dave"), ("dave", "alice")])
-    assert ring.chain() == ["@bob", "@carol", "@dave"] and not ring.relays()
+def test_a_ring_a_star_a_relay_and_a_wrong_order_read_as_such():
+    ring = path_of([("alice", "tracker"), ("alice", "bob"), ("bob", "carol"), ("carol", "dave"), ("dave", "alice")])
+    assert ring.readable and ring.chain() == RING and not ring.relays() and not ring.star_sends()
     assert ring.came_back_from("@dave") is not None
-    star = ring_view([("alice", "bob"), ("alice", "carol"), ("alice", "dave"), ("dave", "alice")])
-    assert star.chain() is None and star.first_from == {"@bob": "@alice", "@carol": "@alice", "@dave": "@alice"}
-    relay = ring_view([("tracker", "bob"), ("tracker", "carol"), ("tracker", "dave"), ("tracker", "alice")])
-    assert [h.dst for h in relay.relays()] == ["@bob", "@carol", "@dave"]
-    follow_order = ring_view([("alice", "carol"), ("carol", "bob"), ("bob", "dave"), ("dave", "alice")])
+    star = path_of([("alice", "bob"), ("alice", "carol"), ("alice", "dave"), ("dave", "alice")])
+    assert star.chain() is None and [h.dst for h in star.star_sends()] == ["@carol", "@dave"]
+    relay = path_of([("alice", "tracker"), ("tracker", "bob"), ("tracker", "carol"), ("tracker", "dave")])
+    assert [h.dst for h in relay.relays()] == RING
+    follow_order = path_of([("alice", "carol"), ("carol", "bob"), ("bob", "dave"), ("dave", "alice")])
     assert follow_order.chain() == ["@carol", "@bob", "@dave"]  # a ring, in the wrong order
-    leak = ring_view([("alice", "bob"), ("bob", "carol"), ("carol", "dave"), ("dave", "erin")])
-    assert [h.dst for h in leak.outsiders()] == ["erin"]
+    leak = path_of([("alice", "bob"), ("bob", "carol"), ("carol", "dave"), ("dave", "erin")])
+    assert [h.dst for h in leak.outsiders()] == ["@erin"]
+
+
+def test_a_way_home_that_carries_a_code_still_comes_back():
+    def payload(src, dst):
+        return b'{"done":1}' if (src, dst) == ("dave", "alice") else TEXT.encode()
+    path = path_of([("alice", "bob"), ("bob", "carol"), ("carol", "dave"), ("dave", "alice")], payload)
+    assert path.chain() == RING and path.came_back_from("@dave").carried == ""
+
+
+def test_unreadable_packets_are_followed_hop_by_hop_and_set_up_messages_are_not_a_star():
+    """The reference's traffic, scrambled: set-ups to every follower (each acknowledged on the same two
+    ports), then the tweet from the tweeter to the first follower and on round the ring."""
+    setup = [("alice", "bob"), ("alice", "carol"), ("alice", "dave")]
+    wire, seq = [], 0
+    for src, dst in setup:
+        seq += 1
+        wire.append(udp(seq, src, dst, scrambled(b'{"op":"setup"}'), sport=PORTS[src] + 3, dport=PORTS[dst] + 2))
+        seq += 1
+        wire.append(udp(seq, dst, src, scrambled(b'{"ok":1}'), sport=PORTS[dst] + 2, dport=PORTS[src] + 3))
+    for src, dst in [("alice", "bob"), ("bob", "carol"), ("carol", "dave"), ("dave", "alice")]:
+        seq += 1
+        wire.append(udp(seq, src, dst, scrambled(TEXT.encode()), sport=PORTS[src] + 3, dport=PORTS[dst] + 2))
+    ring = tweet_path(wire, TEXT, "@alice", RING, 0, 1, HANDLES)
+    assert not ring.readable and ring.answers_ignored == 3
+    assert ring.chain() == RING and ring.came_back_from("@dave") is not None
+    star = [e for e in wire if (e.src, e.dst) not in (("bob", "carol"), ("carol", "dave"))]
+    star += [udp(90, "alice", "carol", scrambled(TEXT.encode()), t=0.5), udp(91, "alice", "dave", b"\x01", t=0.6)]
+    seen = tweet_path(star, TEXT, "@alice", RING, 0, 1, HANDLES)
+    assert seen.chain() is None and not any(h.src in RING and h.dst in RING for h in seen.hops)
+
+
+def test_traffic_that_the_tweet_did_not_cause_is_not_its_path():
+    wire = [udp(1, "carol", "dave", scrambled(TEXT.encode())),  # before anything of the tweet reached @carol
+            udp(2, "alice", "bob", scrambled(TEXT.encode())), udp(3, "bob", "carol", scrambled(TEXT.encode())),
+            udp(4, "alice", "bob", TEXT.encode(), t=5.0)]  # after the step
+    path = tweet_path(wire, TEXT, "@alice", RING, 0, 1, HANDLES)
+    assert [(h.src, h.dst) for h in path.hops] == [("@alice", "@bob"), ("@bob", "@carol")]
