@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from tests.submissions import variants
 from tests.submissions.variants import (FORWARD_DECODED, FORWARD_PLAIN, STAR_RING_LABELS, TCP_TRANSPORT,
-                                        TRACKER_RELAYS, USER_ASKS_TWEET, Replacement, Variant)
+                                        SEND_ROUND, TRACKER_RELAYS, USER_ASKS_TWEET, Replacement, Variant)
 
 BUILDER = "tests/submissions/evidence_variants.py"
 EXPECTED = "See tests/test_evidence.py for its exact expected scores."
@@ -212,6 +212,8 @@ STAR_TCP = Variant(
     dict(TCP_TRANSPORT.extra_files))
 
 
+RETURN_TIMER = "        self.timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))\n"
+
 # --- reaches_nobody ------------------------------------------------------------------------------------
 REACHES_NOBODY = Variant(
     "reaches_nobody", "The tweet is never sent: it reaches nobody",
@@ -220,16 +222,10 @@ REACHES_NOBODY = Variant(
     "has no followers, prints its usual `tweet returned` line and sends end-tweet. No follower ever "
     "receives or prints the tweet.",
     EXPECTED,
-    (("user.py", '''        if not self.ring:
-            self._round_returned()
-            return
-        self.round_data = wire.tweet(self.me.handle, self.me.handle, self.round, text)
-        self.round_sent_at = time.monotonic()
-        self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
-        self.timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))
-''',
-      '''        # VARIANT: the tweet is never sent into the ring: it is taken as back at once, as with no followers
+    (("user.py", SEND_ROUND + RETURN_TIMER,
+      '''        self.round = next(self.rounds)
+        self.round_open, self.round_text = True, text
+        # VARIANT: the tweet is never sent into the ring: it is taken as back at once, as with no followers
         self.round_sent_at = time.monotonic()
         self._round_returned()
 '''),
