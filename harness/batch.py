@@ -26,7 +26,7 @@ from harness.errors import HarnessError, InputFileError
 from harness.inputs.dialect import Dialect
 from harness.inputs.scenario import Faults, Scenario
 from harness.inputs.submissions import Submission
-from harness.judge import grading
+from harness.judge import grading, same_cause
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.judge.steps import should_stop_rule
 from harness.net.mode import NetworkChoice
@@ -101,6 +101,13 @@ class Prepared:
         return Limits().merged(manifest).merged(options.limits)
 
 
+def invalid_manifest(problems: list[str]) -> str:
+    """Why a manifest cannot be used: its first problem on the first line (the line class tables,
+    summary.md and junit.xml show), then every problem, one a line."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"the submission's tweeter.yaml is invalid: {problems[0]}{more}\n" + "\n".join(problems)
+
+
 def prepare(submission: Submission, options: GradeOptions) -> Prepared:
     """Read the submission's manifest and check it can run on this network."""
     if submission.problem is not None:
@@ -108,7 +115,7 @@ def prepare(submission: Submission, options: GradeOptions) -> Prepared:
     try:
         dialect = Dialect.for_submission(submission.path)
     except InputFileError as exc:
-        return Prepared(submission, problem="the submission's tweeter.yaml is invalid:\n" + "\n".join(exc.problems))
+        return Prepared(submission, problem=invalid_manifest(exc.problems))
     problem = pinned_address_problem(options.network, dialect.manifest.network)
     if problem:
         return Prepared(submission, dialect, f"Cannot grade it on this network: {problem}")
@@ -302,6 +309,8 @@ def run_scenario(path: Path, dialect: Dialect, scenario_id: str, file: Path, sce
 def _grade(prepared: Prepared, suite: Suite, results: dict, options: GradeOptions) -> SubmissionGrade:
     submission = prepared.submission
     scenarios = [results[(submission.name, sid)] for sid in suite]
+    same_cause.name_testers(scenarios, {sid: scenario for sid, (_, scenario) in suite.items()})
+    same_cause.charge_once(scenarios, {sid: scenario for sid, (_, scenario) in suite.items()})
     grading.link_failures(scenarios, {sid: list(scenario.depends_on) for sid, (_, scenario) in suite.items()})
     graded = SubmissionGrade(submission.name, str(submission.path), scenarios,
                              network={"mode": options.network.mode, "reason": options.network.reason},

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError, InputFileError
 from harness.inputs.scenario import Scenario, load_suite, step_kind
-from harness.judge import grading
+from harness.judge import grading, same_cause
 from harness.judge.checks import CheckResult
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.reports import files
@@ -89,6 +89,8 @@ def _rejudge_one(folder: Path, report: dict, suite: Suite, flaky: str | None) ->
         trace_lines = next((r.record.trace_lines for r in [results[scenario_id], *results[scenario_id].runs]
                             if r.record is not None), trace_lines)
     ordered = list(results.values())
+    same_cause.name_testers(ordered, {sid: scenario for sid, (_, scenario) in suite.items()})
+    same_cause.charge_once(ordered, {sid: scenario for sid, (_, scenario) in suite.items()})
     grading.link_failures(ordered, {sid: list(scenario.depends_on) for sid, (_, scenario) in suite.items()})
     repeat = report.get("repeat") if isinstance(report.get("repeat"), dict) else None
     return SubmissionGrade(str(report.get("submission", folder.name)), str(report.get("path", "")), ordered,

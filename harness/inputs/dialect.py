@@ -6,16 +6,19 @@ succeeded, a tweet was received from X via Y); this module translates both ways 
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Generic, Protocol, Sequence, TypeVar
 
 from harness.inputs.keys import KEYS, SIGNAL_KEYS, key_names, only_keys, split_keys
 from harness.inputs.manifest import PLACEHOLDER, Manifest, ReturnedLine, TypedLine, load_manifest
 
 MATCH_LIMIT = 4096  # only this much of a line is matched, so a hostile regex cannot run for ever
-HANDLE_RE = re.compile(r"@[A-Za-z]+")
+HANDLE_RE = re.compile(r"@\w+")  # whole handles: @alice99 is read as @alice99, never as @alice
+NAME_RE = re.compile(r"@?\w+")  # a handle in a nested dump, with or without its @
 
 
 def render(template: str, values: dict[str, str]) -> str:
@@ -86,10 +89,11 @@ class Dialect:
         line = returned.line if isinstance(returned, ReturnedLine) else returned
         self.returned_re = re.compile(line) if line else None
         self.own_copy_re = re.compile(tweets.own_copy) if isinstance(tweets.own_copy, str) else None
-        self.query_re = re.compile(manifest.query.reply)
+        self.query_re = _compiled(manifest.query.reply)
         self.query_count_re = _compiled(manifest.query.count)
         self.query_item_re = _compiled(manifest.query.item)
         self.query_end_re = _compiled(manifest.query.end)
+        self.query_empty_re = _compiled(manifest.query.empty)
         self.prompt_re = _compiled(manifest.prompt)
         self.trace_re = _compiled(manifest.trace_lines)
         self.tracker_ready_re = _compiled(manifest.ready.tracker)
@@ -118,6 +122,7 @@ class Dialect:
         lines = [line.send for role in ("tracker", "user") for line in self.startup_lines(role)]
         for command in ("register", "query", "follow", "drop", "tweet", "end_tweet", "exit"):
             lines += [line.send for line in self.command_lines(command) or []]
+        lines += [send for _, send in self.raw_lines("")]
         return any(key_names(line) & SIGNAL_KEYS for line in lines)
 
     @property
@@ -133,6 +138,13 @@ class Dialect:
 
     def startup_lines(self, role: str) -> list[TypedLine]:
         return list(getattr(self.manifest.startup, role))
+
+    def raw_lines(self, line: str) -> list[tuple[str | None, str]]:
+        """(what to wait for, what to type) that type a scenario's raw line at a user."""
+        script = self.manifest.raw_lines
+        items = [script] if isinstance(script, str) else list(script or ["{line}"])
+        return [(None, item.replace("{line}", line)) if isinstance(item, str) else
+                (item.expect, item.send.replace("{line}", line)) for item in items]
 
     def command_lines(self, command: str) -> list[TypedLine] | None:
         """The lines that type `command`, or None when the submission does not have it."""
@@ -198,15 +210,27 @@ class Dialect:
     def is_returned(self, line: str) -> bool:
         return bool(self.returned_re and self.returned_re.search(line[:MATCH_LIMIT]))
 
+    @property
+    def query_settle_s(self) -> float | None:
+        """How long a user printing nothing closes an open list of handles (None: only its lines do)."""
+        settle = self.manifest.query.settle_ms
+        return settle / 1000 if settle else None
+
     def parse_query(self, line: str) -> tuple[int | None, list[str] | None] | None:
-        """(count, handles) from a query answer line; handles None when they follow on own lines."""
-        match = self.query_re.search(line[:MATCH_LIMIT])
+        """(count, handles) from a query answer line; handles None when they follow on own lines. A
+        nested dump (query.nested) that cannot be read as a literal is not the answer."""
+        match = self.query_re.search(line[:MATCH_LIMIT]) if self.query_re else None
         if not match:
             return None
         groups = match.groupdict()
         count = int(groups["count"]) if groups.get("count") is not None else None
-        handles = HANDLE_RE.findall(groups["handles"]) if groups.get("handles") is not None else None
-        return count, handles
+        listed = groups.get("handles")
+        if listed is None:
+            return count, None
+        if not self.manifest.query.nested:
+            return count, HANDLE_RE.findall(listed)
+        handles = nested_handles(listed)
+        return None if handles is None else (count, handles)
 
     def parse_query_count(self, line: str) -> int | None:
         match = self.query_count_re.search(line[:MATCH_LIMIT]) if self.query_count_re else None
@@ -221,9 +245,132 @@ class Dialect:
     def ends_query(self, line: str) -> bool:
         return bool(self.query_end_re and self.query_end_re.search(line[:MATCH_LIMIT])) or self.is_prompt(line)
 
+    def is_query_empty(self, line: str) -> bool:
+        """The line a program prints instead of the list when nobody is registered (query.empty)."""
+        return bool(self.query_empty_re and self.query_empty_re.search(line[:MATCH_LIMIT]))
+
+    def is_query_refusal(self, line: str) -> bool:
+        return self.reply_outcome("query", line) == "failure" and self.parse_query(line) is None
+
+    def query_answer(self, lines: Sequence[L], quiet: bool = False) -> QueryAnswer[L]:
+        """The answer to `query handles` in one program's lines printed after it was typed: a block
+        that starts at the FAILURE line, the reply line, the count line, the query.empty line or (no
+        reply line) the first handle, and is complete once each part the manifest names was read —
+        the reply line (before or after the count and the handles), the count, and `count` handles or
+        the handles up to query.end or the prompt. `quiet`: the program has printed nothing for
+        query.settle_ms, or shows its prompt; a list with nothing else to close it is then complete
+        (and, without a reply, count or empty line, nothing printed is an empty list)."""
+        lines = [e for e in lines if e.kind == "out" and not self.is_trace(e.text)]
+        start = self._query_start(lines)
+        if start is None:
+            silent = quiet and not (self.query_re or self.query_count_re or self.query_empty_re)
+            return QueryAnswer(handles=[] if silent else None, complete=silent)
+        return self._query_block(lines[start:], quiet)
+
+    def _query_start(self, lines: list[L]) -> int | None:
+        """Where the answer begins. Where a count line is printed, a reply line begins it only when the
+        count line follows it at once (else the count line begins it): a bare result line of an earlier
+        command, come late, is not this answer."""
+        for index, event in enumerate(lines):
+            text = event.text
+            if self.is_query_refusal(text) or self.is_query_empty(text) or self.parse_query_count(text) is not None:
+                return index
+            if self.parse_query(text) is not None:
+                following = lines[index + 1].text if index + 1 < len(lines) else None
+                if self.query_count_re is None or (following is not None
+                                                   and self.parse_query_count(following) is not None):
+                    return index
+            elif self.query_re is None and (self.parse_query_item(text) or self.ends_query(text)):
+                return index
+        return None
+
+    def _query_block(self, lines: list[L], quiet: bool) -> QueryAnswer[L]:
+        """Read the answer from its first line on (see query_answer). A line that ends the list is
+        used only when it is not the prompt: the prompt belongs to the next command."""
+        head = lines[0]
+        if self.is_query_refusal(head.text) or self.is_query_empty(head.text):
+            refused = self.is_query_refusal(head.text)
+            return QueryAnswer(head, head, refused, handles=None if refused else [], complete=True)
+        answer: QueryAnswer[L] = QueryAnswer(head, head)
+        replied, listed, items, closed = self.query_re is None, None, [], False
+        for event in lines:
+            text = event.text
+            wanted = answer.count is None or len(items) < answer.count
+            if not replied and (parsed := self.parse_query(text)) is not None:
+                replied, listed = True, parsed[1]
+                answer.count = parsed[0] if parsed[0] is not None else answer.count
+            elif answer.count is None and (count := self.parse_query_count(text)) is not None:
+                answer.count = count
+            elif listed is None and wanted and (handle := self.parse_query_item(text)):
+                items.append(handle)
+            elif listed is None and answer.count is None and self.ends_query(text):
+                closed = True
+                if self.is_prompt(text):
+                    break
+            else:
+                continue  # passed over: a follower nested under a handle, a late line of something else
+            answer.last = event
+            if closed or self._query_done(replied, answer.count, listed, items, False):
+                break
+        if answer.last is head and self.is_prompt(head.text):
+            answer.first = answer.last = None  # only the prompt: the answer printed nothing of its own
+        answer.handles = listed if listed is not None else items if self.query_item_re else None
+        answer.complete = self._query_done(replied, answer.count, listed, items, closed or quiet)
+        return answer
+
+    def _query_done(self, replied: bool, count: int | None, listed: list[str] | None, items: list[str],
+                    closed: bool) -> bool:
+        """Whether every part of the answer the manifest names has been read."""
+        if not replied or (self.query_count_re is not None and count is None):
+            return False
+        if listed is not None or not self.query_item_re:
+            return True
+        return len(items) >= count if count is not None else closed
+
 
 def _compiled(pattern: str | None) -> re.Pattern[str] | None:
     return re.compile(pattern) if pattern else None
+
+
+@dataclass
+class QueryAnswer(Generic[L]):
+    """The answer to `query handles` as read so far from the lines printed after it was typed."""
+
+    first: L | None = None  # its first line; None when it printed none of its own (an empty list)
+    last: L | None = None  # the last line it used
+    refused: bool = False  # it is the FAILURE line
+    count: int | None = None
+    handles: list[str] | None = None
+    complete: bool = False  # every part of it the manifest names was read
+
+
+def nested_handles(text: str) -> list[str] | None:
+    """The top-level handles of a list printed whole on one line with each user's followers nested
+    beside it: `[['@alice', ['@bob']], ['@bob', []]]`, the same in JSON, `{'@alice': ['@bob']}`, or a
+    flat list. It is read as a literal (JSON, or Python's literal syntax; never evaluated), so that a
+    follower is never taken for a registered handle; None when it cannot be read that way."""
+    value = _literal(text.strip())
+    if isinstance(value, dict):
+        entries: list[Any] = list(value)
+    elif isinstance(value, (list, tuple)):
+        entries = [entry[0] if isinstance(entry, (list, tuple)) and entry else entry for entry in value]
+    else:
+        return None
+    if not all(isinstance(entry, str) and NAME_RE.fullmatch(entry) for entry in entries):
+        return None
+    return [_handle(entry) for entry in entries]  # type: ignore[misc]
+
+
+def _literal(text: str) -> Any:
+    """`text` as a JSON or Python literal, or None (a printed line is untrusted: nothing runs)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def _received(groups: dict[str, str | None]) -> Received:

@@ -7,18 +7,20 @@ files, and its JSON Schema is published beside the specs.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from harness.inputs import yaml_source
 from harness.inputs.keys import KEYS
+from harness.inputs.reasons import REASON_NAMES, REASONS
 
 MANIFEST_NAME = "tweeter.yaml"
-HANDLE = r"@[A-Za-z]+"
+HANDLE = r"@\w+"  # a whole handle, digits too: a program that accepts @alice99 is seen printing it
 MAX_REGEX_LENGTH = 500
 
 LAUNCH_PLACEHOLDERS = {"tracker_ip", "tracker_port", "handle", "name", "ip", "ports", "port1", "port2",
@@ -72,7 +74,8 @@ class TypedLine(Strict):
     @field_validator("send")
     @classmethod
     def _send(cls, value: str) -> str:
-        return check_placeholders(value, COMMAND_PLACEHOLDERS, keys=True)
+        """Which placeholders a line may use depends on where it is typed (checked there too)."""
+        return check_placeholders(value, COMMAND_PLACEHOLDERS | {"line"}, keys=True)
 
     @field_validator("expect")
     @classmethod
@@ -158,8 +161,43 @@ def _reply(word: str) -> Reply:
     return Reply(success=f"^{re.escape(word)}: SUCCESS\\b", failure=f"^{re.escape(word)}: FAILURE\\b")
 
 
+class _ReasonPatterns(Strict):
+    """The fields are made from the vocabulary (harness/inputs/reasons.py), so a name the scenarios
+    may test is always a name a manifest may give, and no other."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_names(cls, value: Any) -> Any:
+        """An unknown name in one line that lists the names there are (a misspelt one suggested)."""
+        for name in value if isinstance(value, dict) else ():
+            if name not in REASONS:
+                close = difflib.get_close_matches(str(name), REASON_NAMES, n=1)
+                hint = f"; did you mean `{close[0]}`?" if close else ""
+                raise ValueError(f"unknown reason `{name}`{hint} (the reasons: {', '.join(REASON_NAMES)})")
+        return value
+
+    @field_validator("*")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("an empty pattern matches every FAILURE line: give the words of this reason")
+        return None if value is None else check_regex(value)
+
+    def named(self) -> dict[str, str]:
+        """Reason name -> regex, for the reasons this submission names."""
+        return {name: pattern for name, pattern in self if pattern is not None}
+
+
+Reasons = create_model(  # type: ignore[call-overload]
+    "Reasons", __base__=_ReasonPatterns,
+    __doc__="Regexes, searched in a FAILURE line ignoring case, that say why a command was refused.",
+    **{name: (str | None, Field(None, description=f"Regex for a refusal because "
+                                f"{reason.because.format(user='the user', target='the handle')}."))
+       for name, reason in REASONS.items()})
+
+
 class Replies(Strict):
-    """Regexes that recognise the result line of each command."""
+    """Regexes that recognise the result line of each command, and the reasons a FAILURE line gives."""
 
     register_: Reply = Field(_reply("register"), alias="register")
     query: Reply = _reply("query handles")
@@ -168,28 +206,44 @@ class Replies(Strict):
     tweet: Reply = _reply("tweet")
     end_tweet: Reply = _reply("end-tweet")
     exit: Reply = _reply("exit")
+    reasons: Reasons = Field(Reasons(), description="Why a FAILURE line refused, by reason name (e.g. "  # type: ignore[valid-type]
+                             "`already_following: \"already follow\"`): a scenario step that tests one reason "
+                             "fails when the line gives another of these. None named: any FAILURE will do.")
 
     def of(self, command: str) -> Reply:
         return getattr(self, _attribute(command))
 
 
 class Query(Strict):
-    """How the answer to `query handles` reads: one line, or a first line and more lines after it."""
+    """How the answer to `query handles` reads: a block of lines printed after it was typed (a reply
+    line, a count line, one handle per line, in the orders real programs print them), or one line."""
 
-    reply: str = Field(r"^query handles: SUCCESS (?P<count>\d+)(?P<handles>.*)$",
-                       description="Regex for the (first line of the) answer; groups `count` and/or "
-                       "`handles` when it holds them.")
-    count: str | None = Field(None, description="Regex (group `count`) for a line after the reply that "
-                              "gives the number of handles, when the reply line does not.")
-    item: str | None = Field(None, description="Regex (group `handle`) for one handle per line after the "
-                             "reply; lines that do not match (followers nested under a handle) are passed over.")
+    reply: str | None = Field(r"^query handles: SUCCESS (?P<count>\d+)(?P<handles>.*)$",
+                              description="Regex for the answer's result line; groups `count` and/or "
+                              "`handles` when it holds them. It may come before or after a count line "
+                              "(query.count). null: the answer has no such line, its first line is already "
+                              "the first handle (query.item).")
+    count: str | None = Field(None, description="Regex (group `count`) for a line of its own that gives the "
+                              "number of handles, printed before the handles (before or after the reply).")
+    item: str | None = Field(None, description="Regex (group `handle`) for one handle per line; lines that do "
+                             "not match (followers nested under a handle) are passed over.")
     end: str | None = Field(None, description="Regex for the line after the last handle, when no count is "
                             "printed (the user's `prompt` also ends the list).")
+    empty: str | None = Field(None, description="Regex for the line printed instead of the list when nobody is "
+                              "registered (e.g. `^No users`): the answer is then an empty list.")
+    nested: bool = Field(False, description="The `handles` group of query.reply holds the whole list as a "
+                         "Python or JSON literal with each user's followers nested beside it "
+                         "([['@alice', ['@bob']], ['@bob', []]] or {'@alice': ['@bob']}): only the top-level "
+                         "handles are the registered ones.")
+    settle_ms: int | None = Field(None, ge=50, le=10000, description="When no count, query.end or prompt closes "
+                                  "the list: it ends once the user has printed no new line for this long "
+                                  "(and with query.reply null and no query.empty, nothing printed for this "
+                                  "long is an empty list).")
 
-    @field_validator("reply")
+    @field_validator("reply", "end", "empty")
     @classmethod
-    def _reply(cls, value: str) -> str:
-        return check_regex(value)
+    def _regex(cls, value: str | None) -> str | None:
+        return None if value is None else check_regex(value)
 
     @field_validator("count")
     @classmethod
@@ -201,25 +255,34 @@ class Query(Strict):
     def _item(cls, value: str | None) -> str | None:
         return None if value is None else check_regex(value, ("handle",))
 
-    @field_validator("end")
-    @classmethod
-    def _end(cls, value: str | None) -> str | None:
-        return None if value is None else check_regex(value)
-
     @model_validator(mode="after")
     def _handles_somewhere(self) -> "Query":
-        groups = set(re.compile(self.reply).groupindex)
-        if not self.item and not {"count", "handles"} & groups:
+        """Each shape names where its handles are, once: a manifest that says two things at once is
+        refused with the one line that says which, rather than read one way at random."""
+        if self.reply is None and not self.item:
+            raise ValueError("query.reply: null (no header line) needs query.item, the regex of one handle per line")
+        groups = self.reply_groups
+        if self.reply is not None and not self.item and not {"count", "handles"} & groups:
             raise ValueError("query.reply needs a named group `count` or `handles`, or give query.item for "
                              "handles printed one per line")
         if self.count and "count" in groups:
             raise ValueError("the count is on the reply line (its `count` group) or on a line of its own "
                              "(query.count), not both")
+        if self.nested and "handles" not in groups:
+            raise ValueError("query.nested reads the list from the `handles` group of query.reply: give it "
+                             "one, e.g. (?P<handles>\\[.*\\])")
+        if self.nested and self.item:
+            raise ValueError("query.nested reads the whole list from the reply line and query.item one handle "
+                             "per line: give only one of them")
         return self
 
     @property
+    def reply_groups(self) -> set[str]:
+        return set(re.compile(self.reply).groupindex) if self.reply is not None else set()
+
+    @property
     def counted(self) -> bool:
-        return bool(self.count) or "count" in re.compile(self.reply).groupindex
+        return bool(self.count) or "count" in self.reply_groups
 
 
 class ReturnedLine(Strict):
@@ -312,7 +375,8 @@ class NetworkPins(Strict):
 
     tracker: TrackerPin = TrackerPin()
     ports: tuple[int, int] | None = Field(None, description="The group's port range [first, last]: every "
-                                          "port a user registers is drawn from it (e.g. [38500, 38999]).")
+                                          "port a user registers, and the tracker's unless it is pinned, is "
+                                          "drawn from it (e.g. [38500, 38999]).")
 
     @field_validator("ports")
     @classmethod
@@ -357,7 +421,15 @@ class Manifest(Strict):
     startup: Startup = Startup()
     ready: Ready = Ready()
     ports_per_user: int = Field(3, ge=1, le=5, description="How many ports `register` takes.")
+    registration: Literal["command", "startup"] | None = Field(
+        None, description="`startup`: a user registers from its start-up prompts (`startup.user` answers "
+        "them with {handle}) and has no command prompt before that; `command`: it registers when `register` "
+        "is typed. Default: `startup` when `commands.register` is null and a start-up answer types {handle} "
+        "or {name}, else `command`.")
     commands: Commands = Commands()
+    raw_lines: CommandScript = Field("{line}", description="How a scenario's raw `type:` line is typed at a user, "
+                                     "`{line}` being the line: e.g. [\"{ctrl-c}\", {expect: \"^Command>\", send: "
+                                     "\"{line}\"}] for a console that reads the keyboard only after Ctrl+C.")
     replies: Replies = Replies()
     query: Query = Query()
     tweets: Tweets = Tweets()
@@ -367,6 +439,16 @@ class Manifest(Strict):
                                     "explanations so that the lines that matter show.")
     limits: LimitOverrides = LimitOverrides()
     network: NetworkPins = NetworkPins()
+
+    @field_validator("raw_lines")
+    @classmethod
+    def _raw_lines(cls, value: CommandScript) -> CommandScript:
+        script = _script(value) or []
+        for line in script:
+            check_placeholders(line.send, {"line"}, keys=True)
+        if not script or "line" not in placeholders_in(script[-1].send):
+            raise ValueError("raw_lines: the last line typed must hold {line}, the scenario's raw line")
+        return value
 
     @field_validator("trace_lines", "prompt")
     @classmethod
@@ -391,11 +473,30 @@ class Manifest(Strict):
             raise ValueError("the build command is empty")
         return value
 
+    @property
+    def registers_at_startup(self) -> bool:
+        """Whether a user registers from its start-up prompts (said, or read from a manifest whose
+        start-up answers give the handle and which has no `register` command)."""
+        if self.registration is not None:
+            return self.registration == "startup"
+        answers = {name for line in self.startup.user for name in placeholders_in(line.send)}
+        return self.commands.register_ is None and bool(answers & {"handle", "name"})
+
+    @model_validator(mode="after")
+    def _startup_registration(self) -> "Manifest":
+        if self.registration == "startup" and not any(
+                placeholders_in(line.send) & {"handle", "name"} for line in self.startup.user):
+            raise ValueError("registration: startup needs a start-up answer that types the handle: "
+                             "startup.user with {handle} or {name}")
+        return self
+
     @model_validator(mode="after")
     def _query_items_end(self) -> "Manifest":
-        if self.query.item and not (self.query.counted or self.query.end or self.prompt):
+        query = self.query
+        if query.item and not (query.counted or query.end or self.prompt or query.settle_ms):
             raise ValueError("query.item: say where the list of handles ends: a `count` group in "
-                             "query.reply, query.count, query.end, or the user's `prompt`")
+                             "query.reply, query.count, query.end, the user's `prompt`, or query.settle_ms "
+                             "(it ends when the user stops printing)")
         return self
 
 

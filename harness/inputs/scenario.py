@@ -19,6 +19,7 @@ from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, Validati
 from harness.inputs import yaml_source
 from harness.errors import InputFileError
 from harness.inputs.manifest import MANIFEST_NAME, check_regex, placeholders_in
+from harness.inputs.reasons import ReasonName
 
 USER_NAME = r"^[A-Za-z]{1,15}$"
 # The properties of one tweet's delivery that a tweet step can grade (the judge decides each one).
@@ -42,10 +43,25 @@ class StepArgs(Strict):
     timeout: float | None = Field(None, gt=0, le=600, description="Seconds this step may take.")
 
 
-class RegisterArgs(StepArgs):
+class CommandArgs(StepArgs):
+    """A command answered by one SUCCESS or FAILURE line; a refusal may have to be for one reason."""
+
+    expect: Outcome = "success"
+    reason: ReasonName | None = Field(
+        None, description="With `expect: failure`: the reason the command must be refused for. Where the "
+        "submission's manifest names reasons (replies.reasons), a FAILURE line that gives another of them fails.")
+
+    @model_validator(mode="after")
+    def _reason_of_a_refusal(self) -> "CommandArgs":
+        if self.reason is not None and self.expect != "failure":
+            raise ValueError(f"`reason: {self.reason}` says why the command must be refused: it needs "
+                             "`expect: failure`")
+        return self
+
+
+class RegisterArgs(CommandArgs):
     users: list[str] | Literal["all"] = "all"
     handle: str | None = Field(None, description="Type this handle literally (malformed-handle tests).")
-    expect: Outcome = "success"
 
     @model_validator(mode="before")
     @classmethod
@@ -67,10 +83,9 @@ class RegisterArgs(StepArgs):
         return self
 
 
-class PairArgs(StepArgs):
+class PairArgs(CommandArgs):
     user: str
     target: str = Field(description="A user name, or a literal handle starting with @.")
-    expect: Outcome = "success"
 
 
 class QueryArgs(StepArgs):
@@ -108,9 +123,8 @@ class TweetArgs(StepArgs):
         return self
 
 
-class UserArgs(StepArgs):
+class UserArgs(CommandArgs):
     user: str
-    expect: Outcome = "success"
 
 
 class TypeArgs(StepArgs):
@@ -284,6 +298,58 @@ class Scenario(Strict):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def needed_after(self, number: int) -> dict[str, int]:
+        """Every program a step after step `number` needs running, with the first such step: the
+        tracker for any step, a user for a step typed at it, watching it, or delivering to it."""
+        needed: dict[str, int] = {}
+        for later, step in enumerate(self.steps[number:], start=number + 1):
+            needed.setdefault("tracker", later)
+            for name in step_programs(step, self.users):
+                needed.setdefault(name, later)
+        return needed
+
+    def before_registration(self) -> tuple[int, str] | None:
+        """(step number, user) of the first step played at a user's program before any `register`
+        step registered that user, or None. Where users register from a start-up prompt, no program
+        runs before its registration, so such a step cannot happen."""
+        registered: set[str] = set()
+        for number, step in enumerate(self.steps, start=1):
+            args = step_args(step)
+            if step_kind(step) == "register":
+                registered.update(self.users if args.users == "all" else args.users)
+                continue
+            for item in args if isinstance(args, list) else [args]:
+                actor = getattr(item, "user", None) or getattr(item, "to", None) or getattr(item, "at", None)
+                if actor is not None and actor != "tracker" and actor not in registered:
+                    return number, actor
+        return None
+
+
+def step_shape(step: BaseModel) -> str:
+    """What a step does, without the names: its command, refused or not, and what it acts on
+    ("follow, refused, of a handle typed literally"; "tweet, to several followers")."""
+    kind, args = step_kind(step), step_args(step)
+    refused = ", refused" if getattr(args, "expect", "success") == "failure" else ""
+    shape = f"{kind.replace('_', '-')}{refused}"
+    if isinstance(args, PairArgs):
+        shape += ", of a handle typed literally" if args.target.startswith("@") else ", of a user"
+    if isinstance(args, TweetArgs):
+        count = len(args.deliver_to or [])
+        shape += ", to " + ("nobody" if count == 0 else "one follower" if count == 1 else "several followers")
+    return shape
+
+
+def step_programs(step: BaseModel, users: list[str]) -> set[str]:
+    """The users' programs a step needs: those it types at or watches, and those a tweet must reach."""
+    args = step_args(step)
+    if step_kind(step) == "register":
+        return set(users if args.users == "all" else args.users)
+    names: set[str] = set()
+    for item in args if isinstance(args, list) else [args]:
+        names.update(n for n in (getattr(item, "user", None), getattr(item, "to", None), getattr(item, "at", None)) if n)
+        names.update(getattr(item, "deliver_to", None) or [])
+    return names & set(users)
 
 
 def _reference_problems(index: int, step: BaseModel, users: set[str]) -> list[str]:

@@ -45,7 +45,7 @@ def judge_delivery(obs: TweetSeen, graded: tuple[str, ...] = DELIVERY_PROPERTIES
                    _peer_to_peer_wire(obs, path), _came_back_wire(obs, path), _intact(obs, path), _reached(obs, ring)]
     else:
         results = [_once(obs, ring), _nobody_else(obs), _ring_order(obs, ring), _peer_to_peer(obs, ring),
-                   _came_back(obs), _intact(obs, None), _reached(obs, ring)]
+                   _came_back(obs, on_lan=bool(wire_note)), _intact(obs, None), _reached(obs, ring)]
         for result in results[1:6]:
             if wire_note and result.status != "skipped":
                 result.message += f" ({wire_note})"
@@ -64,7 +64,8 @@ def judge_delivery(obs: TweetSeen, graded: tuple[str, ...] = DELIVERY_PROPERTIES
         elif key not in graded and result.status != "passed":
             seen = {"failed": "seen", "unverified": "not seen"}.get(result.status, "")
             result.status = "skipped"
-            result.message = f"not graded in this scenario ({seen}: {result.message})"
+            said = result.message if result.message.startswith(f"{seen}: ") else f"{seen}: {result.message}"
+            result.message = f"not graded in this scenario ({said})"
     return results
 
 
@@ -176,8 +177,8 @@ def _peer_to_peer(obs: TweetSeen, ring: list[str]) -> CheckResult:
 def _too_few(name: str, ring: list[str], received: set[str]) -> CheckResult:
     """A ring of several followers that the tweet did not travel: nothing to see of its way round
     (that it did not reach them is the other checks' business)."""
-    got = ", ".join(sorted(received)) or "no follower"
-    return unverified(name, f"not seen: only {got} of {', '.join(ring)} received it, so its way round the ring "
+    got = f"only {', '.join(sorted(received))}" if received else "none"
+    return unverified(name, f"not seen: {got} of {', '.join(ring)} received it, so its way round the ring "
                       "cannot be seen", f"could not see whether {name}: the tweet did not go round")
 
 
@@ -230,16 +231,20 @@ def _order_by_arrival(obs: TweetSeen, name: str, present: list[str]) -> CheckRes
                   f"{ARRIVAL_NOISE_S * 1000:.0f} ms)")
 
 
-def _came_back(obs: TweetSeen) -> CheckResult:
+def _came_back(obs: TweetSeen, on_lan: bool = False) -> CheckResult:
+    """From the printed lines: the tweeter's "came back" line, or end-tweet sent by the user itself
+    (it does so once the tweet is back); end-tweet typed by the harness shows nothing of the ring."""
     name = "it returns to the tweeter and end-tweet succeeds"
     if obs.returned is False:
         return failed(name, f"{obs.tweeter} never printed that the tweet came back round the ring",
                       f"{obs.tweeter}'s tweet never came back round the ring")
-    sent_itself = obs.end_tweet_typed_seq is None and obs.end_tweet == "success"
-    if obs.returned is None and not sent_itself:
-        return unverified(name, f"not seen: {obs.tweeter} prints nothing when its tweet comes back and the "
-                          "harness typed end-tweet itself, which shows nothing of the ring; print a line when the "
-                          "tweet comes back (tweets.returned), or grade on a virtual LAN (--network hosts)",
+    typed = obs.end_tweet_typed_seq is not None
+    if obs.returned is None and (typed or obs.end_tweet != "success"):
+        how = ("the harness typed end-tweet itself, which shows nothing of the ring" if typed else
+               f"no end-tweet from {obs.tweeter} was answered")
+        lan = "" if on_lan else ", or grade on a virtual LAN (--network hosts)"
+        return unverified(name, f"not seen: {obs.tweeter} prints nothing when its tweet comes back and {how}; "
+                          f"print a line when the tweet comes back (tweets.returned){lan}",
                           f"could not see whether {obs.tweeter}'s tweet came back")
     if obs.end_tweet != "success":
         seen = "no answer" if obs.end_tweet is None else "FAILURE"

@@ -11,6 +11,7 @@ Everything here is derived from the scenario and its record, so grading again fr
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ class ScenarioResult:
     file: str
     score: float
     max_score: float
-    status: str  # passed | failed | unverified | error | blocked | not graded
+    status: str  # passed | failed | unverified | not applicable | error | blocked | not graded
     duration_s: float
     message: str
     checks: list[CheckResult]
@@ -159,6 +160,10 @@ def _base(scenario_id: str, file: Path | str, scenario: Scenario) -> dict:
 
 def judge_record(scenario_id: str, file: Path | str, scenario: Scenario, record: ScenarioRecord) -> ScenarioResult:
     """Every check, the status, the score and the explanation of one scenario run."""
+    if (impossible := not_applicable(scenario, record)) is not None:
+        return ScenarioResult(**_base(scenario_id, file, scenario), score=scenario.points, status="not applicable",
+                              duration_s=record.duration_s, message=impossible, checks=[], record=record,
+                              trace=record.transcript)
     judge = StepJudge(scenario, record)
     steps = [JudgedStep(r.number, describe_step(scenario.steps[r.number - 1]), judge.checks(r),
                         setup=r.number <= scenario.setup) for r in record.steps]
@@ -172,6 +177,37 @@ def judge_record(scenario_id: str, file: Path | str, scenario: Scenario, record:
                           trace=record.transcript, protections=record.protections, tweets=judge.tweets,
                           steps=[{"number": s.number, "description": s.description, "failed": s.lost}
                                  for s in steps], record=record, summary=summary, seed=record.seed)
+
+
+def rescore(result: ScenarioResult, scenario: Scenario, note: str, tested_by: list[str] | None = None) -> None:
+    """Take a judged run's status, score and explanation again from its checks as they now stand
+    (some set aside, see same_cause.py), with `note` saying why; `tested_by`: the scenarios that test
+    the step that blocked it (default: those it depends on)."""
+    record = result.record
+    assert record is not None
+    steps = [JudgedStep(s["number"], s["description"], [c for c in result.checks if c.step == s["number"]],
+                        setup=s["number"] <= scenario.setup) for s in result.steps]
+    status, error = _status(scenario, record, steps)
+    result.status, result.score = status, _score(scenario, status, steps)
+    result.summary, message = explain(status, error, steps, len(scenario.steps), record.transcript,
+                                      record.trace_lines, scenario.depends_on if tested_by is None else tested_by,
+                                      faults_paragraph(record) if status != "passed" else ("", ""))
+    result.message = "\n\n".join(part for part in (note, message) if part)
+    result.steps = [{**s, "failed": any(c.lost for c in step.checks)} for s, step in zip(result.steps, steps)]
+
+
+def not_applicable(scenario: Scenario, record: ScenarioRecord) -> str | None:
+    """Why the scenario's situation cannot arise in the submission's design (a design the course
+    allows), or None: full points, and the reason in the report."""
+    early = scenario.before_registration() if record.registration == "startup" else None
+    if early is None:
+        return None
+    number, user = early
+    handle = record.handles.get(user, f"@{user}")
+    return (f"Not applicable: step {number} ({describe_step(scenario.steps[number - 1])}) needs {handle}'s "
+            f"program before {handle} has registered, but this submission's users register at their "
+            "start-up prompt and take no command before that (the course allows it), so the situation "
+            "cannot arise: full points.")
 
 
 def aggregate(runs: list[ScenarioResult], rule: str) -> ScenarioResult:
@@ -254,16 +290,26 @@ def _score(scenario: Scenario, status: str, steps: list[JudgedStep]) -> float:
 
 def link_failures(results: list[ScenarioResult], dependencies: dict[str, list[str]],
                   lost_elsewhere: set[str] = frozenset()) -> None:
-    """A scenario that lost points while a scenario it builds on lost points too (among `results`, or
-    in `lost_elsewhere`) is probably the same cause: say so (fix that one first). The points stay."""
+    """A scenario that lost points for the same cause as a scenario it builds on (the same one-line
+    cause, names and numbers aside; a dependency in `lost_elsewhere`, whose cause is not known here,
+    counts) is probably the same bug: say so (fix that one first). The points stay."""
     judged = ("failed", "unverified", "blocked")
-    lost = {result.id for result in results if result.status in judged} | set(lost_elsewhere)
+    causes = {result.id: _cause_shape(result.summary) for result in results if result.status in judged}
+    lost = set(causes) | set(lost_elsewhere)
     for result in results:
-        linked = [dep for dep in dependencies.get(result.id, []) if dep in lost]
+        linked = [dep for dep in dependencies.get(result.id, []) if dep in lost
+                  and causes.get(dep, causes.get(result.id)) == causes.get(result.id)]
         if result.status in judged and linked and not result.linked:
             result.linked = linked
             note = f"Probably the same cause as `{'`, `'.join(linked)}`, which lost points too: fix that first."
             result.message = f"{result.message}\n\n{note}" if result.message else note
+
+
+def _cause_shape(summary: str) -> str:
+    """A one-line cause without what differs from scenario to scenario (handles, numbers, texts, the
+    blocked scenario's framing), so that two scenarios' causes can be compared."""
+    cause = re.sub(r"^Blocked: | \(step \d+ only prepares what this scenario tests.*\)$", "", summary)
+    return re.sub(r"\d+(\.\d+)?", "N", re.sub(r"@\w+", "@…", re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", cause)))
 
 
 def not_graded(scenario_id: str, file: Path | str, scenario: Scenario) -> ScenarioResult:

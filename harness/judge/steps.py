@@ -12,9 +12,11 @@ import difflib
 import re
 from typing import Any
 
+from harness.inputs.reasons import REASONS, reasons_of
 from harness.inputs.scenario import DELIVERY_PROPERTIES, Scenario, step_args, step_kind
 from harness.judge.checks import CheckResult, failed, passed, unverified
 from harness.judge.delivery import judge_delivery, tweet_json
+from harness.judge.endings import ProgramEnds
 from harness.judge.wire_evidence import TweetPath, tweet_path
 from harness.run.records import HARNESS_STOP, Event, ReplySeen, ScenarioRecord, StepRecord, TweetSeen
 
@@ -33,6 +35,7 @@ class StepJudge:
         self.transcript = record.transcript
         self.tweets: list[dict] = []  # judged tweets, for the reports
         self.paths: dict[int, TweetPath] = {}  # each tweet's path on the LAN, by id of its TweetSeen
+        self.ends = ProgramEnds(scenario, record)
 
     def label(self, name: str) -> str:
         return "the tracker" if name == TRACKER else self.handles.get(name, f"@{name}")
@@ -49,66 +52,51 @@ class StepJudge:
         return checks
 
     # -- programs that ended -----------------------------------------------------------------
-    def deaths(self) -> list[tuple[int, Event]]:
-        """(step number, exit event) of every program that ended without being told to."""
-        steps = self.record.steps
-        found = []
-        for event in self.transcript.snapshot():
-            if event.kind != "exit" or event.text == HARNESS_STOP or not steps:
-                continue
-            t = event.t - self.transcript.t0
-            number = max((s.number for s in steps if s.start_t <= t), default=steps[0].number)
-            if event.proc not in self._exited_on_purpose(number):
-                found.append((number, event))
-        return found
-
     def _ended_during(self, record: StepRecord) -> list[CheckResult]:
-        return [self._death_check(event) for number, event in self.deaths() if number == record.number]
+        return [self._death_check(number, event) for number, event in self.ends.costly() if number == record.number]
 
-    def _death_check(self, event: Event) -> CheckResult:
-        """The program, how it ended and when, and the last line typed before (at it, or at another
-        program whose command reached it)."""
+    def _death_check(self, number: int, event: Event) -> CheckResult:
+        """The program, how it ended and when, what it had last read or printed, and why it matters."""
         who = self.label(event.proc)
-        typed = [e for e in self.transcript.snapshot() if e.kind == "in" and e.seq < event.seq]
-        if not typed:
-            after = " before anything was typed"
-        elif typed[-1].proc == event.proc:
-            after = f" after `{typed[-1].text}`"
-        else:
-            after = f" after `{typed[-1].text}` was typed at {self.label(typed[-1].proc)}"
-        when = f"{event.t - self.transcript.t0:.2f} s into the scenario"
-        return failed(f"{who} keeps running", f"{who}'s program {event.text} {when}{after}",
-                      f"{who}'s program {event.text}{after}")
-
-    def _exited_on_purpose(self, number: int) -> set[str]:
-        """Users told to exit (and expected to) at or before step `number`."""
-        return {step_args(step).user for step in self.scenario.steps[:number]
-                if step_kind(step) == "exit" and step_args(step).expect == "success"}
+        needed = self.scenario.needed_after(number).get(event.proc)
+        why = "" if self.ends.crashed(event) or needed is None else f"; step {needed} needs it"
+        return failed(f"{who} keeps running", self.ends.told(event.proc) + why,
+                      self.ends.told(event.proc, lines=False) + why)
 
     # -- replies -----------------------------------------------------------------------------
-    def reply_check(self, reply: ReplySeen, expect: str) -> CheckResult:
+    def reply_check(self, reply: ReplySeen, expect: str, reason: str | None = None) -> CheckResult:
+        """The command's answer; a refusal whose step names its `reason` must not give another reason
+        the manifest names (`reason` is then a name of harness/inputs/reasons.py)."""
         label = f"{reply.what} answers {expect.upper()}"
         if reply.typed_seq is None:
             why = self.not_typed(reply.user, reply.command, reply.not_typed)
             return failed(label, why, why)
         if reply.outcome is None:
-            if reply.gave_up == "exited":
-                ended = self._ended(reply.user, reply.typed_seq, reply.what)
-                return failed(label, f"expected {expect.upper()}; {ended}", ended)
+            if reply.gave_up in ("exited", "tracker_exited"):
+                gone = self.ends.gone(reply.user if reply.gave_up == "exited" else TRACKER, reply.typed_seq, reply.what)
+                return failed(label, f"expected {expect.upper()}; no answer: {gone}", gone)
             waited = self.waited(reply.user, reply.typed_seq, reply.waited_s, reply.command)
             return failed(label, f"expected {expect.upper()}; no result line: {waited}",
                           f"`{reply.what}` got no answer within {reply.waited_s:g} s")
         if reply.outcome != expect:
             return failed(label, f"expected {expect.upper()}, seen {reply.outcome.upper()}: {reply.line!r}",
                           f"`{reply.what}` answered {reply.outcome.upper()} instead of {expect.upper()}")
+        other = self._other_reason(reply, reason)
+        if other is not None and reason is not None:
+            because = REASONS[reason].because.format(user=self.label(reply.user), target=reply.what.split()[-1])
+            given = f"{reply.line!r} ({REASONS[other].label})"
+            return failed(label, f"expected FAILURE because {because}; seen FAILURE for another reason: {given}, "
+                          f"matching /{self.record.reasons[other]}/",
+                          f"`{reply.what}` was refused for another reason: {given}, not because {because}")
         return passed(label, repr(reply.line))
 
-    def _ended(self, user: str, typed_seq: int, what: str) -> str:
-        """How a program that gave no answer had ended: after the command, or already before it."""
-        exits = self.transcript.lines(user, ("exit",))
-        how = exits[0].text if exits else "ended"
-        when = "before" if exits and exits[0].seq < typed_seq else "after"
-        return f"{self.label(user)}'s program {how} {when} `{what}`" + (" was typed" if when == "before" else "")
+    def _other_reason(self, reply: ReplySeen, reason: str | None) -> str | None:
+        """The reason the manifest names that the FAILURE line gives instead of the one tested, or None:
+        when it gives the tested one too, or none it names, or nothing is named, the refusal stands."""
+        if reason is None or reply.outcome != "failure" or reply.line is None or not self.record.reasons:
+            return None
+        given = reasons_of(reply.line, self.record.reasons)
+        return given[0] if given and reason not in given else None
 
     def not_typed(self, user: str, command: str, why: str | None) -> str:
         """Why a command was not typed at all: never "no answer"."""
@@ -118,25 +106,30 @@ class StepJudge:
             after = f" after `{last[-1]}`" if last else " after it started"
             return (f"{self.label(user)} never showed its prompt {prompt!r} again{after}, so "
                     f"`{command.replace('_', '-')}` was not typed")
-        return f"the submission's manifest says it has no `{command.replace('_', '-')}` command"
+        word = command.replace('_', '-')
+        if why == "at_startup":
+            return (f"{self.label(user)} registers only at its start-up prompt, and its program was already "
+                    f"running, so it could not register again")
+        return (f"{self.label(user)}'s program has no `{word}` command (its tweeter.yaml says "
+                f"`commands.{command}: null`), so `{word}` could not be typed")
 
     def waited(self, user: str, after_seq: int, waited_s: float, command: str | None = None) -> str:
         """"stopped waiting after N s (the step limit)", what the program printed meanwhile (the
         closest to a result line first, with the patterns it did not match), and programs that ended."""
         typed = next((e for e in self.transcript.snapshot() if e.seq == after_seq), None)
         base = typed.t if typed is not None else self.transcript.t0
-        lines = [e for e in self.transcript.lines(user, ("out",), after=after_seq)
-                 if not self._trace_line(e.text) and e.t - base <= waited_s]
+        printed = [e for e in self.transcript.lines(user, ("out",), after=after_seq) if e.t - base <= waited_s]
+        lines = [e for e in printed if not self._trace_line(e.text)]
         text = f"stopped waiting after {waited_s:g} s (the step limit); {self.label(user)} printed meanwhile: "
         if not lines:
-            text += "nothing"
+            text += f"only {len(printed)} protocol-trace line{'s' if len(printed) != 1 else ''}" if printed else "nothing"
         else:
             shown = self._closest(lines, command)
-            text += "; ".join(f"{e.text[:120]!r} at +{e.t - base:.2f} s" for e in shown)
+            text += "; ".join(f"{e.text[:120]!r} {_offset(e.t - base)}" for e in shown)
             text += f" and {len(lines) - len(shown)} more" if len(lines) > len(shown) else ""
             if command is not None:
                 text += f", none matching {self._patterns(command)}"
-        ended = [f"{self.label(p)}'s program {e.text} at +{e.t - base:.2f} s" for p in [TRACKER, *self.handles]
+        ended = [f"{self.label(p)}'s program {e.text} {_offset(e.t - base)}" for p in [TRACKER, *self.handles]
                  for e in self.transcript.lines(p, ("exit",))[:1]
                  if e.text != HARNESS_STOP and p != user and e.t - base <= waited_s]
         return text + (f"; meanwhile {', '.join(ended)}" if ended else "")
@@ -158,7 +151,7 @@ class StepJudge:
         return bool(pattern) and re.search(pattern, text[:4096]) is not None
 
     def _replies(self, args: Any, record: StepRecord) -> list[CheckResult]:
-        return [self.reply_check(reply, args.expect) for reply in record.replies]
+        return [self.reply_check(reply, args.expect, args.reason) for reply in record.replies]
 
     _register = _follow = _drop = _end_tweet = _exit = _replies
 
@@ -171,9 +164,9 @@ class StepJudge:
             return [failed(name, why, why)]
         expected = sorted(h if h.startswith("@") else f"@{h}" for h in args.handles)
         if seen.line is None:
-            if seen.gave_up == "exited":
-                ended = f"{self.label(seen.user)}'s program ended ({self.transcript.exit_text(seen.user)})"
-                return [failed(name, f"expected the list {expected}; {ended}", ended)]
+            if seen.gave_up in ("exited", "tracker_exited"):
+                gone = self.ends.gone(seen.user if seen.gave_up == "exited" else TRACKER, seen.typed_seq, "query handles")
+                return [failed(name, f"expected the list {expected}; no answer: {gone}", gone)]
             return [failed(name, f"expected the list {expected}; no answer: "
                            f"{self.waited(seen.user, seen.typed_seq, seen.waited_s, 'query')}",
                            f"`query handles` got no answer within {seen.waited_s:g} s")]
@@ -190,7 +183,8 @@ class StepJudge:
         if seen.count is not None and seen.count != len(expected):
             problems.append(f"expected n = {len(expected)}, seen n = {seen.count}")
         if problems:
-            return [failed(name, "; ".join(problems) + f" (line: {seen.line!r})",
+            shown = f"line: {seen.line!r}" if seen.line else "it printed no list, then nothing more"
+            return [failed(name, "; ".join(problems) + f" ({shown})",
                            f"`query handles` listed {sorted(handles) or 'nobody'} instead of {expected or 'nobody'}")]
         return [passed(name, f"n = {len(expected)}: {' '.join(expected)}")]
 
@@ -204,7 +198,7 @@ class StepJudge:
         assert seen is not None
         if seen.line is not None:
             return [passed(label, repr(seen.line))]
-        why = "its program ended" if seen.gave_up == "exited" else f"not within {seen.waited_s:g} s"
+        why = self.ends.told(args.at) if seen.gave_up == "exited" else f"not within {seen.waited_s:g} s"
         return [failed(label, f"expected a line matching /{args.pattern}/; {why}",
                        f"{self.label(args.at)} never printed /{args.pattern}/")]
 
@@ -223,8 +217,7 @@ class StepJudge:
     def _expect_alive(self, args: Any, record: StepRecord) -> list[CheckResult]:
         label = f"{self.label(args.at)} is still running"
         if not record.alive:
-            ended = f"{self.label(args.at)}'s program ended ({self.transcript.exit_text(args.at)})"
-            return [failed(label, f"its program ended ({self.transcript.exit_text(args.at)})", ended)]
+            return [failed(label, self.ends.told(args.at), self.ends.told(args.at, lines=False))]
         return [passed(label, f"its program was running when step {record.number} was played")]
 
     # -- tweets ------------------------------------------------------------------------------
@@ -297,6 +290,11 @@ class StepJudge:
         return self.paths[id(seen)]
 
 
+def _offset(seconds: float) -> str:
+    """A time relative to a command typed: "at +0.25 s", or "0.09 s before it was typed"."""
+    return f"at +{seconds:.2f} s" if seconds >= 0 else f"{-seconds:.2f} s before it was typed"
+
+
 def _evidenced(result: CheckResult, evidence: str) -> CheckResult:
     result.evidence = evidence
     return result
@@ -333,6 +331,6 @@ def should_stop_rule(scenario: Scenario):
         judge = StepJudge(scenario, record)
         if step.number <= scenario.setup and any(check.lost for check in judge.checks(step)):
             return True
-        return bool(judge.deaths())
+        return bool(judge.ends.costly())
 
     return should_stop

@@ -15,7 +15,7 @@ FLAKY = "flaky"  # the status cell of a scenario whose runs disagree
 def grades_csv(grades: list[SubmissionGrade]) -> str:
     """A row per submission: total, max, status (graded, not a submission, build failed, error,
     interrupted, not graded), every scenario's score, then every scenario's status (`<id>:status`:
-    passed, failed, unverified, error, blocked, not run, or flaky when its runs disagreed). The
+    passed, failed, unverified, not applicable, error, blocked, not run, or flaky when its runs disagreed). The
     scores stay numbers in columns side by side, so a spreadsheet sums them; a scenario not run has
     an empty score, not 0. When scenarios were repeated, a `<id>:pass rate` column each follows: the
     share of its runs that passed, a number from 0 to 1. The first row is `max points`: what each
@@ -77,11 +77,11 @@ def summary_md(grades: list[SubmissionGrade]) -> str:
     lines = ["# Tweeter grading summary", "", *incomplete, f"Network: {', '.join(modes) or 'not recorded'} "
              "(hosts: every program on a host of its own, every packet judged; loopback: printed lines only)", "",
              *_repeat_lines(grades),
-             "| submission | score | passed | failed | not seen | error | blocked |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| submission | score | passed | failed | not seen | not applicable | error | blocked |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for grade in grades:
         counts = [sum(1 for s in grade.scenarios if s.status == st)
-                  for st in ("passed", "failed", "unverified", "error", "blocked")]
+                  for st in ("passed", "failed", "unverified", "not applicable", "error", "blocked")]
         name = grade.submission.replace("|", "\\|")
         score = grade.status if grade.status in ("not graded", "not a submission") else f"{grade.score:g}/{grade.max_score:g}"
         lines.append(f"| {name} | {score} | " + " | ".join(map(str, counts)) + " |")
@@ -92,7 +92,7 @@ def summary_md(grades: list[SubmissionGrade]) -> str:
             runs = ", ".join(f"seed {run.seed} {run.status}" for run in result.runs)
             lines.append(f"- **{grade.submission}** `{result.id}`: {result.pass_rate} runs passed ({runs}); "
                          f"scored by {result.scoring}: {result.status}, {result.score:g}/{result.max_score:g}")
-    lost = [(g, s) for g in grades for s in g.scenarios if s.status not in ("passed", "not graded")]
+    lost = [(g, s) for g in grades for s in g.scenarios if s.status not in ("passed", "not applicable", "not graded")]
     if lost:
         lines += ["", "## Points lost", ""]
         for grade, result in lost:

@@ -26,7 +26,7 @@ from harness.reports.text import MAX_TEXT, event_mark, format_time as _time, num
 from harness.run.records import Event, Transcript
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-STATUSES = ("passed", "failed", "unverified", "error", "blocked", "not graded")
+STATUSES = ("passed", "failed", "unverified", "not applicable", "error", "blocked", "not graded")
 MAX_TRANSCRIPT_LINES = 500  # last lines shown per process
 MAX_MESSAGE = 20_000  # characters of a failure explanation
 MAX_CHECK_MESSAGE = 2_000

@@ -1,6 +1,6 @@
 """JUnit XML for CI test-report views, in the xunit2 form they validate against (the form pytest's
 `junit_family=xunit2` writes): one testsuite per submission, one testcase per scenario in the
-suite's order. Failed or unverified -> failure, error -> error, blocked or not graded -> skipped;
+suite's order. Failed or unverified -> failure, error -> error, blocked, not applicable or not graded -> skipped;
 the message is the cause in one line, the element's text the whole explanation.
 
 xunit2 allows properties only on a testsuite, so the scores live there (`score`, `max_score`, and
@@ -26,7 +26,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 TRANSCRIPT_LINES = 400
 FAILURE = ("failed", "unverified")
-SKIPPED = ("blocked", "not graded")
+SKIPPED = ("blocked", "not applicable", "not graded")
 
 
 def xml_text(text: str) -> str:

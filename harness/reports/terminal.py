@@ -18,9 +18,9 @@ from rich.text import Text
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 
 STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "unverified": "NOT SEEN", "error": "ERROR", "blocked": "BLOCKED",
-               "not graded": "NOT RUN"}
+               "not applicable": "N/A", "not graded": "NOT RUN"}
 STATUS_STYLE = {"passed": "green", "failed": "red", "unverified": "cyan", "error": "magenta", "blocked": "yellow",
-                "not graded": "dim"}
+                "not applicable": "green", "not graded": "dim"}
 FLAKY_MARK, FLAKY_STYLE = "FLAKY", "bold yellow"
 
 

@@ -25,6 +25,9 @@ PENDING = "pending"  # a wait matched the line a program is still printing (a pr
 ABORTED = object()
 ABORT_POLL_S = 0.25  # how soon a running scenario notices that grading was stopped
 HOLD_LIMIT_S = 2.0  # the longest the tracker is held while tweets typed together are on their way to it
+TRACKER_GONE_S = 0.5  # after the tracker ended, how long a reply it sent just before may take to show
+SETTLE_S = 0.3  # a raw line typed at a program without a prompt: how long it may stay silent before the next
+ANSWERED_QUIET_S = 0.05  # ... or how long it must stay quiet once it has answered something
 
 
 class SetupError(Exception):
@@ -61,6 +64,11 @@ class TypedCommand:
     not_typed: str | None = None  # "no_command" (the manifest has none) or "no_prompt"
 
 
+def gave_up(outcome: object) -> str:
+    """Why a wait for a line ended without one: its program ended, the tracker did, or time ran out."""
+    return outcome if outcome in ("exited", "tracker_exited") else "timeout"  # type: ignore[return-value]
+
+
 def search(pattern: str) -> Callable[[str], object]:
     compiled = re.compile(pattern)
     return lambda text: compiled.search(text[:MATCH_LIMIT])
@@ -84,6 +92,8 @@ class Driver:
         self.should_stop = should_stop  # the judge's view: whether playing on can still show anything
         self.wire_so_far = wire_so_far  # the LAN's frames so far (None on loopback)
         self.cursor: dict[str, int] = {}  # per program: the last line already used as an answer
+        # set where users register from their start-up prompts: starts one, answering with a handle
+        self.start_user: Callable[[str, str], int] | None = None
 
     # -- the programs ------------------------------------------------------------------------
     def base_values(self) -> dict[str, str]:
@@ -92,6 +102,14 @@ class Driver:
     def exited(self, name: str) -> bool:
         child = self.procs.children.get(name)
         return child is None or child.exited
+
+    def tracker_gone(self) -> bool:
+        """The tracker ended a moment ago or more (TRACKER_GONE_S: a reply it sent just before ending
+        may still be on its way): a command waiting on it can no longer be answered."""
+        if not self.exited(TRACKER):
+            return False
+        ends = self.trace.lines(TRACKER, ("exit",))
+        return not ends or time.monotonic() - ends[0].t >= TRACKER_GONE_S
 
     def pid(self, name: str) -> int:
         return self.procs.children[name].pid
@@ -148,17 +166,19 @@ class Driver:
         return min(timeout, remaining)
 
     def wait_line(self, name: str, matcher: Callable[[str], object], after: int,
-                  timeout: float, partial: bool = False) -> Event | str | None:
+                  timeout: float, partial: bool = False, needs_tracker: bool = False) -> Event | str | None:
         """First line of `name` after seq `after` that matches; with `partial`, also the line it is
         still printing (PENDING: a prompt without newline, seen at once); 'exited' if it ended;
-        None on timeout."""
+        with `needs_tracker`, 'tracker_exited' once the tracker is gone; None on timeout."""
         def probe() -> Event | str | None:
             for event in self.trace.lines(name, after=after):
                 if matcher(event.text):
                     return event
             if partial and (pending := self.procs.pending(name)) and matcher(pending):
                 return PENDING
-            return "exited" if self.exited(name) else None
+            if self.exited(name):
+                return "exited"
+            return "tracker_exited" if needs_tracker and name != TRACKER and self.tracker_gone() else None
 
         return self.wait(probe, timeout)
 
@@ -193,18 +213,52 @@ class Driver:
         if script is None:
             return TypedCommand(None, "no_command")
         values = {**self.base_values(), **self.users[user].values(), **extra}
-        typed = max(self.cursor.get(user, -1), self.last_typed(user))  # a prompt answered is used up
         if self.dialect.prompt_re is not None and not self._prompt_shown(user, timeout):
             return TypedCommand(None, "no_prompt")
-        for index, line in enumerate(script):
-            if line.expect:
-                event = self.wait_line(user, search(line.expect), typed, timeout, partial=True)
+        return self._up_to_last(user, [(line.expect, line.send) for line in script], values, timeout)
+
+    def _up_to_last(self, user: str, script: list[tuple[str | None, str]], values: dict[str, str],
+                    timeout: float) -> Typed | TypedCommand:
+        """Type each (what to wait for, line) of `script` but the last, and wait for what the last
+        waits for: the last line, rendered; or the seq of the last line typed when a wait failed."""
+        typed = max(self.cursor.get(user, -1), self.last_typed(user))  # a prompt answered is used up
+        for index, (expect, send) in enumerate(script):
+            if expect:
+                event = self.wait_line(user, search(expect), typed, timeout, partial=True)
                 if not isinstance(event, Event) and event != PENDING:
                     return TypedCommand(typed)
             if index == len(script) - 1:
-                return render_typed(line.send, values)
-            typed = self.send(user, render_typed(line.send, values))
+                return render_typed(send, values)
+            typed = self.send(user, render_typed(send, values))
         return TypedCommand(typed)  # an empty script: nothing to type
+
+    def type_raw(self, to: str, line: str, values: dict[str, str], timeout: float) -> None:
+        """Type a scenario's raw line as a person would: at a user, after its prompt (when it has one)
+        and through the manifest's `raw_lines` (a key first, say); then, at a program without a
+        prompt, wait until it has dealt with it (it answered and went quiet, or stayed silent a
+        moment), so that a late answer is never taken for the next command's."""
+        if to == TRACKER:
+            self.send(to, render_typed(line, values))
+            return
+        if self.dialect.prompt_re is not None:
+            self._prompt_shown(to, timeout)  # typed anyway when it does not come: the raw step checks nothing
+        last = self._up_to_last(to, self.dialect.raw_lines(line), values, timeout)
+        typed = last.seq if isinstance(last, TypedCommand) else self.send(to, last)
+        if self.dialect.prompt_re is None and typed is not None:
+            self._settle(to, typed, timeout)
+
+    def _settle(self, name: str, typed: int, timeout: float) -> None:
+        """Wait until `name` has answered the line typed (seq `typed`) and been quiet ANSWERED_QUIET_S,
+        or printed nothing for SETTLE_S, or ended."""
+        def settled() -> bool | None:
+            if self.exited(name):
+                return True
+            lines = self.trace.lines(name, after=typed)
+            since = lines[-1].t if lines else next((e.t for e in self.trace.lines(name, ("in",), after=typed - 1)),
+                                                    time.monotonic())
+            return True if time.monotonic() - since >= (ANSWERED_QUIET_S if lines else SETTLE_S) else None
+
+        self.wait(settled, min(timeout, SETTLE_S * 4), poll=0.01)
 
     def _prompt_shown(self, user: str, timeout: float) -> bool:
         """Whether `user` shows its prompt again since the last line typed at it."""
@@ -217,7 +271,7 @@ class Driver:
         """The first line after `after` (and after the last line already used as an answer) that
         answers the command just typed: a line printed before it was typed is never its answer."""
         start = max(after, self.cursor.get(user, -1))
-        event = self.wait_line(user, is_answer, start, timeout)
+        event = self.wait_line(user, is_answer, start, timeout, needs_tracker=True)
         if isinstance(event, Event):
             self.cursor[user] = event.seq
         return event
@@ -233,7 +287,19 @@ class Driver:
             seen.outcome = self.dialect.reply_outcome(command, event.text)  # type: ignore[assignment]
             seen.line, seen.line_seq = event.text, event.seq
         else:
-            seen.gave_up = "exited" if event == "exited" else "timeout"
+            seen.gave_up = gave_up(event)
+        return seen
+
+    def register_at_startup(self, user: str, handle: str, timeout: float) -> ReplySeen:
+        """Start `user`'s program, answer its start-up prompts with `handle`, and read the reply of the
+        registration it makes there (a program already running cannot register again that way)."""
+        assert self.start_user is not None
+        what = f"register {handle}"
+        if user in self.procs.children:
+            return ReplySeen(user=user, command="register", what=what, not_typed="at_startup", waited_s=timeout)
+        seen = self.await_reply(user, "register", what, TypedCommand(self.start_user(user, handle)), timeout)
+        if seen.outcome == "success" and self.dialect.user_ready_re is not None:
+            self.wait_line(user, self.dialect.user_ready_re.search, self.procs.children[user].start_seq, timeout)
         return seen
 
     def command(self, user: str, command: str, what: str, timeout: float, **extra: str) -> ReplySeen:

@@ -5,7 +5,8 @@ collide, a hard-coded port held by one scenario at a time, a hard-coded address 
 one of this machine's. Hosts: a virtual LAN of its own (net/lan.py) with the tracker and each user
 on a host of its own, and every frame on it captured (net/capture.py) into the record; with network
 faults, the LAN has no bridge and a switch in user space forwards, spoils and captures its frames
-(net/switch.py).
+(net/switch.py). In both, the group's range of ports (network.ports) bounds the tracker's port as
+well as the users' (a tracker may refuse any other), unless the manifest pins the tracker's port.
 """
 
 from __future__ import annotations
@@ -72,20 +73,21 @@ class ScenarioNetwork:
         problem = pinned_address_problem(choice, pins)
         if problem:
             raise SetupError(problem)
-        user_ranges = [pins.ports] if pins.ports else None
+        group_range = [pins.ports] if pins.ports else None  # the tracker's port too, unless pinned
         count = ports_per_user * len(users)
+        wanted = count + (0 if pinned_port else 1)
+        pinned = {pinned_port} if pinned_port else set()
         try:
             if choice.mode == "hosts":
                 self._hosts(pinned_ip, folder, users)
-                tracker_port = pinned_port or ports.allocate(1, shared=False)[0]
-                user_ports = ports.allocate(count, user_ranges, shared=False)
+                drawn = ports.allocate(wanted, group_range, shared=False, exclude=pinned)
             else:
                 self._loopback(pinned_ip, users)
                 if pinned_port:
                     self._stack.enter_context(ports.pinned(pinned_port, abort))
-                self.reserved = ports.allocate(count + (0 if pinned_port else 1), user_ranges)
-                tracker_port = pinned_port or self.reserved[-1]
-                user_ports = self.reserved[:count]
+                drawn = self.reserved = ports.allocate(wanted, group_range, exclude=pinned)
+            tracker_port = pinned_port or drawn[-1]
+            user_ports = drawn[:count]
         except BaseException:
             self.close()
             raise

@@ -1,13 +1,22 @@
 """Ports for the programs of a scenario, and which ports a process has bound.
 
-Ports are drawn outside the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), so a
-port handed to a user can never have been taken by some program's own unbound socket a moment before
-(in a shared network that made `register` fail about once in 500 six-user scenarios). On loopback a
-port is handed out only if it can be bound for UDP and TCP right now and no running scenario holds
-it; on a virtual LAN every host has a network stack of its own, so any port is free.
+Ports are drawn outside the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), or
+from the group's own range when the manifest names one, so a port handed to a user can never have
+been taken by some program's own unbound socket a moment before (in a shared network that made
+`register` fail about once in 500 six-user scenarios). On loopback a port is handed out only if it
+can be bound for UDP and TCP right now and no running scenario holds it; on a virtual LAN every host
+has a network stack of its own, so any port is free when the scenario starts.
+
+A program can still take one of its own ports before it is told it: a real client bound its tracker
+connection to a random port of the group's range, the very port it was then to register. So right
+before `register` types a user's ports, once its program waits for input (its start-up done),
+`check_before_register` reads the sockets of the user's host and replaces a port something there
+already holds (`stand_in`), saying so in the transcript.
 
 A port the submission hard-codes cannot be shared on loopback: scenarios that need it take turns
-(`pinned`).
+(`pinned`). A TCP tracker that closed its connections first leaves them in TIME_WAIT on that port for
+up to 60 s, and a tracker that binds it again without SO_REUSEADDR cannot start: `time_wait` counts
+them, so that failure is named for what it is.
 """
 
 from __future__ import annotations
@@ -19,11 +28,13 @@ import socket
 import threading
 from collections.abc import Iterator
 
+
 FALLBACK_EPHEMERAL = (32768, 60999)
 LOWEST = 10000
 _lock = threading.Lock()
 _in_use: set[int] = set()
 _pinned_locks: dict[int, threading.Lock] = {}
+_stand_ins: dict[int, int] = {}  # on loopback: a reserved port -> the port that replaced it for its user
 
 
 def ephemeral_range() -> tuple[int, int]:
@@ -71,8 +82,8 @@ def _candidates(ranges: list[tuple[int, int]], count: int, rng: random.Random) -
 
 
 def allocate(count: int, ranges: list[tuple[int, int]] | None = None, shared: bool = True,
-             rng: random.Random | None = None) -> list[int]:
-    """`count` distinct ports from `ranges` (default: outside the ephemeral range).
+             rng: random.Random | None = None, exclude: frozenset[int] | set[int] = frozenset()) -> list[int]:
+    """`count` distinct ports from `ranges` (default: outside the ephemeral range), none of `exclude`.
 
     `shared`: the network is the machine's own (loopback), so each port must be bindable now and is
     reserved until `release`; otherwise (a LAN of its own) nothing else can hold it.
@@ -83,7 +94,7 @@ def allocate(count: int, ranges: list[tuple[int, int]] | None = None, shared: bo
         for port in _candidates(ranges or default_ranges(), count, rng):
             if len(chosen) == count:
                 break
-            if shared and (port in _in_use or not _bindable(port)):
+            if port in exclude or (shared and (port in _in_use or not _bindable(port))):
                 continue
             chosen.append(port)
         if len(chosen) < count:
@@ -94,8 +105,13 @@ def allocate(count: int, ranges: list[tuple[int, int]] | None = None, shared: bo
 
 
 def release(ports: list[int]) -> None:
+    """Give back reserved ports, and with each the port that replaced it at `register` (`stand_in`)."""
     with _lock:
-        _in_use.difference_update(ports)
+        for port in ports:
+            current: int | None = port
+            while current is not None:
+                _in_use.discard(current)
+                current = _stand_ins.pop(current, None)
 
 
 @contextlib.contextmanager
@@ -110,6 +126,44 @@ def pinned(port: int, abort: threading.Event) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+# -- right before `register` types a user's ports ---------------------------------------------------
+START_LIMIT_S = 1.0  # a program that never waits (a busy loop) has its host read after this long
+
+
+def asleep(pid: int) -> bool:
+    """Whether every thread of process `pid` and of all its descendants is asleep (waiting for its
+    input, a datagram, a timer or a child): what a program does at start-up is done then. Measured on a
+    small Python user: never all asleep before it blocks reading its terminal. False if unreadable."""
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for tid in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{tid}/stat", encoding="ascii", errors="replace") as stat:
+                    if stat.read().rsplit(")", 1)[1].split()[0] not in "SZTtI":
+                        return False
+                with open(f"/proc/{current}/task/{tid}/children", encoding="ascii") as children:
+                    todo += [int(child) for child in children.read().split()]
+        except (OSError, IndexError, ValueError):
+            return False
+    return True
+
+
+def stand_in(port: int, ranges: list[tuple[int, int]] | None, exclude: set[int], shared: bool,
+             rng: random.Random | None = None) -> int | None:
+    """A free port of `ranges` (none of `exclude`) to register instead of `port`, which something on
+    the user's host already holds; None when none is left. On loopback it is reserved as `port` is,
+    and released with it."""
+    try:
+        new = allocate(1, ranges, shared, rng, exclude | {port})[0]
+    except RuntimeError:
+        return None
+    if shared:
+        with _lock:
+            _stand_ins[port] = new
+    return new
 
 
 def _proc_net_ports(path: str) -> set[int]:
@@ -140,19 +194,74 @@ def bound_ports(pid: int | str = "self", tables: tuple[str, ...] = UDP_TABLES + 
 
 
 def _proc_net_sockets(path: str, port: int, uid: int | None) -> set[int]:
-    """The inodes of the sockets in table `path` bound to local `port` (and owned by `uid`, if given)."""
+    """The inodes of the sockets in table `path` bound to local `port` (and owned by `uid`, if given).
+    A connection in TIME_WAIT has no inode: no process holds it, so it never counts as bound."""
     inodes: set[int] = set()
     try:
         with open(path, encoding="ascii") as table:
             next(table, None)
             for row in table:
                 fields = row.split()  # sl local remote st queues timer retransmits uid timeout inode ...
-                if len(fields) > 9 and int(fields[1].rsplit(":", 1)[1], 16) == port and \
+                if len(fields) > 9 and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] != "0" and \
                         (uid is None or int(fields[7]) == uid):
                     inodes.add(int(fields[9]))
     except (OSError, ValueError):
         pass
     return inodes
+
+
+def _proc_net_rows(path: str) -> Iterator[tuple[int, str, int]]:
+    """(local port, state, inode) of every socket in table `path`; nothing if it cannot be read."""
+    try:
+        with open(path, encoding="ascii") as table:
+            next(table, None)
+            rows = table.read().splitlines()
+    except OSError:
+        return
+    for row in rows:
+        fields = row.split()
+        if len(fields) > 9:
+            yield int(fields[1].rsplit(":", 1)[1], 16), fields[3], int(fields[9])
+
+
+TCP_TIME_WAIT, TCP_LISTEN = "06", "0A"
+
+
+def time_wait(port: int, pid: int | str = "self") -> int:
+    """How many TCP connections on local `port` are in TIME_WAIT in the network of process `pid`: the
+    side that closed first keeps each for up to 60 s, and until then binding the port without
+    SO_REUSEADDR fails (EADDRINUSE)."""
+    return sum(1 for table in TCP_TABLES for local, state, _ in _proc_net_rows(f"/proc/{pid}/net/{table}")
+               if local == port and state == TCP_TIME_WAIT)
+
+
+def time_wait_problem(port: int, count: int, failure: str) -> str:
+    """Why a tracker on its hard-coded TCP `port` could not start while `count` connections of an
+    earlier scenario were in TIME_WAIT on it (`failure`: what was seen of the tracker)."""
+    return (f"port {port} is still in TIME_WAIT from the previous scenario ({count} TCP connection"
+            f"{'s' if count != 1 else ''} the tracker closed first; the kernel keeps them for up to 60 s), so "
+            f"the tracker could not bind its hard-coded port again ({failure}). A tracker that sets "
+            "SO_REUSEADDR before bind can listen on it again at once; grading with --network hosts gives "
+            "every scenario a network of its own")
+
+
+def holders(pid: int | str, wanted: set[int]) -> dict[int, list[tuple[str, int]]]:
+    """What holds each of the `wanted` ports in the network of process `pid` (its host): per port, the
+    (what, inode) of every socket on it, `what` in words ("a UDP socket", "a TCP connection in
+    TIME_WAIT", ...)."""
+    found: dict[int, list[tuple[str, int]]] = {}
+    for table in UDP_TABLES + TCP_TABLES:
+        for local, state, inode in _proc_net_rows(f"/proc/{pid}/net/{table}"):
+            if local in wanted:
+                found.setdefault(local, []).append((_socket_words(table, state), inode))
+    return found
+
+
+def _socket_words(table: str, state: str) -> str:
+    if table in UDP_TABLES:
+        return "a UDP socket"
+    return {TCP_LISTEN: "a listening TCP socket", TCP_TIME_WAIT: "a TCP connection in TIME_WAIT"}.get(
+        state, "a TCP connection")
 
 
 def open_sockets(pid: int) -> set[int]:

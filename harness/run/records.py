@@ -24,8 +24,9 @@ from harness.net.capture import Fate, Frame, write_pcap, write_pcapng
 
 EventKind = Literal["out", "in", "start", "exit", "note"]
 Outcome = Literal["success", "failure"]
-GaveUp = Literal["timeout", "exited"]
-NotTyped = Literal["no_command", "no_prompt"]  # the manifest has no such command; the prompt never came
+GaveUp = Literal["timeout", "exited", "tracker_exited"]  # the step limit; its program ended; the tracker did
+# the manifest has no such command; the prompt never came; a user registering at start-up was running already
+NotTyped = Literal["no_command", "no_prompt", "at_startup"]
 RECORD_FILE = "record.json"
 TRACE_FILE = "trace.jsonl"
 CAPTURE_FILE = "capture.pcap"
@@ -246,10 +247,11 @@ class ScenarioRecord(Record):
     trace_lines: str | None = None  # the dialect's protocol-trace lines (left out of excerpts)
     prompt: str | None = None  # the prompt a user prints before each command (the manifest's)
     replies: dict[str, list[str]] = {}  # command -> [success regex, failure regex] (the manifest's)
+    reasons: dict[str, str] = {}  # refusal reason name -> regex in a FAILURE line (the manifest's replies.reasons)
     prints_received: bool = True  # whether the submission prints the tweets it receives
+    registration: Literal["command", "startup"] = "command"  # a user registers when told, or at its start-up
     network: Network = Network()
     faults: dict | None = None  # the network faults applied (the scenario's, or --faults), as the scenario key
-    seed: int | None = None  # the seed the faults were drawn from (the same seed, the same faults)
     wire: list[WireEvent] = []  # every frame on the LAN, in time order (hosts mode)
     seed: int | None = None  # the seed this run was given (network faults draw from it; --replay repeats it)
     transcript: Transcript = Field(default_factory=Transcript, exclude=True)

@@ -102,7 +102,9 @@ class ScenarioRunner:
                                      prompt=dialect.manifest.prompt, prints_received=dialect.reads_received,
                                      replies={command: [dialect.manifest.replies.of(command).success,
                                                         dialect.manifest.replies.of(command).failure]
-                                              for command in COMMANDS})
+                                              for command in COMMANDS},
+                                     reasons=dialect.manifest.replies.reasons.named(),
+                                     registration="startup" if dialect.manifest.registers_at_startup else "command")
         self.record.seed = self.seed
         if self.faults is not None:
             self.record.faults = self.faults.model_dump(mode="json", exclude={"seed"}, exclude_defaults=True)
@@ -114,6 +116,8 @@ class ScenarioRunner:
     def _run(self) -> ScenarioRecord:
         started = time.monotonic()
         self.record.handles = {name: f"@{name}" for name in self.scenario.users}
+        if self.record.registration == "startup" and self.scenario.before_registration() is not None:
+            return self.record  # it cannot happen in this design: the judge says why, nothing runs
         if self.faults is not None and self.network.mode != "hosts":
             self.record.setup_error = FAULTS_NEED_HOSTS.format(faults=self.faults.describe(self.seed))
             return self.record
@@ -180,7 +184,7 @@ class ScenarioRunner:
             timeout = getattr(args, "timeout", None) or self.step_timeout
             record = StepRecord(number=number, kind=kind, start_t=self._now())
             HANDLERS[kind](driver, args, timeout, record)
-            record.ended = [name for name in [TRACKER, *driver.users] if driver.exited(name)]
+            record.ended = [name for name in [TRACKER, *driver.users] if name in driver.procs.children and driver.exited(name)]
             record.end_t = self._now()
             self.record.steps.append(record)
             if driver.should_stop(record):
@@ -213,6 +217,12 @@ def start_all(driver: Driver, enter: Enter) -> None:
     Where the sandbox can hold a program at its door, the users' sandboxes are built while the
     tracker starts and their programs let in once it is ready: the order the programs see is the
     same, the harness's own launching is off the path."""
+    if driver.dialect.manifest.registers_at_startup:  # each user starts at its `register` step
+        driver.start_user = lambda name, handle: _start_user(driver, name, handle, enter(name))
+        with phases.phase(phases.START_TRACKER):
+            _launch(driver, TRACKER, driver.base_values(), enter(TRACKER))
+            _await_tracker_ready(driver)
+        return
     hold = driver.procs.sandbox.can_hold
     with phases.phase(phases.START_TRACKER):
         _launch(driver, TRACKER, driver.base_values(), enter(TRACKER))
@@ -228,9 +238,18 @@ def start_all(driver: Driver, enter: Enter) -> None:
         for slot in driver.users.values():
             _answer_startup(driver, slot.name, "user", {**driver.base_values(), **slot.values()})
             if driver.dialect.user_ready_re:
-                _await_setup_line(driver, slot.name, driver.dialect.user_ready_re.search, "be ready")
+                _await_setup_line(driver, slot.name, driver.dialect.user_ready_re.search, "say it is ready")
     if driver.exited(TRACKER):  # e.g. its port was bound by another process, which fooled readiness
         raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
+
+
+def _start_user(driver: Driver, name: str, handle: str, enter: Callable[[], None] | None) -> int:
+    """Start a user that registers from its start-up prompts, answering them with `handle`; the seq
+    of the last answer typed (its registration's reply comes after it)."""
+    values = {**driver.base_values(), **driver.users[name].values(), "handle": handle, "name": handle.lstrip("@")}
+    _launch(driver, name, values, enter)
+    _answer_startup(driver, name, "user", values)
+    return driver.cursor[name]
 
 
 def _launch_users(driver: Driver, enter: Enter, held: bool) -> None:
@@ -250,22 +269,38 @@ def _launch(driver: Driver, name: str, values: dict[str, str], enter: Callable[[
 
 
 def _await_tracker_ready(driver: Driver) -> None:
-    _answer_startup(driver, TRACKER, TRACKER, driver.base_values())
-    if driver.dialect.tracker_ready_re:
-        _await_setup_line(driver, TRACKER, driver.dialect.tracker_ready_re.search, "say it is ready")
-        return
+    """Wait until the tracker is ready (its ready line, else its port bound). On loopback a hard-coded
+    TCP port that connections of the previous scenario still hold in TIME_WAIT cannot be bound again
+    without SO_REUSEADDR: a tracker that fails to start then is told so, not that it was not ready."""
     port = driver.tracker_port
-    watch = ports.BindWatch(driver.pid(TRACKER), port, owner=driver.procs.sandbox.uid)
-    sockets = driver.wait(lambda: True if driver.exited(TRACKER) else (watch.sockets() or None),
-                          STARTUP_TIMEOUT_S, poll=0.005)
-    if sockets and not driver.exited(TRACKER) and not driver.procs.holds(TRACKER, sockets):
-        # a process the tracker started holds the port (a wrapper script's child, or a squatter while
-        # the tracker itself fails to bind it): the tracker must stay up a moment before it counts
-        driver.watch(lambda: True if driver.exited(TRACKER) else None, TRACKER_SETTLE_S)
-    if driver.exited(TRACKER):
-        raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
-    if not sockets:
-        raise SetupError(f"the tracker did not bind its port {port} within {STARTUP_TIMEOUT_S:g} s")
+    manifest = driver.dialect.manifest
+    pinned_tcp = (driver.wire_so_far is None  # loopback: the previous scenario's connections are on this network
+                  and manifest.transport == "tcp" and manifest.network.tracker.port == port)
+    lingering = ports.time_wait(port) if pinned_tcp else 0
+    if lingering:
+        driver.trace.add("harness", "note", f"port {port} is in TIME_WAIT ({lingering} TCP connections of an "
+                         "earlier scenario): a tracker that binds it without SO_REUSEADDR cannot start yet")
+    try:
+        _answer_startup(driver, TRACKER, TRACKER, driver.base_values())
+        if driver.dialect.tracker_ready_re:
+            _await_setup_line(driver, TRACKER, driver.dialect.tracker_ready_re.search, "say it is ready")
+            return
+        watch = ports.BindWatch(driver.pid(TRACKER), port, owner=driver.procs.sandbox.uid)
+        sockets = driver.wait(lambda: True if driver.exited(TRACKER) else (watch.sockets() or None),
+                              STARTUP_TIMEOUT_S, poll=0.005)
+        if sockets and not driver.exited(TRACKER) and not driver.procs.holds(TRACKER, sockets):
+            # a process the tracker started holds the port (a wrapper script's child, or a squatter while
+            # the tracker itself fails to bind it): the tracker must stay up a moment before it counts
+            driver.watch(lambda: True if driver.exited(TRACKER) else None, TRACKER_SETTLE_S)
+        if driver.exited(TRACKER):
+            raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
+        if not sockets:
+            raise SetupError(f"the tracker did not bind its port {port} within {STARTUP_TIMEOUT_S:g} s")
+    except SetupError as failed:
+        left = ports.time_wait(port) if pinned_tcp else 0  # or seen at start, and ended while it waited
+        if lingering or left:
+            raise SetupError(ports.time_wait_problem(port, max(lingering, left), str(failed))) from None
+        raise
 
 
 def _answer_startup(driver: Driver, name: str, role: str, values: dict[str, str]) -> None:

@@ -3,8 +3,12 @@ exit, query handles. Each records the reply it saw; the judge decides whether it
 
 from __future__ import annotations
 
+import time
+
+from harness.inputs.dialect import QueryAnswer
 from harness.inputs.scenario import PairArgs, QueryArgs, RegisterArgs, UserArgs
-from harness.run.driver import Driver
+from harness.run import register_ports
+from harness.run.driver import ABORT_POLL_S, Driver, gave_up
 from harness.run.records import Event, QuerySeen, StepRecord
 
 
@@ -12,8 +16,12 @@ def play_register(driver: Driver, args: RegisterArgs, timeout: float, step: Step
     names = list(driver.users) if args.users == "all" else args.users
     for name in names:
         handle = args.handle or driver.users[name].handle
-        step.replies.append(driver.command(name, "register", f"register {handle}", timeout,
-                                           handle=handle, name=handle.lstrip("@")))
+        register_ports.check_before_register(driver, name)  # its ports are typed now: still free on its host?
+        if driver.start_user is not None:
+            step.replies.append(driver.register_at_startup(name, handle, timeout))
+        else:
+            step.replies.append(driver.command(name, "register", f"register {handle}", timeout,
+                                               handle=handle, name=handle.lstrip("@")))
         if driver.should_stop(step):  # a registration the scenario needs failed: it is blocked
             break
 
@@ -48,73 +56,52 @@ def play_query(driver: Driver, args: QueryArgs, timeout: float, step: StepRecord
     seen.typed_seq, seen.not_typed = typed.seq, typed.not_typed
     if typed.seq is None:
         return
-    dialect = driver.dialect
-    event = _query_answer(driver, args.user, typed.seq, timeout)
-    if not isinstance(event, Event):
-        seen.gave_up = "exited" if event == "exited" else "timeout"
+    answer = _query_answer(driver, args.user, typed.seq, timeout)
+    if not isinstance(answer, QueryAnswer):
+        seen.gave_up = gave_up(answer)  # type: ignore[assignment]
         return
-    seen.line, seen.line_seq = event.text, event.seq
-    parsed = dialect.parse_query(event.text)
-    if parsed is None:
-        seen.refused = True
-        return
-    seen.count, seen.handles = parsed
-    after = event.seq
-    if seen.count is None and dialect.query_count_re is not None:
-        line = driver.wait_line(args.user, lambda t: dialect.parse_query_count(t) is not None, after, timeout)
-        if isinstance(line, Event):
-            seen.count, after = dialect.parse_query_count(line.text), line.seq
-            driver.cursor[args.user] = line.seq
-    if seen.handles is None and dialect.query_item_re is not None:
-        seen.handles = _query_items(driver, args.user, after, seen.count, timeout)
+    # an empty list shown only by silence or the prompt has no line of its own: "" stands for it
+    seen.line, seen.line_seq = (answer.first.text, answer.first.seq) if answer.first is not None else ("", None)
+    seen.refused, seen.count, seen.handles = answer.refused, answer.count, answer.handles
 
 
-def _query_answer(driver: Driver, user: str, typed: int, timeout: float) -> Event | str | None:
-    """The answer to `query handles`: its FAILURE line, or a reply line; when the count is printed on
-    a line of its own, the reply line followed by one (a bare result line of some earlier command, come
-    late, is not a query answer)."""
+def _query_answer(driver: Driver, user: str, typed: int, timeout: float) -> QueryAnswer[Event] | str | None:
+    """The answer to `query handles`: the block of lines printed after it was typed, read by the
+    dialect in whatever order the manifest allows (its reply, count and handles), once complete; when
+    the step's time runs out or the program (or the tracker) ends first, as much of it as was printed,
+    if anything (else why it gave up). Its last line used is the user's cursor: never an answer again."""
     dialect = driver.dialect
     start = max(typed, driver.cursor.get(user, -1))
+    settle = dialect.query_settle_s
 
-    def probe() -> Event | str | None:
-        lines = driver.trace.lines(user, after=start)
-        for index, event in enumerate(lines):
-            if dialect.reply_outcome("query", event.text) == "failure" and dialect.parse_query(event.text) is None:
-                return event
-            if dialect.parse_query(event.text) is None:
-                continue
-            following = next((e for e in lines[index + 1:] if not dialect.is_trace(e.text)), None)
-            if dialect.query_count_re is None or (following is not None
-                                                  and dialect.parse_query_count(following.text) is not None):
-                return event
-        return "exited" if driver.exited(user) else None
+    def probe() -> QueryAnswer[Event] | str | None:
+        answer = dialect.query_answer(driver.trace.lines(user, after=start), _quiet(driver, user, typed, settle))
+        if answer.complete:
+            return answer
+        if driver.exited(user):
+            return "exited"
+        return "tracker_exited" if driver.tracker_gone() else None
 
-    event = driver.wait(probe, timeout)
-    if isinstance(event, Event):
-        driver.cursor[user] = event.seq
-    return event  # type: ignore[return-value]
+    # a settle is an event only time shows: look again at least five times within it
+    poll = max(settle / 5, 0.01) if settle else ABORT_POLL_S
+    result = driver.wait(probe, timeout, poll=poll)
+    if not isinstance(result, QueryAnswer):
+        partial = dialect.query_answer(driver.trace.lines(user, after=start))
+        if partial.first is None:
+            return result  # type: ignore[return-value]
+        result = partial
+    if result.last is not None:
+        driver.cursor[user] = result.last.seq
+    return result
 
 
-def _query_items(driver: Driver, name: str, after: int, count: int | None, timeout: float) -> list[str]:
-    """The handles printed one per line after the answer: `count` of them, or up to the line that
-    ends the list (query.end, or the prompt). Lines that are not items (followers nested under a
-    handle) are passed over."""
-    dialect = driver.dialect
-
-    def probe() -> list[Event] | None:
-        items = []
-        for event in driver.trace.lines(name, after=after):
-            if count is not None and len(items) == count:
-                return items
-            if dialect.parse_query_item(event.text):
-                items.append(event)
-            elif count is None and dialect.ends_query(event.text):
-                return items
-        if count is None and (pending := driver.procs.pending(name)) and dialect.is_prompt(pending):
-            return items
-        return items if (count is not None and len(items) >= count) or driver.exited(name) else None
-
-    items = driver.wait(probe, timeout) or []
-    if items:
-        driver.cursor[name] = items[-1].seq  # type: ignore[union-attr]
-    return [dialect.parse_query_item(e.text) for e in items]  # type: ignore[union-attr,misc]
+def _quiet(driver: Driver, user: str, typed: int, settle: float | None) -> bool:
+    """Whether `user` has fallen quiet since `query handles` was typed: it shows its prompt (without
+    newline), or it has printed no new line for `settle` seconds."""
+    pending = driver.procs.pending(user)
+    if pending:
+        return driver.dialect.is_prompt(pending)
+    if settle is None:
+        return False
+    events = driver.trace.lines(user, ("out", "in"), after=typed - 1)
+    return bool(events) and time.monotonic() - events[-1].t >= settle

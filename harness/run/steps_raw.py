@@ -6,14 +6,13 @@ from __future__ import annotations
 import secrets
 from typing import Callable
 
-from harness.inputs.dialect import render_typed
 from harness.inputs.scenario import AliveArgs, ExpectArgs, ExpectNotArgs, TypeArgs
-from harness.run.driver import Driver, search
+from harness.run.driver import Driver, gave_up, search
 from harness.run.records import Event, LineSeen, StepRecord
 
 
 def play_type(driver: Driver, args: TypeArgs, timeout: float, step: StepRecord) -> None:
-    driver.send(args.to, render_typed(args.line, driver.raw_values(args.to, secrets.token_hex(4))))
+    driver.type_raw(args.to, args.line, driver.raw_values(args.to, secrets.token_hex(4)), timeout)
 
 
 def _matcher(args: ExpectArgs) -> Callable[[str], object]:
@@ -26,7 +25,7 @@ def play_expect(driver: Driver, args: ExpectArgs, timeout: float, step: StepReco
     if isinstance(event, Event):
         seen.line, seen.line_seq = event.text, event.seq
     else:
-        seen.gave_up = "exited" if event == "exited" else "timeout"
+        seen.gave_up = gave_up(event)  # type: ignore[assignment]
 
 
 def play_expect_not(driver: Driver, args: ExpectNotArgs, timeout: float, step: StepRecord) -> None:

@@ -163,6 +163,8 @@ def _await_done(driver: Driver, accepted: list[TweetSeen], first_seq: int, timeo
         return followers <= receivers or time.monotonic() - ended >= STRAGGLER_S
 
     def done() -> bool | None:
+        if driver.tracker_gone() or all(driver.exited(t.user) for t in accepted):
+            return True  # no end-tweet can be answered any more
         deliveries = _deliveries(driver, accepted, first_seq)
         return True if all(finished(t, {d.receiver for d in deliveries[id(t)]}) for t in accepted) else None
 

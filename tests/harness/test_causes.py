@@ -31,8 +31,10 @@ def test_a_program_that_ends_is_named_with_how_when_and_after_what(grade, tmp_pa
     assert follow["status"] == "failed"
     assert follow["summary"].startswith("@bob's program exited with status 3") and \
         "after `follow @bob @alice`" in follow["summary"]
-    death = next(c for c in follow["checks"] if c["name"] == "@bob keeps running")
-    assert death["step"] == 2  # the step that killed it, not a later one
+    answer = next(c for c in follow["checks"] if c["name"] == "follow @bob @alice answers SUCCESS")
+    assert answer["step"] == 2 and "@bob's program exited with status 3" in answer["message"]
+    # its last step: nothing later needs @bob, and status 3 is no crash, so its end is not charged twice
+    assert not any(c["name"] == "@bob keeps running" for c in follow["checks"])
     assert "no result line" not in follow["message"]  # the program ended: not "no answer within 2 s"
     blocked = graded.scenario("crashes_on_follow", "tweet_one_follower")  # the follow only prepares it here
     assert blocked["status"] == "blocked" and "`follow_success` tests it" in blocked["summary"]
