@@ -10,7 +10,9 @@ from a copy that has its modules' bytecode, as every working copy has) and waits
 windows the scenarios prescribe: what grading this submission costs any grader, so that grading
 divided by it is the harness's own overhead.
 Where a virtual LAN can be built it also grades the reference in hosts mode, by turns with loopback,
-and prints the ratio (target <= 1.3). Then, per mode, where the grading time went: each phase of a
+and prints the ratio (target <= 1.3). Then it grades the purpose-built submissions that stop for good
+(tests/submissions/stuck_variants.py: a tracker that never answers `tweet`; programs blocked from the
+start) and a slow one, each against the reference (target <= 2 x for those that stop). Then, per mode, where the grading time went: each phase of a
 scenario run (run/phases.py), summed over scenarios, and its share of the wall time (every moment
 of the run split evenly among the scenarios running then; moments when none runs are loading,
 judging and scheduling), so the gap to the floor is explained. With --rejudge it also grades the
@@ -129,6 +131,32 @@ def grade_reference(jobs: int, network: str = "loopback",
         breakdown.add(spans, started, ended)
     processes = sum(1 + len(scenario.users) for _, scenario in suite.values())
     return ended - started, grades[0].score, processes
+
+
+STUCK_BUILDER = ROOT / "tests" / "submissions" / "stuck_variants.py"
+STUCK_FIGURES = (("tracker_ignores_tweet", "a tracker that never answers `tweet`, its user then blocked for good"),
+                 ("blocks_from_the_start", "programs blocked for ever from the start (the tracker never binds)"),
+                 ("tweet_answered_on_retry", "slow but correct: each tweet answered only on a retry 3 s later"))
+
+
+def stuck_figures(jobs: int, network: str, reference_s: float) -> list[str]:
+    """How long the purpose-built submissions that stop for good (and one merely slow) take to grade
+    with the public suite, against the reference (target: at most 2 x for those that stop; the slow
+    one keeps its score). They are built from the tests' builder, so only in a checkout."""
+    if not STUCK_BUILDER.exists():
+        return [f"stuck submissions not measured: {STUCK_BUILDER} is not here (a checkout of the project has it)"]
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="tweeter-bench-stuck-") as folder:
+        subprocess.run([sys.executable, str(STUCK_BUILDER), folder], check=True, capture_output=True)
+        suite = load_suite([default_specs()])
+        for name, what in STUCK_FIGURES:
+            started = time.monotonic()
+            grade = grade_all(discover([Path(folder) / name]), suite,
+                              GradeOptions(jobs=jobs, network=choose(network)))[0]
+            elapsed = time.monotonic() - started
+            lines.append(f"{name} ({what}): {elapsed:.2f} s, {elapsed / reference_s:.2f} x the reference "
+                         f"(score {grade.score:g}/{grade.max_score:g})")
+    return lines
 
 
 def submissions_python() -> str:
@@ -385,6 +413,10 @@ def main() -> int:
               f"{hosts_s / grade_s:.2f} x loopback (target <= 1.3), {hosts_s / floor_s:.2f} x the floor")
     else:
         print(f"hosts mode not measured: {hosts_unavailable()}")
+    print(f"\nsubmissions that stop for good (target <= 2 x the reference) and one slow one, "
+          f"{'hosts' if lan else 'loopback'}:")
+    reference_s = statistics.median(hosts) if lan else grade_s
+    print("\n".join(stuck_figures(args.jobs, "hosts" if lan else "loopback", reference_s)), flush=True)
     for mode, breakdown in breakdowns.items():
         if breakdown.runs:
             print(f"\nwhere the time goes, {mode} (mean of {breakdown.runs} runs; floor {floor_s:.2f} s):")

@@ -64,9 +64,11 @@ class StepJudge:
                       self.ends.told(event.proc, lines=False) + why)
 
     # -- replies -----------------------------------------------------------------------------
-    def reply_check(self, reply: ReplySeen, expect: str, reason: str | None = None) -> CheckResult:
+    def reply_check(self, reply: ReplySeen, expect: str, reason: str | None = None,
+                    stuck: str | None = None) -> CheckResult:
         """The command's answer; a refusal whose step names its `reason` must not give another reason
-        the manifest names (`reason` is then a name of harness/inputs/reasons.py)."""
+        the manifest names (`reason` is then a name of harness/inputs/reasons.py). `stuck`: what each
+        program waited on when the step saw that nothing could happen any more."""
         label = f"{reply.what} answers {expect.upper()}"
         if reply.typed_seq is None:
             why = self.not_typed(reply.user, reply.command, reply.not_typed)
@@ -75,6 +77,9 @@ class StepJudge:
             if reply.gave_up in ("exited", "tracker_exited"):
                 gone = self.ends.gone(reply.user if reply.gave_up == "exited" else TRACKER, reply.typed_seq, reply.what)
                 return failed(label, f"expected {expect.upper()}; no answer: {gone}", gone)
+            if reply.gave_up == "stuck":
+                return failed(label, f"expected {expect.upper()}; no answer, and {_nothing_can_happen(stuck)}",
+                              f"`{reply.what}` got no answer, and nothing could happen any more")
             waited = self.waited(reply.user, reply.typed_seq, reply.waited_s, reply.command)
             return failed(label, f"expected {expect.upper()}; no result line: {waited}",
                           f"`{reply.what}` got no answer within {reply.waited_s:g} s")
@@ -151,7 +156,7 @@ class StepJudge:
         return bool(pattern) and re.search(pattern, text[:4096]) is not None
 
     def _replies(self, args: Any, record: StepRecord) -> list[CheckResult]:
-        return [self.reply_check(reply, args.expect, args.reason) for reply in record.replies]
+        return [self.reply_check(reply, args.expect, args.reason, record.stuck) for reply in record.replies]
 
     _register = _follow = _drop = _end_tweet = _exit = _replies
 
@@ -167,6 +172,9 @@ class StepJudge:
             if seen.gave_up in ("exited", "tracker_exited"):
                 gone = self.ends.gone(seen.user if seen.gave_up == "exited" else TRACKER, seen.typed_seq, "query handles")
                 return [failed(name, f"expected the list {expected}; no answer: {gone}", gone)]
+            if seen.gave_up == "stuck":
+                return [failed(name, f"expected the list {expected}; no answer, and {_nothing_can_happen(record.stuck)}",
+                               "`query handles` got no answer, and nothing could happen any more")]
             return [failed(name, f"expected the list {expected}; no answer: "
                            f"{self.waited(seen.user, seen.typed_seq, seen.waited_s, 'query')}",
                            f"`query handles` got no answer within {seen.waited_s:g} s")]
@@ -198,7 +206,8 @@ class StepJudge:
         assert seen is not None
         if seen.line is not None:
             return [passed(label, repr(seen.line))]
-        why = self.ends.told(args.at) if seen.gave_up == "exited" else f"not within {seen.waited_s:g} s"
+        why = self.ends.told(args.at) if seen.gave_up == "exited" else _nothing_can_happen(record.stuck) \
+            if seen.gave_up == "stuck" else f"not within {seen.waited_s:g} s"
         return [failed(label, f"expected a line matching /{args.pattern}/; {why}",
                        f"{self.label(args.at)} never printed /{args.pattern}/")]
 
@@ -263,7 +272,7 @@ class StepJudge:
         for seen in record.tweets:
             expect = tweets[0].expect if single else "success"
             if single or seen.reply.outcome != "failure":
-                checks.append(self.reply_check(seen.reply, expect))
+                checks.append(self.reply_check(seen.reply, expect, stuck=record.stuck))
         for args, seen in zip(tweets, record.tweets):
             path = self._tweet_path(seen, record)
             if path is not None and not path.readable and not single:
@@ -288,6 +297,11 @@ class StepJudge:
             self.paths[id(seen)] = tweet_path(self.record.wire, seen.text, seen.tweeter, sorted(seen.followers or []),
                                               start, step.end_t, self.handles, others)
         return self.paths[id(seen)]
+
+
+def _nothing_can_happen(stuck: str | None) -> str:
+    """The facts that ended a wait early: every program blocked, with no timer and nothing to wake it."""
+    return f"nothing could happen any more: {stuck or 'every program was blocked'}"
 
 
 def _offset(seconds: float) -> str:

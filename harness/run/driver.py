@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from harness.inputs.dialect import MATCH_LIMIT, Dialect, Typed, render_typed
-from harness.run import phases
+from harness.run import phases, quiescence
 from harness.run.processes import ProcessSet
 from harness.run.records import Event, ReplySeen, StepRecord, WireEvent
 from harness.run.trace import Trace
@@ -25,6 +25,9 @@ PENDING = "pending"  # a wait matched the line a program is still printing (a pr
 ABORTED = object()
 ABORT_POLL_S = 0.25  # how soon a running scenario notices that grading was stopped
 HOLD_LIMIT_S = 2.0  # the longest the tracker is held while tweets typed together are on their way to it
+STUCK = "stuck"  # a wait ended because nothing could happen any more (see Stillness)
+STUCK_CONFIRM_S = 0.3  # nothing can happen: it must stay so, with nothing new printed or sent, this long
+STUCK_POLL_S = 0.1  # how often a wait that may end that way looks again
 TRACKER_GONE_S = 0.5  # after the tracker ended, how long a reply it sent just before may take to show
 SETTLE_S = 0.3  # a raw line typed at a program without a prompt: how long it may stay silent before the next
 ANSWERED_QUIET_S = 0.05  # ... or how long it must stay quiet once it has answered something
@@ -65,8 +68,32 @@ class TypedCommand:
 
 
 def gave_up(outcome: object) -> str:
-    """Why a wait for a line ended without one: its program ended, the tracker did, or time ran out."""
-    return outcome if outcome in ("exited", "tracker_exited") else "timeout"  # type: ignore[return-value]
+    """Why a wait for a line ended without one: its program ended, the tracker did, nothing could
+    happen any more, or time ran out."""
+    return outcome if outcome in ("exited", "tracker_exited", STUCK) else "timeout"  # type: ignore[return-value]
+
+
+class Stillness:
+    """Whether the scenario's programs have stayed unable to do anything (quiescence.stuck) for
+    STUCK_CONFIRM_S, with the same wait each, nothing new printed and no new frame on the LAN: the
+    kernel's facts, seen twice apart, so that no program caught between two system calls is taken for
+    blocked."""
+
+    def __init__(self, driver: "Driver") -> None:
+        self.driver = driver
+        self.state: tuple | None = None
+        self.since = 0.0
+
+    def settled(self, horizon: float) -> str | None:
+        """What each program waits on, once nothing could happen within `horizon` for long enough."""
+        waits = self.driver.nothing_can_happen(horizon)
+        wire = len(self.driver.wire_so_far()) if self.driver.wire_so_far is not None else 0
+        state = (waits, len(self.driver.trace.snapshot()), wire) if waits else None
+        now = time.monotonic()
+        if state != self.state:
+            self.state, self.since = state, now
+            return None
+        return waits if waits and now - self.since >= STUCK_CONFIRM_S else None
 
 
 def search(pattern: str) -> Callable[[str], object]:
@@ -94,6 +121,8 @@ class Driver:
         self.cursor: dict[str, int] = {}  # per program: the last line already used as an answer
         # set where users register from their start-up prompts: starts one, answering with a handle
         self.start_user: Callable[[str, str], int] | None = None
+        self.decides_stuck = False  # whether a wait may end when nothing can happen (not under faults)
+        self.stuck: str | None = None  # what each program waited on when a wait ended that way
 
     # -- the programs ------------------------------------------------------------------------
     def base_values(self) -> dict[str, str]:
@@ -143,13 +172,38 @@ class Driver:
             self.procs.hold(TRACKER, False)
 
     # -- waiting on the trace ----------------------------------------------------------------
-    def wait(self, probe: Callable[[], object], timeout: float, poll: float = ABORT_POLL_S) -> object:
-        """Wait on the trace for `probe`, within the step's and the scenario's time, until aborted."""
-        value = self.trace.wait_for(lambda: ABORTED if self.abort.is_set() else probe(),
-                                    self._budget(timeout), poll=min(poll, ABORT_POLL_S))
+    def wait(self, probe: Callable[[], object], timeout: float, poll: float = ABORT_POLL_S,
+             decided: bool = False) -> object:
+        """Wait on the trace for `probe`, within the step's and the scenario's time, until aborted.
+        With `decided`, also until nothing can happen any more (STUCK; `self.stuck` says why): every
+        program blocked with no timer within the time left and nothing to wake it."""
+        budget = self._budget(timeout)
+        end = time.monotonic() + budget
+        still = Stillness(self) if decided and self.decides_stuck else None
+
+        def look() -> object:
+            if self.abort.is_set():
+                return ABORTED
+            value = probe()
+            if value is None and still is not None and (why := still.settled(end - time.monotonic())):
+                self.stuck = why
+                return STUCK
+            return value
+
+        value = self.trace.wait_for(look, budget, poll=min(poll, STUCK_POLL_S if still else ABORT_POLL_S))
         if value is ABORTED:
             raise ScenarioAborted()
         return value
+
+    def nothing_can_happen(self, horizon: float) -> str | None:
+        """What each running program waits on, when none can do anything within `horizon` seconds
+        (run/quiescence.py), in a student's words; else None."""
+        running = {name: child.pid for name, child in self.procs.children.items() if not child.exited}
+        waits = quiescence.stuck(running, horizon) if running else None
+        if not waits:
+            return None
+        told = "; ".join(f"{self.label(w.program)} waits in {w.what}" for w in waits)
+        return told + ("; no datagram in flight" if self.wire_so_far is not None else "; nothing queued")
 
     def watch(self, probe: Callable[[], object], seconds: float) -> object:
         """Watch for `seconds` whether `probe` finds something: a window that shows something did
@@ -169,7 +223,8 @@ class Driver:
                   timeout: float, partial: bool = False, needs_tracker: bool = False) -> Event | str | None:
         """First line of `name` after seq `after` that matches; with `partial`, also the line it is
         still printing (PENDING: a prompt without newline, seen at once); 'exited' if it ended;
-        with `needs_tracker`, 'tracker_exited' once the tracker is gone; None on timeout."""
+        with `needs_tracker`, 'tracker_exited' once the tracker is gone; STUCK once nothing can
+        happen any more; None on timeout."""
         def probe() -> Event | str | None:
             for event in self.trace.lines(name, after=after):
                 if matcher(event.text):
@@ -180,7 +235,7 @@ class Driver:
                 return "exited"
             return "tracker_exited" if needs_tracker and name != TRACKER and self.tracker_gone() else None
 
-        return self.wait(probe, timeout)
+        return self.wait(probe, timeout, decided=True)
 
     def last_typed(self, name: str) -> int:
         typed = self.trace.lines(name, ("in",))

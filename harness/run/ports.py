@@ -264,6 +264,19 @@ def _socket_words(table: str, state: str) -> str:
         state, "a TCP connection")
 
 
+def descriptors(pid: int) -> dict[int, str]:
+    """What each open descriptor of process `pid` is, as /proc/<pid>/fd shows it ("socket:[123]",
+    "pipe:[45]", "/dev/pts/3", "anon_inode:[eventfd]", ...). Raises OSError when the process is gone
+    or cannot be read; a descriptor closed while it is read is left out."""
+    found: dict[int, str] = {}
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            found[int(name)] = os.readlink(f"/proc/{pid}/fd/{name}")
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def open_sockets(pid: int) -> set[int]:
     """The inodes of the sockets process `pid` has open (empty if it cannot be read or is gone)."""
     inodes: set[int] = set()

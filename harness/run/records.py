@@ -24,7 +24,8 @@ from harness.net.capture import Fate, Frame, write_pcap, write_pcapng
 
 EventKind = Literal["out", "in", "start", "exit", "note"]
 Outcome = Literal["success", "failure"]
-GaveUp = Literal["timeout", "exited", "tracker_exited"]  # the step limit; its program ended; the tracker did
+# the step limit; its program ended; the tracker did; nothing could happen any more (StepRecord.stuck says why)
+GaveUp = Literal["timeout", "exited", "tracker_exited", "stuck"]
 # the manifest has no such command; the prompt never came; a user registering at start-up was running already
 NotTyped = Literal["no_command", "no_prompt", "at_startup"]
 RECORD_FILE = "record.json"
@@ -221,6 +222,7 @@ class StepRecord(Record):
     alive: bool | None = None  # expect_alive: the program was still running
     ended: list[str] = []  # processes (tracker or user names) that had ended when the step was over
     attempts: int = 1  # tweets at once are played again once when they did not overlap
+    stuck: str | None = None  # what each program waited on when a wait ended because nothing could happen
 
     def tweets_overlapped(self) -> bool:
         """Whether every tweet of the step was typed before any of them came back (they were in flight

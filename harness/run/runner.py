@@ -25,7 +25,7 @@ from harness.inputs.keys import SIGNAL_KEYS, key_names
 from harness.inputs.scenario import Faults, Scenario, step_args, step_kind
 from harness.net.mode import NetworkChoice
 from harness.run import bytecode, phases, ports, steps_commands, steps_raw, steps_tweets
-from harness.run.driver import (PENDING, TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError,
+from harness.run.driver import (PENDING, STUCK, TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError,
                                 UserSlot, search)
 from harness.run.network import ScenarioNetwork
 from harness.run.processes import ProcessSet
@@ -148,6 +148,7 @@ class ScenarioRunner:
                             started + self.timeout, self.scenario.grace, self.abort,
                             lambda step: self._stop_after(step, network),
                             (lambda: network.wire_so_far(self.trace.t0)) if network.lan is not None else None)
+            driver.decides_stuck = self.faults is None  # under faults the switch may still hold frames
             start_all(driver, network.enter)
             with phases.phase(phases.STEPS):
                 self._play_all(driver)
@@ -183,7 +184,9 @@ class ScenarioRunner:
             kind, args = step_kind(step), step_args(step)
             timeout = getattr(args, "timeout", None) or self.step_timeout
             record = StepRecord(number=number, kind=kind, start_t=self._now())
+            driver.stuck = None
             HANDLERS[kind](driver, args, timeout, record)
+            record.stuck = driver.stuck
             record.ended = [name for name in [TRACKER, *driver.users] if name in driver.procs.children and driver.exited(name)]
             record.end_t = self._now()
             self.record.steps.append(record)
@@ -287,7 +290,10 @@ def _await_tracker_ready(driver: Driver) -> None:
             return
         watch = ports.BindWatch(driver.pid(TRACKER), port, owner=driver.procs.sandbox.uid)
         sockets = driver.wait(lambda: True if driver.exited(TRACKER) else (watch.sockets() or None),
-                              STARTUP_TIMEOUT_S, poll=0.005)
+                              STARTUP_TIMEOUT_S, poll=0.005, decided=True)
+        if sockets == STUCK:
+            raise SetupError(f"the tracker did not bind its port {port}, and nothing could happen any more: "
+                             f"{driver.stuck}")
         if sockets and not driver.exited(TRACKER) and not driver.procs.holds(TRACKER, sockets):
             # a process the tracker started holds the port (a wrapper script's child, or a squatter while
             # the tracker itself fails to bind it): the tracker must stay up a moment before it counts
@@ -315,6 +321,8 @@ def _await_setup_line(driver: Driver, name: str, matcher: Callable[[str], object
     event = driver.wait_line(name, matcher, driver.cursor[name], STARTUP_TIMEOUT_S, partial)
     if event == PENDING:
         return  # a prompt still without its newline: the line typed next ends it
+    if event == STUCK:
+        raise SetupError(f"{driver.label(name)} did not {what}, and nothing could happen any more: {driver.stuck}")
     if not isinstance(event, Event):
         raise SetupError(f"{driver.label(name)} did not {what} within {STARTUP_TIMEOUT_S:g} s"
                          + (f" ({driver.trace.exit_text(name)})" if driver.exited(name) else ""))

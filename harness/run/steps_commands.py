@@ -8,7 +8,7 @@ import time
 from harness.inputs.dialect import QueryAnswer
 from harness.inputs.scenario import PairArgs, QueryArgs, RegisterArgs, UserArgs
 from harness.run import register_ports
-from harness.run.driver import ABORT_POLL_S, Driver, gave_up
+from harness.run.driver import ABORT_POLL_S, STUCK, Driver, gave_up
 from harness.run.records import Event, QuerySeen, StepRecord
 
 
@@ -84,10 +84,10 @@ def _query_answer(driver: Driver, user: str, typed: int, timeout: float) -> Quer
 
     # a settle is an event only time shows: look again at least five times within it
     poll = max(settle / 5, 0.01) if settle else ABORT_POLL_S
-    result = driver.wait(probe, timeout, poll=poll)
-    if not isinstance(result, QueryAnswer):
-        partial = dialect.query_answer(driver.trace.lines(user, after=start))
-        if partial.first is None:
+    result = driver.wait(probe, timeout, poll=poll, decided=True)
+    if not isinstance(result, QueryAnswer):  # as much as was printed; nothing more can come when stuck
+        partial = dialect.query_answer(driver.trace.lines(user, after=start), quiet=result == STUCK)
+        if partial.first is None and not (result == STUCK and partial.complete):
             return result  # type: ignore[return-value]
         result = partial
     if result.last is not None:

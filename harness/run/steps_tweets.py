@@ -168,4 +168,4 @@ def _await_done(driver: Driver, accepted: list[TweetSeen], first_seq: int, timeo
         deliveries = _deliveries(driver, accepted, first_seq)
         return True if all(finished(t, {d.receiver for d in deliveries[id(t)]}) for t in accepted) else None
 
-    driver.wait(done, timeout, poll=0.05)
+    driver.wait(done, timeout, poll=0.05, decided=True)
