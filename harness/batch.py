@@ -13,6 +13,7 @@ results are linked to the scenarios they build on as a single run's are.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import random
@@ -29,8 +30,11 @@ from harness.inputs.submissions import Submission
 from harness.judge import grading, same_cause
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.judge.steps import should_stop_rule
+from harness.net import lan_pool
+from harness.net.lan import LanShape
 from harness.net.mode import NetworkChoice
 from harness.run.build import BuildResult, build_submission
+from harness.run.driver import TRACKER
 from harness.run.network import pinned_address_problem
 from harness.run.probe import limits_to_blame, probe_command, start_failure
 from harness.run.runner import LOOPBACK, ScenarioRunner
@@ -203,7 +207,9 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
             finished(_grade(prepared[submission.name], suite, results, options))
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
+        ahead = lan_pool.session(_lan_shapes(prepared, suite, options)) if options.network.mode == "hosts" \
+            else contextlib.nullcontext()
+        with ahead, ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
             while pending or running:
                 for item in list(pending):
                     submission, task, run = item
@@ -242,6 +248,20 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
             ran = any(s.status != "not graded" for s in grade.scenarios)
             grade.status = "interrupted" if ran else "not graded"
     return grades
+
+
+def _lan_shapes(prepared: dict[str, "Prepared"], suite: Suite, options: GradeOptions) -> list[LanShape]:
+    """The LANs the scenario runs will ask for, in the order they run (built ahead: net/lan_pool.py)."""
+    shapes = []
+    for item in prepared.values():
+        if item.dialect is None or pinned_address_problem(options.network, item.dialect.manifest.network):
+            continue  # none of its scenarios builds a LAN
+        pinned = item.dialect.manifest.network.tracker.ip
+        for _, scenario in suite.values():
+            names = [TRACKER, *scenario.users]
+            shapes.append(LanShape.of(names, {TRACKER: pinned} if pinned else None,
+                                      bridge=(options.faults or scenario.faults) is None))
+    return shapes
 
 
 def run_seed(scenario: Scenario, options: GradeOptions, run: int) -> int:

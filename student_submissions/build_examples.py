@@ -24,7 +24,7 @@ FORWARD_PLAIN = '''            self._transmit(self.me.ring_out, onward, state.ri
 FORWARD_DECODED = '''        self._transmit(self.me.ring_out, wire.tweet(tweet.tweeter, self.me.handle, tweet.round, tweet.text),
                        state.right_address)'''
 SEND_TO_FIRST = '''        self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))'''
+        self.round_timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))'''
 
 
 def at_both_forwards(bug_line: str, keep: bool = False) -> tuple[tuple[str, str, str], ...]:

@@ -26,7 +26,7 @@ from harness.cli import main
 from harness.inputs.scenario import Faults
 from harness.net import mode
 from harness.net.capture import Frame, write_pcapng
-from harness.net.lan import VirtualLan, socket_on
+from harness.net.lan import make_lan, socket_on
 from harness.net.switch import FaultySwitch
 from tests.conftest import ROOT, wait_until
 
@@ -48,7 +48,7 @@ steps:
 # -- switch level: real sockets in two hosts, the switch between them ----------------------------------
 @contextlib.contextmanager
 def switched_lan(folder: Path, faults: Faults, seed: int):
-    lan = VirtualLan(["tracker", "alice"], folder, bridge=False)
+    lan = make_lan(["tracker", "alice"], folder, bridge=False)
     switch = FaultySwitch(lan.switch_path, lan.ports, faults, seed)
     try:
         switch.start()

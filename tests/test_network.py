@@ -133,11 +133,11 @@ def test_a_pinned_address_this_machine_lacks_is_a_clear_error_on_loopback(grade,
 
 def test_namespaces_of_the_lan_are_gone_after_each_run():
     """Every test is also checked by the conftest guard; here, a LAN built and closed directly."""
-    from harness.net.lan import NETNS_DIR, VirtualLan
+    from harness.net.lan import NETNS_DIR, make_lan
     if mode.hosts_unavailable() is not None:
         pytest.skip(mode.hosts_unavailable())
     folder = Path(os.environ.get("TMPDIR", "/tmp"))
-    lan = VirtualLan(["tracker", "alice"], folder)
+    lan = make_lan(["tracker", "alice"], folder)
     made = [lan.switch, *(h.namespace for h in lan.hosts.values())]
     assert all((NETNS_DIR / name).exists() for name in made)
     lan.close()
@@ -148,10 +148,10 @@ def test_a_capture_keeps_what_its_limit_allows_and_counts_the_rest(tmp_path):
     """A flood on the LAN: frames past the limit are counted, not stored."""
     import subprocess
     from harness.net.capture import Capture
-    from harness.net.lan import VirtualLan
+    from harness.net.lan import make_lan
     if mode.hosts_unavailable() is not None:
         pytest.skip(mode.hosts_unavailable())
-    lan = VirtualLan(["tracker", "alice"], tmp_path)
+    lan = make_lan(["tracker", "alice"], tmp_path)
     capture = Capture(lan.switch_path, lan.ports, limit_bytes=20_000)
     try:
         capture.start()

@@ -78,7 +78,9 @@ class StepJudge:
                 gone = self.ends.gone(reply.user if reply.gave_up == "exited" else TRACKER, reply.typed_seq, reply.what)
                 return failed(label, f"expected {expect.upper()}; no answer: {gone}", gone)
             if reply.gave_up == "stuck":
-                return failed(label, f"expected {expect.upper()}; no answer, and {_nothing_can_happen(stuck)}",
+                meanwhile = self.meanwhile(reply.user, reply.typed_seq, reply.waited_s, reply.command)
+                return failed(label, f"expected {expect.upper()}; no answer, and {_nothing_can_happen(stuck)}; "
+                              f"{meanwhile}",
                               f"`{reply.what}` got no answer, and nothing could happen any more")
             waited = self.waited(reply.user, reply.typed_seq, reply.waited_s, reply.command)
             return failed(label, f"expected {expect.upper()}; no result line: {waited}",
@@ -119,13 +121,17 @@ class StepJudge:
                 f"`commands.{command}: null`), so `{word}` could not be typed")
 
     def waited(self, user: str, after_seq: int, waited_s: float, command: str | None = None) -> str:
-        """"stopped waiting after N s (the step limit)", what the program printed meanwhile (the
+        """"stopped waiting after N s (the step limit)", then what was printed meanwhile."""
+        return f"stopped waiting after {waited_s:g} s (the step limit); " + self.meanwhile(user, after_seq, waited_s, command)
+
+    def meanwhile(self, user: str, after_seq: int, waited_s: float, command: str | None = None) -> str:
+        """What `user` printed in the `waited_s` after the command typed at seq `after_seq` (the
         closest to a result line first, with the patterns it did not match), and programs that ended."""
         typed = next((e for e in self.transcript.snapshot() if e.seq == after_seq), None)
         base = typed.t if typed is not None else self.transcript.t0
         printed = [e for e in self.transcript.lines(user, ("out",), after=after_seq) if e.t - base <= waited_s]
         lines = [e for e in printed if not self._trace_line(e.text)]
-        text = f"stopped waiting after {waited_s:g} s (the step limit); {self.label(user)} printed meanwhile: "
+        text = f"{self.label(user)} printed meanwhile: "
         if not lines:
             text += f"only {len(printed)} protocol-trace line{'s' if len(printed) != 1 else ''}" if printed else "nothing"
         else:
@@ -173,7 +179,9 @@ class StepJudge:
                 gone = self.ends.gone(seen.user if seen.gave_up == "exited" else TRACKER, seen.typed_seq, "query handles")
                 return [failed(name, f"expected the list {expected}; no answer: {gone}", gone)]
             if seen.gave_up == "stuck":
-                return [failed(name, f"expected the list {expected}; no answer, and {_nothing_can_happen(record.stuck)}",
+                meanwhile = self.meanwhile(seen.user, seen.typed_seq, seen.waited_s, "query")
+                return [failed(name, f"expected the list {expected}; no answer, and "
+                               f"{_nothing_can_happen(record.stuck)}; {meanwhile}",
                                "`query handles` got no answer, and nothing could happen any more")]
             return [failed(name, f"expected the list {expected}; no answer: "
                            f"{self.waited(seen.user, seen.typed_seq, seen.waited_s, 'query')}",

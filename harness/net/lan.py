@@ -124,48 +124,71 @@ def plan_addresses(names: list[str], pinned: dict[str, str]) -> tuple[ipaddress.
     return subnet, {name: pinned.get(name) or next(free) for name in names}
 
 
-class VirtualLan:
-    """One scenario's LAN; `close()` removes every namespace and link of it."""
+@dataclass(frozen=True)
+class LanShape:
+    """What a LAN is built from, its programs' names aside: the hosts' addresses (the tracker's first)
+    and whether the kernel bridges the frames. Two LANs of one shape are interchangeable until their
+    hosts are named (net/lan_pool.py builds them ahead)."""
 
-    def __init__(self, names: list[str], folder: Path, pinned: dict[str, str] | None = None,
-                 bridge: bool = True) -> None:
-        """`names`: the programs, one host each ("tracker" first); `folder`: where the hosts' files go;
-        `bridge`: the kernel switches the frames (else the ports are left apart, in promiscuous mode, for
-        a switch in user space: net/switch.py)."""
-        self.bridge = bridge
+    subnet: ipaddress.IPv4Network
+    addresses: tuple[str, ...]
+    bridge: bool = True
+
+    @classmethod
+    def of(cls, names: list[str], pinned: dict[str, str] | None = None, bridge: bool = True) -> "LanShape":
+        subnet, addresses = plan_addresses(names, pinned or {})
+        return cls(subnet, tuple(addresses[name] for name in names), bridge)
+
+
+class VirtualLan:
+    """One scenario's LAN; `close()` removes every namespace and link of it. Built unnamed from its
+    shape; `named` gives its hosts their programs' names (their host names and /etc/hosts)."""
+
+    def __init__(self, shape: LanShape) -> None:
+        """`shape.bridge`: the kernel switches the frames (else the ports are left apart, in
+        promiscuous mode, for a switch in user space: net/switch.py)."""
+        self.shape = shape
+        self.bridge = shape.bridge
+        self.subnet = shape.subnet
         self.id = f"{PREFIX}{os.getpid()}-{random.getrandbits(32):08x}"
         self.switch = f"{self.id}-sw"
-        self.subnet, addresses = plan_addresses(names, pinned or {})
-        hosts_file, resolv_file = folder / "hosts", folder / "resolv.conf"
-        hosts_file.write_text(_hosts_text(addresses))
-        resolv_file.write_text("# no name server on this LAN\n")
-        for path in (hosts_file, resolv_file):
-            path.chmod(0o644)
-        self.hosts = {name: Host(name, _hostname(name), addresses[name], f"{self.id}-h{index}",
-                                 str(hosts_file), str(resolv_file))
-                      for index, name in enumerate(names)}
-        self.ports = [f"p{index}" for index in range(len(names))]
+        self.namespaces = [f"{self.id}-h{index}" for index in range(len(shape.addresses))]
+        self.ports = [f"p{index}" for index in range(len(shape.addresses))]
+        self.hosts: dict[str, Host] = {}
         try:
             self._build()
         except BaseException:
             self.close()
             raise
 
+    def named(self, names: list[str], folder: Path) -> "VirtualLan":
+        """Give host i to program `names[i]` ("tracker" first): its host name, and an /etc/hosts in
+        `folder` naming every host."""
+        addresses = dict(zip(names, self.shape.addresses, strict=True))
+        hosts_file, resolv_file = folder / "hosts", folder / "resolv.conf"
+        hosts_file.write_text(_hosts_text(addresses))
+        resolv_file.write_text("# no name server on this LAN\n")
+        for path in (hosts_file, resolv_file):
+            path.chmod(0o644)
+        self.hosts = {name: Host(name, _hostname(name), addresses[name], namespace, str(hosts_file), str(resolv_file))
+                      for name, namespace in zip(names, self.namespaces)}
+        return self
+
     def _build(self) -> None:
-        hosts = list(self.hosts.values())
-        _ip(commands=[f"netns add {self.switch}", *(f"netns add {h.namespace}" for h in hosts),
-                      *(f"link add eth0 netns {h.namespace} type veth peer name {port} netns {self.switch}"
-                        for h, port in zip(hosts, self.ports))])
+        _ip(commands=[f"netns add {self.switch}", *(f"netns add {ns}" for ns in self.namespaces),
+                      *(f"link add eth0 netns {ns} type veth peer name {port} netns {self.switch}"
+                        for ns, port in zip(self.namespaces, self.ports))])
         bridge = [f"link add {SWITCH} type bridge", f"link set {SWITCH} addrgenmode none", f"link set {SWITCH} up"]
         enslave = f"master {SWITCH}" if self.bridge else "promisc on"
         _ip("-n", self.switch, commands=[
             *(bridge if self.bridge else []),
             *(line for port in self.ports for line in (f"link set {port} addrgenmode none",
                                                        f"link set {port} {enslave}", f"link set {port} up"))])
-        for host in hosts:  # no IPv6 link-local address: no neighbour-discovery chatter on the wire
-            _ip("-n", host.namespace, commands=["link set eth0 addrgenmode none",
-                                                f"addr add {host.ip}/{self.subnet.prefixlen} dev eth0",
-                                                "link set eth0 up", "link set lo up"])
+        for namespace, ip in zip(self.namespaces, self.shape.addresses):
+            # no IPv6 link-local address: no neighbour-discovery chatter on the wire
+            _ip("-n", namespace, commands=["link set eth0 addrgenmode none",
+                                           f"addr add {ip}/{self.subnet.prefixlen} dev eth0",
+                                           "link set eth0 up", "link set lo up"])
 
     @property
     def switch_path(self) -> Path:
@@ -176,7 +199,13 @@ class VirtualLan:
         return {name: host.ip for name, host in self.hosts.items()}
 
     def close(self) -> None:
-        remove_namespaces([self.switch, *(h.namespace for h in self.hosts.values())])
+        remove_namespaces([self.switch, *self.namespaces])
+
+
+def make_lan(names: list[str], folder: Path, pinned: dict[str, str] | None = None, bridge: bool = True) -> VirtualLan:
+    """A LAN with a host per program of `names` ("tracker" first), built now; `pinned`: addresses a
+    submission hard-codes, by program."""
+    return VirtualLan(LanShape.of(names, pinned, bridge)).named(names, folder)
 
 
 def _hostname(name: str) -> str:

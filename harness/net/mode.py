@@ -54,11 +54,11 @@ def hosts_unavailable() -> str | None:
     if shutil.which("ip") is None:
         return "virtual LANs need the `ip` command (package iproute2)"
     from harness.net.capture import Capture
-    from harness.net.lan import VirtualLan, remove_stale
+    from harness.net.lan import make_lan, remove_stale
     remove_stale()
     with tempfile.TemporaryDirectory(prefix="tweeter-probe-") as folder:
         try:
-            lan = VirtualLan(["tracker", "probe"], Path(folder))
+            lan = make_lan(["tracker", "probe"], Path(folder))
         except (HarnessError, OSError) as exc:
             return f"the kernel refused a virtual LAN ({exc})"
         try:

@@ -4,7 +4,7 @@ drop, copy and hold them, and it is the capture too (each frame's fate is record
 Why in user space: this kernel has no `netem` queueing discipline, so delaying and reordering cannot
 be left to the kernel; a thread that forwards the frames can do all four faults with one mechanism,
 and sees every frame at the one place where its fate is decided. The LAN is built without its bridge
-(`VirtualLan(bridge=False)`): the switch's ports stay apart, and this thread reads all of them with one
+(`make_lan(..., bridge=False)`): the switch's ports stay apart, and this thread reads all of them with one
 packet socket (as the capture does) and sends on each through a packet socket bound to it. It learns
 which port has which MAC address, as a bridge does, and floods broadcasts and unknown addresses.
 

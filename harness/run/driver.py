@@ -28,6 +28,10 @@ HOLD_LIMIT_S = 2.0  # the longest the tracker is held while tweets typed togethe
 STUCK = "stuck"  # a wait ended because nothing could happen any more (see Stillness)
 STUCK_CONFIRM_S = 0.3  # nothing can happen: it must stay so, with nothing new printed or sent, this long
 STUCK_POLL_S = 0.1  # how often a wait that may end that way looks again
+# a quiet window ends early once nothing can happen before it closes: two readings this far apart (each
+# of one moment; see Stillness), looked at this often (a reading costs about 2 ms)
+WINDOW_CONFIRM_S = 0.015
+WINDOW_POLL_S = 0.005
 TRACKER_GONE_S = 0.5  # after the tracker ended, how long a reply it sent just before may take to show
 SETTLE_S = 0.3  # a raw line typed at a program without a prompt: how long it may stay silent before the next
 ANSWERED_QUIET_S = 0.05  # ... or how long it must stay quiet once it has answered something
@@ -75,25 +79,36 @@ def gave_up(outcome: object) -> str:
 
 class Stillness:
     """Whether the scenario's programs have stayed unable to do anything (quiescence.stuck) for
-    STUCK_CONFIRM_S, with the same wait each, nothing new printed and no new frame on the LAN: the
-    kernel's facts, seen twice apart, so that no program caught between two system calls is taken for
-    blocked."""
+    `confirm_s`, with the same wait each, nothing new printed, nothing printed still unread by the
+    harness (ProcessSet.unread: a pty's bytes, an end not yet noted) and no new frame on the LAN. Each
+    reading is of one moment (no thread ran while it was read); two of them apart, with nothing new
+    between, also rule out a frame still crossing the LAN's links, which the kernel's per-process
+    facts do not show."""
 
-    def __init__(self, driver: "Driver") -> None:
+    def __init__(self, driver: "Driver", confirm_s: float, every_s: float) -> None:
         self.driver = driver
+        self.confirm_s = confirm_s
+        self.every_s = every_s
         self.state: tuple | None = None
         self.since = 0.0
+        self.read_at = time.monotonic()  # a wait that ends within `every_s` never reads the kernel's facts
+        self.waits: str | None = None  # what each program waits on, once settled
 
-    def settled(self, horizon: float) -> str | None:
-        """What each program waits on, once nothing could happen within `horizon` for long enough."""
-        waits = self.driver.nothing_can_happen(horizon)
+    def settled(self, horizon: float) -> bool:
+        """Whether nothing could happen within `horizon`, for long enough. The facts are read at most
+        every `every_s` (a reading takes milliseconds, and the trace waits for it), not at every line."""
+        if time.monotonic() - self.read_at < self.every_s:
+            return False
+        procs = self.driver.procs
+        waits = None if procs.unread() else self.driver.nothing_can_happen(horizon)
         wire = len(self.driver.wire_so_far()) if self.driver.wire_so_far is not None else 0
-        state = (waits, len(self.driver.trace.snapshot()), wire) if waits else None
-        now = time.monotonic()
+        state = (waits, len(self.driver.trace.snapshot()), procs.partial_sizes(), wire) if waits else None
+        now = self.read_at = time.monotonic()
         if state != self.state:
             self.state, self.since = state, now
-            return None
-        return waits if waits and now - self.since >= STUCK_CONFIRM_S else None
+            return False
+        self.waits = waits
+        return bool(waits) and now - self.since >= self.confirm_s
 
 
 def search(pattern: str) -> Callable[[str], object]:
@@ -177,20 +192,26 @@ class Driver:
         """Wait on the trace for `probe`, within the step's and the scenario's time, until aborted.
         With `decided`, also until nothing can happen any more (STUCK; `self.stuck` says why): every
         program blocked with no timer within the time left and nothing to wake it."""
+        still = Stillness(self, STUCK_CONFIRM_S, STUCK_POLL_S) if decided and self.decides_stuck else None
+        value = self._wait(probe, timeout, min(poll, STUCK_POLL_S) if still else poll, still)
+        if value == STUCK:
+            self.stuck = still.waits  # type: ignore[union-attr]
+        return value
+
+    def _wait(self, probe: Callable[[], object], timeout: float, poll: float, still: "Stillness | None") -> object:
+        """`probe`'s first value; STUCK once `still` settles first; None when the time is up."""
         budget = self._budget(timeout)
         end = time.monotonic() + budget
-        still = Stillness(self) if decided and self.decides_stuck else None
 
         def look() -> object:
             if self.abort.is_set():
                 return ABORTED
             value = probe()
-            if value is None and still is not None and (why := still.settled(end - time.monotonic())):
-                self.stuck = why
+            if value is None and still is not None and still.settled(end - time.monotonic()):
                 return STUCK
             return value
 
-        value = self.trace.wait_for(look, budget, poll=min(poll, STUCK_POLL_S if still else ABORT_POLL_S))
+        value = self.trace.wait_for(look, budget, poll=min(poll, ABORT_POLL_S))
         if value is ABORTED:
             raise ScenarioAborted()
         return value
@@ -207,9 +228,12 @@ class Driver:
 
     def watch(self, probe: Callable[[], object], seconds: float) -> object:
         """Watch for `seconds` whether `probe` finds something: a window that shows something did
-        NOT happen, which only time can close (timed as a quiet wait)."""
+        NOT happen (timed as a quiet wait). It closes early once nothing can happen before it would
+        close (Stillness over WINDOW_CONFIRM_S): no program can then print or send anything in it."""
+        still = Stillness(self, WINDOW_CONFIRM_S, WINDOW_POLL_S) if self.decides_stuck else None
         with phases.phase(phases.QUIET):
-            return self.wait(probe, seconds)
+            value = self._wait(probe, seconds, WINDOW_POLL_S if still else ABORT_POLL_S, still)
+        return None if value == STUCK else value
 
     def _budget(self, timeout: float) -> float:
         if self.abort.is_set():

@@ -5,8 +5,10 @@ collide, a hard-coded port held by one scenario at a time, a hard-coded address 
 one of this machine's. Hosts: a virtual LAN of its own (net/lan.py) with the tracker and each user
 on a host of its own, and every frame on it captured (net/capture.py) into the record; with network
 faults, the LAN has no bridge and a switch in user space forwards, spoils and captures its frames
-(net/switch.py). In both, the group's range of ports (network.ports) bounds the tracker's port as
-well as the users' (a tracker may refuse any other), unless the manifest pins the tracker's port.
+(net/switch.py). In a grading run the LAN was built while the scenario before ran, and is removed
+after this one ends, off its critical path (net/lan_pool.py). In both, the group's range of ports
+(network.ports) bounds the tracker's port as well as the users' (a tracker may refuse any other),
+unless the manifest pins the tracker's port.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Callable
 from harness.inputs.manifest import NetworkPins
 from harness.inputs.scenario import Faults
 from harness.net.capture import Capture
-from harness.net.lan import VirtualLan
+from harness.net import lan_pool
+from harness.net.lan import LanShape, VirtualLan
 from harness.net.mode import NetworkChoice
 from harness.net.switch import FaultySwitch
 from harness.run import packets, ports
@@ -96,8 +99,9 @@ class ScenarioNetwork:
                            for i, name in enumerate(users)}
 
     def _hosts(self, pinned_ip: str | None, folder: Path, users: list[str]) -> None:
-        self.lan = VirtualLan([TRACKER, *users], folder, {TRACKER: pinned_ip} if pinned_ip else None,
-                              bridge=self.faults is None)
+        names = [TRACKER, *users]
+        self.lan = lan_pool.take(LanShape.of(names, {TRACKER: pinned_ip} if pinned_ip else None,
+                                             bridge=self.faults is None), names, folder)
         self.ip = self.lan.address_of()
         self.capture = Capture(self.lan.switch_path, self.lan.ports) if self.faults is None else \
             FaultySwitch(self.lan.switch_path, self.lan.ports, self.faults, self.seed)
@@ -142,6 +146,6 @@ class ScenarioNetwork:
                     record.network.capture_dropped = self.capture.dropped
         finally:
             if self.lan is not None:
-                self.lan.close()
+                lan_pool.give_back(self.lan)  # removed behind the scenario in a grading run
             ports.release(self.reserved)
             self._stack.close()

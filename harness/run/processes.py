@@ -8,12 +8,14 @@ this run's marker in its environment (a daemon that double-forked away) is kille
 
 from __future__ import annotations
 
+import array
 import ctypes
 import fcntl
 import os
 import select
 import shlex
 import signal
+import termios
 import threading
 import time
 import uuid
@@ -247,6 +249,31 @@ class ProcessSet:
         child = self.children.get(name)
         partial = child.partial if child is not None else b""
         return sanitize(partial) if partial else ""
+
+    def unread(self) -> bool:
+        """Whether something a program printed, or its end, is still on its way to the trace: bytes
+        waiting in its terminal for the reader thread, or an output closed whose exit is not noted
+        yet. The kernel's facts about the programs (quiescence) do not show what the harness has
+        still to read."""
+        with self._lock:
+            children = list(self.children.values())
+        for child in children:
+            if child.output_closed:
+                if not child.exited:
+                    return True
+                continue
+            waiting = array.array("i", [0])
+            try:
+                fcntl.ioctl(child.spawn.child_fd, termios.FIONREAD, waiting, True)
+            except OSError:
+                return True
+            if waiting[0] > 0:
+                return True
+        return False
+
+    def partial_sizes(self) -> tuple[int, ...]:
+        """How much of each program's current line (a prompt without newline) has been read."""
+        return tuple(len(child.partial) for child in list(self.children.values()))
 
     # -- reading -----------------------------------------------------------------------------
     def _read_loop(self) -> None:

@@ -67,7 +67,7 @@ class Waiting:
     """What one program waits on, in words for a student."""
 
     program: str  # the harness's name for the program, e.g. "tracker" or "alice"
-    what: str  # e.g. "`recvfrom` on UDP port 30357"; several threads' waits joined with " and "
+    what: str  # e.g. "`recvfrom` on UDP port 30357"; several threads' waits: "..., and in `read` on ..."
 
 
 # x86_64 system call numbers of the waits understood; any other call is "not stuck".
@@ -407,9 +407,12 @@ def _program_waits(tree: list[_Process], look: _Look) -> list[_Wait]:
 
 def _what(waits: list[_Wait]) -> str:
     """The program's waits in words: those for input (a parent's wait for its child, a thread's wait
-    for a lock, said only when nothing else is waited on), each said once."""
-    chosen = [wait.words for wait in waits if not wait.plumbing] or [wait.words for wait in waits]
-    return " and ".join(dict.fromkeys(chosen))
+    for a lock, said only when nothing else is waited on), each said once. Waits of several threads
+    (or processes) each get their own "in": "`read` on its terminal, and in `recvfrom` on UDP port
+    30357" is two waits, where "`select` on its terminal and UDP port 30357" is one wait on both."""
+    chosen = list(dict.fromkeys([w.words for w in waits if not w.plumbing] or [w.words for w in waits]))
+    return chosen[0] + "".join(f", {'and ' if i == len(chosen) - 1 else ''}in {words}"
+                               for i, words in enumerate(chosen) if i)
 
 
 def _receive_wait(thread: _Thread, process: _Process, look: _Look) -> _Wait:

@@ -98,6 +98,9 @@ class Timers:
             ready.append(heapq.heappop(self._heap)[2])
         return ready
 
+    def clear(self) -> None:
+        self._heap.clear()
+
 
 class User:
     """One user's state and event loop."""
@@ -110,6 +113,7 @@ class User:
         self.seen = ReplyCache(SEEN_SIZE)
         self.rounds_printed = Recent(SEEN_SIZE)  # (tweeter, round) of the tweets I printed as a follower
         self.timers = Timers()
+        self.round_timers = Timers()  # my tweet's: sending it round again, ending it; cleared once it is over
         self.exit_status: int | None = None
         # the console
         self.output = Printer()
@@ -159,14 +163,15 @@ class User:
         return self.exit_status
 
     def _sleep_time(self) -> float | None:
-        deadlines = [d for d in (self.outbox.next_deadline(), self.timers.next_deadline()) if d is not None]
+        deadlines = [d for d in (self.outbox.next_deadline(), self.timers.next_deadline(),
+                                 self.round_timers.next_deadline()) if d is not None]
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _run_due(self) -> None:
         now = time.monotonic()
         for pending in self.outbox.due(now):
             self._transmit(pending.via, pending.data, pending.address)
-        for callback in self.timers.due(now):
+        for callback in self.timers.due(now) + self.round_timers.due(now):
             callback()
 
     def _open(self, address: wire.Address) -> socket.socket:
@@ -408,8 +413,8 @@ class User:
         self.round_data = wire.tweet(self.me.handle, self.me.handle, self.round, text)
         self.round_sent_at = time.monotonic()
         self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
-        self.timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))
+        self.round_timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
+        self.round_timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))
 
     def _send_round_again(self, number: int) -> None:
         assert self.me is not None
@@ -417,11 +422,12 @@ class User:
             self.trace(f"my tweet is not back after {time.monotonic() - self.round_sent_at:.1f} s: "
                        "sending it round again")
             self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-            self.timers.add(ROUND_TIMEOUT, lambda: self._send_round_again(number))
+            self.round_timers.add(ROUND_TIMEOUT, lambda: self._send_round_again(number))
 
     def _round_returned(self) -> None:
         assert self.me is not None
         self.round_open = False
+        self.round_timers.clear()  # nothing left to wake up for: an idle user sleeps until input comes
         if self.ring:
             self.trace(f"ring round trip {1000 * (time.monotonic() - self.round_sent_at):.3f} ms "
                        f"through {len(self.ring)} followers")
@@ -431,6 +437,7 @@ class User:
     def _round_lost(self, number: int) -> None:
         if self.round_open and number == self.round:
             self.round_open = False
+            self.round_timers.clear()
             self.trace(f"my tweet did not come back within {RETURN_TIMEOUT:g} s: ending it")
             self._end_tweet_automatically()
 

@@ -178,7 +178,7 @@ def test_input_with_a_receive_thread_without_a_timeout_is_stuck(start):
     program = start(python(code), terminal=True)
     port = program.line()
     assert stuck_within({"alice": program.pid}) == [
-        Waiting("alice", f"`read` on its terminal and `recvfrom` on UDP port {port}")]
+        Waiting("alice", f"`read` on its terminal, and in `recvfrom` on UDP port {port}")]
 
 
 def test_select_on_a_socket_and_the_terminal_without_a_timeout_is_stuck(start):

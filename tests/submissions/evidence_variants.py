@@ -212,7 +212,7 @@ STAR_TCP = Variant(
     dict(TCP_TRANSPORT.extra_files))
 
 
-RETURN_TIMER = "        self.timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))\n"
+RETURN_TIMER = "        self.round_timers.add(RETURN_TIMEOUT, lambda number=self.round: self._round_lost(number))\n"
 
 # --- reaches_nobody ------------------------------------------------------------------------------------
 REACHES_NOBODY = Variant(

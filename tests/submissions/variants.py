@@ -21,7 +21,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REFERENCE = Path(__file__).resolve().parents[2] / "reference"
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "reference"
 PROGRAM_FILES = ("tracker.py", "user.py", "wire.py", "reliable.py", "console.py")
 
 Replacement = tuple[str, str, str]  # (file, old text, new text)
@@ -37,6 +38,9 @@ class Variant:
     expected: str  # how the harness should grade it
     replacements: tuple[Replacement, ...]
     extra_files: dict[str, str] = field(default_factory=dict)
+    # the submission it is a copy of, from the repository's root: the reference, or a test submission
+    # in another language (every file of that folder is copied)
+    source: str = "reference"
 
 
 # --- star_ring_labels ---------------------------------------------------------------------------------
@@ -48,10 +52,10 @@ FORWARD_DECODED = '''        self._transmit(self.me.ring_out, wire.tweet(tweet.t
                        state.right_address)
 '''
 SEND_TO_FIRST = '''        self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
+        self.round_timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
 '''
 SEND_AGAIN_TO_FIRST = '''            self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-            self.timers.add(ROUND_TIMEOUT, lambda: self._send_round_again(number))
+            self.round_timers.add(ROUND_TIMEOUT, lambda: self._send_round_again(number))
 '''
 PRINT_RECEIVED = '''            self.say(f'{self.me.handle} received tweet from {tweet.tweeter} via {tweet.sender}: '
 '''
@@ -71,12 +75,12 @@ STAR_RING_LABELS = Variant(
     (("user.py", SEND_TO_FIRST,
       '''        for _handle, address in self.ring:  # VARIANT: a star: the tweet goes straight to every follower
             self._transmit(self.me.ring_out, self.round_data, address)
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
+        self.round_timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
 '''),
      ("user.py", SEND_AGAIN_TO_FIRST,
       '''            for _handle, address in self.ring:  # VARIANT: a star, again
                 self._transmit(self.me.ring_out, self.round_data, address)
-            self.timers.add(ROUND_TIMEOUT, lambda: self._send_round_again(number))
+            self.round_timers.add(ROUND_TIMEOUT, lambda: self._send_round_again(number))
 '''),
      ("user.py", FORWARD_PLAIN,
       '''            if state.right == plain[1].decode():  # VARIANT: only the last follower passes it on (back to the tweeter)
@@ -115,7 +119,7 @@ SEND_ROUND = '''        self.round = next(self.rounds)
         self.round_data = wire.tweet(self.me.handle, self.me.handle, self.round, text)
         self.round_sent_at = time.monotonic()
         self._transmit(self.me.ring_out, self.round_data, self.ring[0][1])
-        self.timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
+        self.round_timers.add(ROUND_TIMEOUT, lambda number=self.round: self._send_round_again(number))
 '''
 RING_IN_PLAIN = '''        elif (state := self.rings.get(plain[1].decode())) is not None:
             onward = wire.TWEET_FORMAT % (plain[1], self.me.wire_handle, plain[3], plain[4])
@@ -448,24 +452,35 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (STAR_RING_LABELS, TRACKER_RE
 
 
 def files(variant: Variant, builder: str = "tests/submissions/variants.py") -> dict[str, str]:
-    """The variant's files as text (README included, naming the `builder` module), from the reference."""
-    texts = {name: (REFERENCE / name).read_text(encoding="utf-8") for name in PROGRAM_FILES}
+    """The variant's files as text (README included, naming the `builder` module), from its source."""
+    texts = source_files(variant.source)
     for file, old, new in variant.replacements:
         count = texts[file].count(old)
         if count != 1:
             raise AssertionError(f"{variant.name}: the text to replace occurs {count} times in "
-                                 f"reference/{file}, not once:\n{old}")
+                                 f"{variant.source}/{file}, not once:\n{old}")
         texts[file] = texts[file].replace(old, new)
     texts.update(variant.extra_files)
     texts["README.md"] = readme(variant, builder)
     return texts
 
 
+def source_files(source: str) -> dict[str, str]:
+    """The program files of a variant's source as text: the reference's programs, or every file of
+    another submission's folder (it holds only its sources, a Makefile and its manifest)."""
+    if source == "reference":
+        return {name: (REFERENCE / name).read_text(encoding="utf-8") for name in PROGRAM_FILES}
+    folder = ROOT / source
+    return {path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8")
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
 def readme(variant: Variant, builder: str) -> str:
     return (f"# Test submission: {variant.title}\n\n{variant.explanation}\n\n"
             f"Expected: {variant.expected}\n\n"
-            f"Built from `reference/` by `{builder}` when the tests run; every "
-            "deliberate difference is marked `# VARIANT:` in the code.\n")
+            f"Built from `{variant.source}/` by `{builder}` when the tests run; every "
+            f"deliberate difference is marked `{'# ' if variant.source == 'reference' else '// '}VARIANT:` "
+            "in the code.\n")
 
 
 def build(name: str, into: Path) -> Path:
@@ -481,6 +496,7 @@ def write(variant: Variant, into: Path, builder: str = "tests/submissions/varian
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for file, text in texts.items():
+        (target / file).parent.mkdir(parents=True, exist_ok=True)
         (target / file).write_text(text, encoding="utf-8")
     return target
 
