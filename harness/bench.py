@@ -206,17 +206,12 @@ def prescribed_windows(scenario: Scenario) -> list[float]:
 
 def _watch(programs: dict[str, int], seconds: float, early: bool) -> None:
     """One quiet window: all of it, or (`early`) until nothing can happen before it would close, by
-    the harness's own rule (run/driver.py: two readings WINDOW_CONFIRM_S apart, every WINDOW_POLL_S)."""
+    the harness's own rule (quiescence.Settling with the driver's WINDOW_CONFIRM_S and WINDOW_POLL_S)."""
     end = time.monotonic() + seconds
-    first: tuple[float, object] | None = None
+    settling = quiescence.Settling(WINDOW_CONFIRM_S, WINDOW_POLL_S)
     while (left := end - time.monotonic()) > 0:
-        if early:
-            waits = quiescence.stuck(programs, left)
-            now = time.monotonic()
-            if waits is None or first is None or first[1] != waits:
-                first = (now, waits) if waits is not None else None
-            elif now - first[0] >= WINDOW_CONFIRM_S:
-                return
+        if early and settling.due() and settling.saw(quiescence.stuck(programs, left)):
+            return
         threading.Event().wait(min(left, WINDOW_POLL_S if early else left))
 
 

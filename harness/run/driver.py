@@ -78,37 +78,27 @@ def gave_up(outcome: object) -> str:
 
 
 class Stillness:
-    """Whether the scenario's programs have stayed unable to do anything (quiescence.stuck) for
-    `confirm_s`, with the same wait each, nothing new printed, nothing printed still unread by the
-    harness (ProcessSet.unread: a pty's bytes, an end not yet noted) and no new frame on the LAN. Each
-    reading is of one moment (no thread ran while it was read); two of them apart, with nothing new
-    between, also rule out a frame still crossing the LAN's links, which the kernel's per-process
-    facts do not show."""
+    """Whether the scenario's programs have stayed unable to do anything (quiescence.stuck) long
+    enough (quiescence.Settling), with the same wait each, nothing new printed, nothing printed still
+    unread by the harness (ProcessSet.unread: a pty's bytes, an end not yet noted) and no new frame
+    on the LAN."""
 
     def __init__(self, driver: "Driver", confirm_s: float, every_s: float) -> None:
         self.driver = driver
-        self.confirm_s = confirm_s
-        self.every_s = every_s
-        self.state: tuple | None = None
-        self.since = 0.0
-        self.read_at = time.monotonic()  # a wait that ends within `every_s` never reads the kernel's facts
+        self.settling = quiescence.Settling(confirm_s, every_s)
         self.waits: str | None = None  # what each program waits on, once settled
 
     def settled(self, horizon: float) -> bool:
         """Whether nothing could happen within `horizon`, for long enough. The facts are read at most
-        every `every_s` (a reading takes milliseconds, and the trace waits for it), not at every line."""
-        if time.monotonic() - self.read_at < self.every_s:
+        every `every_s` (the trace waits for a reading), not at every line."""
+        if not self.settling.due():
             return False
         procs = self.driver.procs
         waits = None if procs.unread() else self.driver.nothing_can_happen(horizon)
         wire = len(self.driver.wire_so_far()) if self.driver.wire_so_far is not None else 0
-        state = (waits, len(self.driver.trace.snapshot()), procs.partial_sizes(), wire) if waits else None
-        now = self.read_at = time.monotonic()
-        if state != self.state:
-            self.state, self.since = state, now
-            return False
         self.waits = waits
-        return bool(waits) and now - self.since >= self.confirm_s
+        return self.settling.saw((waits, len(self.driver.trace.snapshot()), procs.partial_sizes(), wire)
+                                 if waits else None)
 
 
 def search(pattern: str) -> Callable[[str], object]:

@@ -62,6 +62,34 @@ from dataclasses import dataclass, field
 from harness.run.ports import descriptors
 
 
+class Settling:
+    """When a reading that "nothing can happen" counts: the same reading held for `confirm_s`, with
+    readings at most every `every_s` (one takes milliseconds), the first only `every_s` after the wait
+    began, so a wait that ends sooner reads nothing. Each reading is of one moment; two of them apart,
+    with nothing new between, also rule out what the per-process facts do not show (a frame still
+    crossing a LAN's links). Shared by the driver's waits and the bench's floor, so both end a wait by
+    the same rule."""
+
+    def __init__(self, confirm_s: float, every_s: float) -> None:
+        self.confirm_s = confirm_s
+        self.every_s = every_s
+        self.read_at = time.monotonic()
+        self.state: object = None
+        self.since = 0.0
+
+    def due(self) -> bool:
+        """Whether it is time for another reading."""
+        return time.monotonic() - self.read_at >= self.every_s
+
+    def saw(self, state: object) -> bool:
+        """Take a reading (None: something can happen); whether the same one has now held long enough."""
+        now = self.read_at = time.monotonic()
+        if state != self.state:
+            self.state, self.since = state, now
+            return False
+        return state is not None and now - self.since >= self.confirm_s
+
+
 @dataclass(frozen=True)
 class Waiting:
     """What one program waits on, in words for a student."""

@@ -43,6 +43,10 @@ TRACKER_LOSES_FIRST_TWEET = ("tracker.py", QUERY_BRANCH, QUERY_BRANCH + '''     
             return []
 ''')
 
+TRACKER_DROPS_TWEET = ("tracker.py", QUERY_BRANCH, QUERY_BRANCH + '''        if message.get("op") == "tweet":  # VARIANT: a tweet request is never answered
+            return []
+''')
+
 # --- tracker_ignores_tweet -----------------------------------------------------------------------------
 TRACKER_IGNORES_TWEET = Variant(
     "tracker_ignores_tweet", "The tracker never answers `tweet`; the user then blocks for good",
@@ -51,9 +55,7 @@ TRACKER_IGNORES_TWEET = Variant(
     "on nothing can happen: both programs wait for a datagram nobody will send.",
     "Every scenario that tweets fails at its first tweet with 'nothing could happen any more', naming "
     "what each program waits on, as soon as that is so, not after the step limit.",
-    (("tracker.py", QUERY_BRANCH, QUERY_BRANCH + '''        if message.get("op") == "tweet":  # VARIANT: a tweet request is never answered
-            return []
-'''),
+    (TRACKER_DROPS_TWEET,
      ("user.py", USER_TWEET, USER_TWEET + '''        # VARIANT: then wait for the answer in a blocking recvfrom with no timeout (it never comes)
         self.output.flush()
         self.me.to_tracker.setblocking(True)
@@ -129,9 +131,7 @@ INPUT_BESIDE_RECEIVE_THREAD = Variant(
     "waits for an answer that never comes and its main thread for a line nobody types.",
     "Every scenario that tweets fails at its first tweet with 'nothing could happen any more', "
     "naming both of the user's waits (`read` on its terminal and `recvfrom` on its UDP port), at once.",
-    (("tracker.py", QUERY_BRANCH, QUERY_BRANCH + '''        if message.get("op") == "tweet":  # VARIANT: a tweet request is never answered
-            return []
-'''),
+    (TRACKER_DROPS_TWEET,
      ("user.py", USER_IMPORTS, USER_IMPORTS + "import threading  # VARIANT: a receive thread\n"),
      ("user.py", USER_TWEET, USER_TWEET + '''        # VARIANT: a receive thread waits for the answer in a blocking recvfrom with no timeout, and the
         # main thread goes back to reading the keyboard with input()
