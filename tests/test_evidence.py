@@ -90,7 +90,7 @@ def test_a_star_with_ring_labels_and_scrambled_packets_is_a_star_wherever_the_ri
     assert "the packets carried no readable text; the ring was followed hop by hop" in p2p["message"]
     for scenario_id in ("ring_update_follow", "ring_update_drop"):  # they grade the order, not the path
         order = checks(reports, "star_encoded", scenario_id, RING_ORDER)[-1]
-        assert order["status"] == "failed" and order["message"].startswith("no ring:")
+        assert order["status"] == "failed" and order["message"].startswith("no ring:"), order["message"]
         assert "alphabetical order" not in order["message"]  # a star, not an unsorted ring
 
 

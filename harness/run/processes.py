@@ -8,14 +8,12 @@ this run's marker in its environment (a daemon that double-forked away) is kille
 
 from __future__ import annotations
 
-import array
 import ctypes
 import fcntl
 import os
 import select
 import shlex
 import signal
-import termios
 import threading
 import time
 import uuid
@@ -89,6 +87,19 @@ def sanitize(raw: bytes) -> str:
     sequences included) become visible \\xNN text, so nothing a program prints can drive the
     terminal or break a report."""
     return raw.decode("utf-8", errors="replace").translate(CONTROL)
+
+
+def terminal_has_output(fd: int) -> bool:
+    """Whether the harness's end `fd` of a program's terminal has bytes to read, or the program's end
+    closed. Asked with `poll`, not FIONREAD: what a program writes waits in the terminal's buffer until
+    a kernel worker moves it to where FIONREAD counts it (on a loaded machine, long after the program
+    went back to sleep); a poll of this end moves it at once."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    try:
+        return bool(poller.poll(0))
+    except OSError:
+        return True
 
 
 class ProcessSet:
@@ -262,12 +273,7 @@ class ProcessSet:
                 if not child.exited:
                     return True
                 continue
-            waiting = array.array("i", [0])
-            try:
-                fcntl.ioctl(child.spawn.child_fd, termios.FIONREAD, waiting, True)
-            except OSError:
-                return True
-            if waiting[0] > 0:
+            if terminal_has_output(child.spawn.child_fd):
                 return True
         return False
 

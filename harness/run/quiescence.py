@@ -15,8 +15,10 @@ processes, a shell, a launcher, the program and its children):
   descriptor it waits on, a non-canonical terminal's VTIME; and no process can be sent a timer's
   signal (an `alarm` caught by a handler, POSIX timers);
 - nothing could wake them: no datagram, connection or byte is queued on any socket or pipe any of
-  the processes holds or still leaving one of them, and no descriptor a thread waits on is ready
-  (a typed line, a pending child exit, an event);
+  the processes holds or still leaving one of them, none waits in any CPU's receive backlog (sent,
+  not yet delivered: on a loaded machine the kernel may deliver it a moment after `sendto`
+  returned), and no descriptor a thread waits on is ready (a typed line, a pending child exit, an
+  event);
 - no thread ran while all this was read (its scheduler counters are the same at the end as at the
   start), so the facts hold together at one moment and are not stitched from different ones.
 
@@ -130,6 +132,7 @@ CLOCKS = {0: time.CLOCK_REALTIME, 1: time.CLOCK_MONOTONIC, 7: time.CLOCK_BOOTTIM
 NAMESPACED_CLOCKS = {1, 7}  # a time namespace shifts these: absolute deadlines are compared only in ours
 SOL_SOCKET, SO_TYPE, SO_RCVTIMEO, SO_ACCEPTCONN, SO_DOMAIN = 1, 3, 20, 30, 39
 SIOCOUTQ = termios.TIOCOUTQ
+SOFTNET_BACKLOG = 11  # /proc/net/softnet_stat: the column of a CPU's receive backlog (Linux 5.10 and later)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -155,6 +158,7 @@ def stuck(programs: dict[str, int], horizon_s: float) -> list[Waiting] | None:
         trees = {name: _gather(pid, look) for name, pid in programs.items()}
         waits = {name: _program_waits(tree, look) for name, tree in trees.items()}
         _none_ran(trees)
+        _no_packet_in_backlog()
         return [Waiting(name, _what(waits[name])) for name in programs]
     except Exception:  # _Doubt; a process that ended while it was read (OSError, ValueError); anything else
         return None  # unforeseen: never "stuck" on a doubt, and never an error that stops a grading run
@@ -340,6 +344,30 @@ def _none_ran(trees: dict[str, list[_Process]]) -> None:
             for thread in process.threads:
                 if _read(f"/proc/{thread.pid}/task/{thread.tid}/schedstat") != thread.schedstat:
                     raise _Doubt(f"thread {thread.tid} ran meanwhile")
+
+
+def _no_packet_in_backlog() -> None:
+    """_Doubt while a packet waits in a CPU's receive backlog: a datagram sent but not yet in its
+    receiver's socket. Sending on loopback or a veth queues the packet there; the kernel usually
+    delivers it before `sendto` returns, but on a loaded machine it may wait for ksoftirqd, and then
+    no socket shows it."""
+    waiting = packets_in_backlog(_read("/proc/net/softnet_stat", 65536))
+    if waiting is None:
+        raise _Doubt("the kernel does not show its receive backlogs")
+    if waiting:
+        raise _Doubt(f"{waiting} packets wait in a receive backlog")
+
+
+def packets_in_backlog(softnet_stat: bytes) -> int | None:
+    """The packets waiting in all CPUs' receive backlogs, from the text of /proc/net/softnet_stat
+    (its 12th column, Linux 5.10 and later); None where the kernel does not print it."""
+    waiting = 0
+    for line in softnet_stat.splitlines():
+        columns = line.split()
+        if len(columns) <= SOFTNET_BACKLOG:
+            return None
+        waiting += int(columns[SOFTNET_BACKLOG], 16)
+    return waiting
 
 
 # -- a process as a whole: its kind, its signals and timers, what its descriptors hold ---------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import sys
+import tty
 
 import pytest
 
 from harness.run import filesystem
-from harness.run.processes import ProcessSet
+from harness.run.processes import ProcessSet, terminal_has_output
 from harness.run.sandbox import Limits, Sandbox
 from harness.run.trace import Trace
 
@@ -81,3 +84,24 @@ def test_a_held_program_starts_only_once_let_in(procs):
     procs.let_start("prog")
     assert procs.trace.wait_for(started, 10)
     assert filesystem.program_pid(procs.children["prog"].pid) is not None
+
+
+def test_a_line_just_written_to_a_terminal_is_seen_as_unread_at_once():
+    """A line a program has just written still waits in the terminal's buffer for a kernel worker;
+    `unread` must see it there, or a scenario could end while a program's last line is on its way
+    (FIONREAD alone misses it nearly every time right after the write)."""
+    harness_end, program_end = pty.openpty()
+    try:
+        tty.setraw(program_end)
+        for _ in range(200):
+            os.write(program_end, b"@bob received tweet\n")
+            assert terminal_has_output(harness_end)
+            while terminal_has_output(harness_end):
+                os.read(harness_end, 4096)
+        os.close(program_end)
+        program_end = -1
+        assert terminal_has_output(harness_end)  # the program's end closed: an end still to note
+    finally:
+        for fd in (harness_end, program_end):
+            if fd >= 0:
+                os.close(fd)
