@@ -333,7 +333,7 @@ def _grade(prepared: Prepared, suite: Suite, results: dict, options: GradeOption
     same_cause.charge_once(scenarios, {sid: scenario for sid, (_, scenario) in suite.items()})
     grading.link_failures(scenarios, {sid: list(scenario.depends_on) for sid, (_, scenario) in suite.items()})
     graded = SubmissionGrade(submission.name, str(submission.path), scenarios,
-                             network={"mode": options.network.mode, "reason": options.network.reason},
+                             network=options.network.to_json(),
                              origin=str(submission.origin) if submission.origin else None,
                              repeat=options.repeat_json())
     if prepared.dialect is None:

@@ -337,6 +337,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     grades = _grade(args, args.paths)
     terminal.print_summary(grades)
     print(f"\nReports written to {args.out}/")
+    print(f"Class page: {args.out / report.CLASS_PAGE}")
     return _exit_status(grades)
 
 
@@ -358,6 +359,7 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
     grades = rejudge(args.out, args.specs, args.flaky)
     terminal.print_summary(grades)
     print(f"\nReports rewritten in {args.out}/")
+    print(f"Class page: {args.out / report.CLASS_PAGE}")
     return _exit_status(grades)
 
 

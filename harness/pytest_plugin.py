@@ -353,7 +353,8 @@ def _network(config: pytest.Config) -> NetworkChoice:
     from harness.net.mode import choose
     if _network_key not in config.stash:
         try:
-            config.stash[_network_key] = choose(config.getoption("network"))
+            # inside someone's test session the process is theirs: it never becomes root of a namespace of its own
+            config.stash[_network_key] = choose(config.getoption("network"), own_namespace=False)
         except HarnessError as exc:
             raise pytest.UsageError(f"tweeter-harness: {exc}") from None
     return config.stash[_network_key]

@@ -96,7 +96,9 @@ def _rejudge_one(folder: Path, report: dict, suite: Suite, flaky: str | None) ->
     return SubmissionGrade(str(report.get("submission", folder.name)), str(report.get("path", "")), ordered,
                            error=report.get("error"), incomplete=bool(report.get("incomplete")),
                            trace_lines=trace_lines, network=report.get("network"),
-                           repeat={**repeat, "scoring": flaky} if repeat and flaky else repeat)
+                           repeat={**repeat, "scoring": flaky} if repeat and flaky else repeat,
+                           status=str(report.get("status", "graded")), build=report.get("build"),
+                           origin=report.get("origin"), timeouts=report.get("timeouts"))
 
 
 def _judged(place: Path, entry: dict, scenario_id: str, suite: Suite) -> ScenarioResult:

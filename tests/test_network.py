@@ -12,7 +12,6 @@ from pathlib import Path
 import dpkt
 import pytest
 
-from harness.errors import HarnessError
 from harness.net import mode
 from tests.conftest import ROOT, SUBMISSIONS
 
@@ -105,18 +104,6 @@ def test_reference_scores_full_marks_on_loopback_too(grade):
     ring = graded.scenario("reference", "tweet_ring_order")
     delivery = [c for c in ring["checks"] if "evidence" in c]
     assert len(delivery) == 7 and {c["evidence"] for c in delivery} == {"console"}
-
-
-def test_auto_falls_back_to_loopback_and_says_why(monkeypatch):
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    mode.hosts_unavailable.cache_clear()
-    try:
-        choice = mode.choose("auto")
-        assert choice.mode == "loopback" and "need root" in choice.reason
-        with pytest.raises(HarnessError, match="--network hosts is not available here: .*need root"):
-            mode.choose("hosts")
-    finally:
-        mode.hosts_unavailable.cache_clear()
 
 
 def test_a_pinned_address_this_machine_lacks_is_a_clear_error_on_loopback(grade, tmp_path):

@@ -7,6 +7,7 @@ submission) and not graded (grading stopped before a submission was reached). Ev
 from __future__ import annotations
 
 import csv
+import html
 import json
 import shutil
 import threading
@@ -19,8 +20,10 @@ import xmlschema
 from harness.batch import GradeOptions, grade_all
 from harness.inputs.scenario import load_suite
 from harness.inputs.submissions import discover
+from harness.net.mode import hosts_unavailable
 from harness.judge.grading import SubmissionGrade
 from harness.reports.files import safe_name, write_batch
+from harness.reports.text import evidence_line
 from tests.conftest import ROOT, SPECS, SUBMISSIONS
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit-xunit2.xsd")
@@ -149,6 +152,14 @@ def results(out: Path, name: str) -> dict:
     return json.loads((out / name / "results.json").read_text())
 
 
+def output_lines(out: Path, name: str) -> list[str]:
+    """The top-level output's lines but the last, which must say which evidence the verdicts rest on."""
+    lines = results(out, name)["output"].splitlines()
+    report = json.loads((out / name / "report.json").read_text())
+    assert lines[-1] == evidence_line(report["network"]) and lines[-1].startswith("Evidence: ")
+    return lines[:-1]
+
+
 def test_gradescope_tests_are_numbered_in_suite_order(graded):
     grades, suite, out = graded
     for grade in grades:
@@ -161,7 +172,7 @@ def test_gradescope_tests_are_numbered_in_suite_order(graded):
 def test_gradescope_output_lists_the_points_lost_on_visible_tests_only(graded):
     grades, _, out = graded
     silent = next(g for g in grades if g.submission == "silent")
-    output = results(out, "silent")["output"].splitlines()
+    output = output_lines(out, "silent")
     register = next(s for s in silent.scenarios if s.id == "register_new")
     ring = next(s for s in silent.scenarios if s.id == "tweet_ring_order")
     assert output == [
@@ -171,17 +182,17 @@ def test_gradescope_output_lists_the_points_lost_on_visible_tests_only(graded):
     ]  # register_duplicate (hidden) lost 4 too, and is not named
     assert ring.summary.startswith("Blocked:") and register.summary
     forwarder = next(g for g in grades if g.submission == "follower_does_not_forward").scenarios[0]
-    assert results(out, "follower_does_not_forward")["output"].splitlines() == [
+    assert output_lines(out, "follower_does_not_forward") == [
         "Score on the visible tests: 4/11 (the other tests, and the total, are shown when grades are published)",
         f"Lost 7 points: {forwarder.name} ({forwarder.summary})"]
-    assert results(out, "reference")["output"] == \
-        "Score on the visible tests: 11/11 (the other tests, and the total, are shown when grades are published)"
-    crashed = results(out, "tracker_crashes_at_start")["output"].splitlines()
+    assert output_lines(out, "reference") == \
+        ["Score on the visible tests: 11/11 (the other tests, and the total, are shown when grades are published)"]
+    crashed = output_lines(out, "tracker_crashes_at_start")
     assert [line.split(":")[0] for line in crashed[1:]] == ["Lost 7 points", "Lost 4 points"]
     assert all("the tracker exited at start-up" in line for line in crashed[1:])
-    empty = results(out, "dave")["output"].splitlines()  # nothing could run: the reason, once
+    empty = output_lines(out, "dave")  # nothing could run: the reason, once
     assert empty[1] == "Not a submission: an empty folder" and not any(line.startswith("Lost") for line in empty)
-    unreached = results(out, "unreached")["output"].splitlines()
+    unreached = output_lines(out, "unreached")
     assert unreached[1:] == [f"Lost {n} points: {s.name} (Not graded: grading was stopped before this scenario ran.)"
                              for n, s in ((7, ring), (4, register))] + \
         ["Grading was interrupted: some scenarios were not run."]
@@ -210,3 +221,19 @@ def test_grades_csv_has_a_max_points_row_and_a_status_per_scenario(graded):
         else:
             assert sum(float(s) for s in scores) == float(row["score"])  # the columns sum to the total
     assert [by_name["follower_does_not_forward"][i] for i in ids] == ["0", "4", "4"]
+
+
+# -- which evidence the verdicts rest on -------------------------------------------------------------
+@pytest.mark.parametrize("network, evidence", [("loopback", "console only"), ("hosts", "wire (LAN)")])
+def test_every_report_format_says_which_evidence_the_verdicts_rest_on(grade, network, evidence):
+    if network == "hosts" and hosts_unavailable() is not None:
+        pytest.skip(f"hosts mode unavailable here: {hosts_unavailable()}")
+    graded = grade(ROOT / "reference", specs=["register_new"], extra=("--network", network))
+    report = json.loads((graded.out / "reference" / "report.json").read_text())
+    line = evidence_line(report["network"])
+    assert report["network"]["evidence"] == evidence and line.startswith(f"Evidence: {evidence}: ")
+    assert line in graded.output  # the terminal
+    assert line in (graded.out / "summary.md").read_text()
+    assert results(graded.out, "reference")["output"].splitlines()[-1] == line  # Gradescope
+    assert html.escape(line, quote=False) in (graded.out / "reference" / "report.html").read_text()
+    assert html.escape(line, quote=False) in (graded.out / "index.html").read_text()

@@ -294,7 +294,7 @@ def link_failures(results: list[ScenarioResult], dependencies: dict[str, list[st
     cause, names and numbers aside; a dependency in `lost_elsewhere`, whose cause is not known here,
     counts) is probably the same bug: say so (fix that one first). The points stay."""
     judged = ("failed", "unverified", "blocked")
-    causes = {result.id: _cause_shape(result.summary) for result in results if result.status in judged}
+    causes = {result.id: cause_shape(result.summary) for result in results if result.status in judged}
     lost = set(causes) | set(lost_elsewhere)
     for result in results:
         linked = [dep for dep in dependencies.get(result.id, []) if dep in lost
@@ -305,7 +305,7 @@ def link_failures(results: list[ScenarioResult], dependencies: dict[str, list[st
             result.message = f"{result.message}\n\n{note}" if result.message else note
 
 
-def _cause_shape(summary: str) -> str:
+def cause_shape(summary: str) -> str:
     """A one-line cause without what differs from scenario to scenario (handles, numbers, texts, the
     blocked scenario's framing), so that two scenarios' causes can be compared."""
     cause = re.sub(r"^Blocked: | \(step \d+ only prepares what this scenario tests.*\)$", "", summary)

@@ -46,6 +46,13 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
+def mount(source: str | None, target: str, flags: int, fstype: str | None = None, data: str | None = None) -> None:
+    """mount(2): OSError naming `target` when the kernel refuses."""
+    encoded = [None if value is None else value.encode() for value in (source, target, fstype)]
+    _check(_libc.mount(encoded[0], encoded[1], encoded[2], flags, None if data is None else data.encode()),
+           f"mount {target}")
+
+
 def unshare(flags: int) -> None:
     """Give the calling process namespaces of its own (e.g. CLONE_NEWNET: a network with nothing in it)."""
     _check(_libc.unshare(flags), "unshare")
@@ -75,10 +82,10 @@ class Host:
         """Join this host (in a child, between fork and exec, still as root)."""
         enter_namespace(NETNS_DIR / self.namespace)
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare")
-        _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+        mount(None, "/", MS_REC | MS_PRIVATE)
         for source, target in ((self.hosts_file, "/etc/hosts"), (self.resolv_file, "/etc/resolv.conf")):
             if os.path.exists(target):
-                _check(_libc.mount(source.encode(), target.encode(), None, MS_BIND, None), f"bind {target}")
+                mount(source, target, MS_BIND)
         name = self.hostname.encode()
         _check(_libc.sethostname(name, len(name)), "sethostname")
 

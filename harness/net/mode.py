@@ -1,9 +1,10 @@
 """Which network a grading run uses: `hosts` (a virtual LAN per scenario) or `loopback`.
 
-`auto` means hosts wherever the harness can build one here: it runs as root, iproute2 is installed,
-and the kernel lets it make a network namespace, a veth pair, a bridge, a packet socket and a host
-name of its own. The probe really builds a two-host LAN once per harness process and removes it, so
-the reason given for falling back names what is missing.
+`auto` means hosts wherever the harness can build one here: it runs as root, or (started by an
+ordinary user) it can become root of a user namespace of its own (net/rootless.py); iproute2 is
+installed; and the kernel lets it make a network namespace, a veth pair, a bridge, a packet socket
+and a host name of its own. The probe really builds a two-host LAN once per harness process and
+removes it, so the reason given for falling back names what is missing.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from pathlib import Path
 from typing import Literal
 
 from harness.errors import HarnessError
+from harness.net import rootless
 
 Mode = Literal["auto", "hosts", "loopback"]
+WIRE_HINT = ("For the wire, grade as root, or as a user where user namespaces are allowed "
+             "(`--network auto` uses them), so that every program gets a host of its own.")
 MODES = ("auto", "hosts", "loopback")
 
 
@@ -27,30 +31,77 @@ MODES = ("auto", "hosts", "loopback")
 class NetworkChoice:
     mode: Literal["hosts", "loopback"]
     reason: str
+    rootless: bool = False  # hosts built as root of a user namespace of the harness's own (net/rootless.py)
+    without_hosts: str = ""  # on loopback: why not on hosts ("asked for", or what is missing here)
+
+    @property
+    def label(self) -> str:
+        """"hosts (rootless)", "hosts" or "loopback": the mode as the reports name it."""
+        return f"{self.mode} (rootless)" if self.rootless else self.mode
+
+    @property
+    def evidence(self) -> tuple[str, str]:
+        """(which evidence the verdicts rest on, why): "wire (LAN)" where every packet is captured,
+        else "console only", with what the wire would take."""
+        if self.mode == "hosts":
+            how = "a virtual LAN of its own, built without root" if self.rootless else "a virtual LAN of its own"
+            return "wire (LAN)", f"every packet between the programs captured on {how}"
+        return "console only", (f"no packet captured ({self.without_hosts}), so what only the wire shows stays "
+                                f"unverified. {WIRE_HINT}")
+
+    def to_json(self) -> dict:
+        """The network as report.json records it for a submission."""
+        level, why = self.evidence
+        return {"mode": self.mode, "label": self.label, "reason": self.reason, "rootless": self.rootless,
+                "evidence": level, "evidence_reason": why}
 
 
-def choose(requested: str) -> NetworkChoice:
-    """The network to grade with; asking for hosts where it cannot be had is an error saying why."""
+def choose(requested: str, own_namespace: bool = True) -> NetworkChoice:
+    """The network to grade with; asking for hosts where it cannot be had is an error saying why.
+    Without root, and with `own_namespace`, the whole process becomes root of a user namespace of its
+    own for good (net/rootless.py): only a process that exists to grade may ask for that."""
     if requested not in MODES:
         raise HarnessError(f"--network {requested}: choose one of {', '.join(MODES)}")
     if requested == "loopback":
         return NetworkChoice("loopback", "asked for (--network loopback): every program on this machine's "
-                             "loopback, wire evidence not available")
-    missing = hosts_unavailable()
+                             "loopback, wire evidence not available", without_hosts="--network loopback")
+    without_root = None
+    if os.geteuid() != 0 and not rootless.entered():
+        without_root = _become_root_of_own_namespace() if own_namespace else \
+            "virtual LANs need root, or a process of their own (run `tweeter-harness check`)"
+    missing = without_root or hosts_unavailable()
     if missing is None:
         why = "asked for (--network hosts)" if requested == "hosts" else "auto: virtual LANs can be built here"
-        return NetworkChoice("hosts", f"{why}: every program on a host of its own, every packet captured")
+        how = " without root (in a user namespace of the harness's own)" if rootless.entered() else ""
+        return NetworkChoice("hosts", f"{why}{how}: every program on a host of its own, every packet captured",
+                             rootless.entered())
     if requested == "hosts":
         raise HarnessError(f"--network hosts is not available here: {missing}")
     return NetworkChoice("loopback", f"auto: {missing}; every program on this machine's loopback, "
-                         "wire evidence not available")
+                         "wire evidence not available", without_hosts=missing)
+
+
+def _become_root_of_own_namespace() -> str | None:
+    """Started without root: become root of a user namespace of the harness's own, where LANs can be
+    built (net/rootless.py); else why not."""
+    if shutil.which("ip") is None:
+        return "virtual LANs need the `ip` command (package iproute2)"
+    refused = rootless.unavailable()
+    if refused is not None:
+        return f"virtual LANs need root or user namespaces: {refused}"
+    try:
+        rootless.enter()
+    except (OSError, RuntimeError) as exc:
+        return f"virtual LANs need root or a user namespace, which could not be made ({exc})"
+    hosts_unavailable.cache_clear()  # probed again, as root of the new namespace
+    return None
 
 
 @functools.cache
 def hosts_unavailable() -> str | None:
     """Why hosts mode cannot run here, or None when it can (probed once per process)."""
     if os.geteuid() != 0:
-        return "virtual LANs need root (network namespaces)"
+        return "virtual LANs need root, or user namespaces (`--network auto` makes one)"
     if shutil.which("ip") is None:
         return "virtual LANs need the `ip` command (package iproute2)"
     from harness.net.capture import Capture

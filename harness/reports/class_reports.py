@@ -6,6 +6,7 @@ import csv
 import io
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.reports.text import evidence_line, network_label
 
 MAX_ROW = "max points"
 NOT_RUN = "not run"
@@ -59,24 +60,26 @@ def _cell(text: str) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
 
 
-def _repeat_lines(grades: list[SubmissionGrade]) -> list[str]:
-    """How often every scenario ran and how a flaky one was scored (nothing for single runs)."""
+def repeat_note(grades: list[SubmissionGrade]) -> str:
+    """How often every scenario ran and how a flaky one was scored (empty for single runs)."""
     repeat = next((g.repeat for g in grades if g.repeat), None)
     if not repeat:
-        return []
+        return ""
     seeds = f"every run with seed {repeat['replay']}" if "replay" in repeat else \
         f"seeds counted up from {repeat.get('seed_base')}"
-    return [f"Every scenario ran {repeat.get('runs')} time(s), {seeds}; flaky scenarios scored by "
-            f"{repeat.get('scoring')}.", ""]
+    return (f"Every scenario ran {repeat.get('runs')} time(s), {seeds}; flaky scenarios scored by "
+            f"{repeat.get('scoring')}.")
 
 
 def summary_md(grades: list[SubmissionGrade]) -> str:
-    modes = sorted({(g.network or {}).get("mode", "") for g in grades} - {""})
+    modes = sorted({network_label(g.network) for g in grades} - {""})
+    evidence = list(dict.fromkeys(evidence_line(g.network) for g in grades if g.network))
     incomplete = ["**Incomplete: grading was stopped; submissions marked `not graded` were not reached.**", ""] \
         if any(g.incomplete for g in grades) else []
+    repeats = [repeat_note(grades), ""] if any(g.repeat for g in grades) else []
     lines = ["# Tweeter grading summary", "", *incomplete, f"Network: {', '.join(modes) or 'not recorded'} "
              "(hosts: every program on a host of its own, every packet judged; loopback: printed lines only)", "",
-             *_repeat_lines(grades),
+             *(line for text in evidence for line in (text, "")), *repeats,
              "| submission | score | passed | failed | not seen | not applicable | error | blocked |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for grade in grades:

@@ -1,7 +1,8 @@
 """Writing results: per submission report.json, Gradescope's results.json, junit.xml, report.html,
 the transcripts of every process and the records they were judged from (of each run, in
 transcripts/<scenario>/run-<k>/, when scenarios were repeated); per batch grades.csv,
-summary.md and junit.xml (every submission's testsuite in one file, for CI views that read one).
+summary.md, junit.xml (every submission's testsuite in one file, for CI views that read one) and
+the class page, index.html.
 
 Reports read only grades and records; nothing here runs or re-runs anything. Every file is written
 to a temporary name and renamed, so an interrupted run never leaves half a report. The records
@@ -11,23 +12,16 @@ to a temporary name and renamed, so an interrupted run never leaves half a repor
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
+from harness.reports.class_page import CLASS_PAGE, render_class_page
 from harness.reports.class_reports import grades_csv, summary_md
 from harness.reports.gradescope import results_json
 from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.reports.html import render_html
 from harness.reports.junit import junit_xml
-from harness.reports.text import event_mark
+from harness.reports.text import event_mark, safe_name
 from harness.run.records import TRACE_FILE, Transcript
-
-SAFE_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
-
-
-def safe_name(name: str) -> str:
-    return SAFE_NAME.sub("_", name).strip("._") or "_"
-
 
 def run_folder(number: int) -> str:
     """Where run `number` (from 1) of a repeated scenario keeps its transcripts and record, inside
@@ -69,12 +63,14 @@ def write_submission(grade: SubmissionGrade, out: Path, transcripts: bool = True
 
 
 def write_batch(grades: list[SubmissionGrade], out: Path, transcripts: bool = True) -> None:
-    """Every submission's files, then the class files DIR/grades.csv, DIR/summary.md and DIR/junit.xml."""
+    """Every submission's files, then the class files DIR/grades.csv, DIR/summary.md, DIR/junit.xml
+    and the class page DIR/index.html."""
     for grade in grades:
         write_submission(grade, out, transcripts)
     _write(out / "grades.csv", grades_csv(grades))
     _write(out / "junit.xml", junit_xml(grades))
     _write(out / "summary.md", summary_md(grades))
+    _write(out / CLASS_PAGE, render_class_page(grades))
 
 
 def _write_transcripts(result: ScenarioResult, folder: Path) -> None:

@@ -4,7 +4,8 @@ Each scenario is one test, numbered by its place in the suite ("1", "2", ...: Gr
 tests by number); a hidden scenario stays hidden (its visibility is passed through); the
 explanation goes in the test's output; timing and status details go in extra_data (with a repeated
 scenario's runs, seeds, pass rate and flaky mark; a flaky scenario's output opens with them). The top-level
-output, which students see first, says where points were lost, one line per visible scenario.
+output, which students see first, says where points were lost, one line per visible scenario, and
+which evidence the verdicts rest on (the packets, or only what the programs printed).
 Hidden scenarios are left out of it, and so is the total while any exists: Gradescope itself hides
 the total from students until grades are published, and the output must not tell them either.
 """
@@ -12,6 +13,7 @@ the total from students until grades are published, and the output must not tell
 from __future__ import annotations
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.reports.text import evidence_line
 
 GRADESCOPE_STATUS = {"passed": "passed", "not applicable": "passed"}  # full points; the rest "failed"
 
@@ -70,6 +72,7 @@ def results_json(grade: SubmissionGrade, execution_time: float) -> dict:
         lines += lost_points(grade)
     if grade.incomplete:
         lines.append("Grading was interrupted: some scenarios were not run.")
+    lines.append(evidence_line(grade.network))
     return {
         "score": float(grade.score),
         "execution_time": int(round(execution_time)),

@@ -22,7 +22,8 @@ from harness.judge.grading import ScenarioResult, SubmissionGrade
 from harness.reports.diagram import COLOURS, DASHES, DEFAULT_TRACE_LINES, MAX_LINE, Diagram
 from harness.judge.faults import plan_text
 from harness.reports.wire_diagram import WIRE_COLOURS, WireDiagram
-from harness.reports.text import MAX_TEXT, event_mark, format_time as _time, number as _number, visible
+from harness.reports.text import (MAX_TEXT, event_mark, evidence_line, format_time as _time, network_label,
+                                  number as _number, visible)
 from harness.run.records import Event, Transcript
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -33,8 +34,15 @@ MAX_CHECK_MESSAGE = 2_000
 PROBLEMS = ("failed", "error", "blocked", "unverified")  # shown first, expanded
 ANCHOR_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,119}")  # a scenario id usable as a fragment as it is
 DEEP_LINK_JS = (TEMPLATES / "deep_link.js").read_text(encoding="utf-8")
-# the page's only script may run, and nothing else (hostile text is escaped; this makes sure)
-SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(DEEP_LINK_JS.encode()).digest()).decode()
+
+
+def script_hash(script: str) -> str:
+    """The content-security policy's source for one inline script: it may run, and nothing else
+    (hostile text is escaped; this makes sure)."""
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+
+
+SCRIPT_HASH = script_hash(DEEP_LINK_JS)
 
 
 # -- the rest of a scenario ------------------------------------------------------------------------
@@ -110,11 +118,13 @@ def _on_the_wire(result: ScenarioResult) -> bool:
     return record is not None and record.network.mode == "hosts" and bool(record.wire)
 
 
-def _network_text(grade: SubmissionGrade) -> str:
+def _network_text(grade: SubmissionGrade) -> list[str]:
+    """The header's lines on the network: which, and why; which evidence the verdicts rest on."""
     network = getattr(grade, "network", None)
     if not isinstance(network, dict) or not network.get("mode"):
-        return ""
-    return visible(f"network: {network.get('mode')} ({network.get('reason', '')})", MAX_TEXT)
+        return []
+    return [visible(f"network: {network_label(network)} ({network.get('reason', '')})", MAX_TEXT),
+            evidence_line(network)]
 
 
 def _flatten(data: object, prefix: str = "") -> list[tuple[str, str]]:

@@ -12,16 +12,22 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from harness.judge.grading import ScenarioResult, SubmissionGrade
+from harness.reports.text import evidence_line, network_label
 
 STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "unverified": "NOT SEEN", "error": "ERROR", "blocked": "BLOCKED",
                "not applicable": "N/A", "not graded": "NOT RUN"}
 STATUS_STYLE = {"passed": "green", "failed": "red", "unverified": "cyan", "error": "magenta", "blocked": "yellow",
                 "not applicable": "green", "not graded": "dim"}
 FLAKY_MARK, FLAKY_STYLE = "FLAKY", "bold yellow"
+CONSOLE_ONLY_WARNING = ("\nWarning: this verdict rests on what your programs printed only (console evidence). "
+                        "Grading on a LAN also reads the packets, and takes points off what only they show "
+                        "(a star that prints the labels of a ring, a tracker that relays tweets). "
+                        "For the same verdict here, run it as root, or where user namespaces are allowed.")
+TABLE_BORDERS = 13  # a table of four columns: five rules, and a space either side of each column
 
 
 def console(stream: TextIO | None = None) -> Console:
@@ -54,8 +60,21 @@ def lost_points(grade: SubmissionGrade) -> str:
     lost; a flaky scenario says so with its pass rate, even when it lost nothing."""
     if grade.error:
         return grade.error.splitlines()[0]
+    return ", ".join(_lost_items(grade))
+
+
+def _lost_items(grade: SubmissionGrade) -> list[str]:
+    """Each scenario that lost points or was flaky, with what it lost: `ring_order (-10)`."""
     shown = [s for s in grade.scenarios if (s.score < s.max_score and s.status != "not graded") or s.flaky]
-    return ", ".join(f"{s.id} ({_lost_and_flaky(s)})" for s in shown)
+    return [f"{s.id} ({_lost_and_flaky(s)})" for s in shown]
+
+
+def counted(items: list[str], room: int) -> str:
+    """`items` joined by commas in at most `room` characters: as many as fit, then how many more
+    ("… and 9 more"); only how many ("3 scenarios") when not even the first fits."""
+    texts = [", ".join(items[:shown]) + (f", … and {len(items) - shown} more" if shown < len(items) else "")
+             for shown in range(len(items), 0, -1)]
+    return next((text for text in texts if len(text) <= room), f"{len(items)} scenarios" if items else "")
 
 
 def _lost_and_flaky(result: ScenarioResult) -> str:
@@ -66,7 +85,7 @@ def _lost_and_flaky(result: ScenarioResult) -> str:
 def submission_line(grade: SubmissionGrade) -> str:
     """A finished submission in one plain line: name, score, status, and where it lost points."""
     where = lost_points(grade) or _first_error(grade)
-    score = _score(grade)
+    score = score_text(grade)
     return f"{grade.submission}: {score + ' ' if score else ''}{grade.status}" + (f"; {where}" if where else "")
 
 
@@ -97,14 +116,18 @@ def print_check(grade: SubmissionGrade, stream: TextIO | None = None) -> None:
     out.print(f"\nScore: {_points(grade.score, grade.max_score)}", style="bold")
     if grade.error:
         out.print(grade.error)
+    if (grade.network or {}).get("evidence") == "console only":
+        out.print(CONSOLE_ONLY_WARNING, style="bold yellow")
 
 
 def network_line(grades: list[SubmissionGrade]) -> str:
     """Which network graded: every program on a host of its own (hosts) or on loopback, and why."""
-    seen = {(g.network or {}).get("mode"): (g.network or {}).get("reason", "") for g in grades if g.network}
+    seen = {network_label(g.network): (g.network or {}).get("reason", "") for g in grades if g.network}
     if not seen:
         return "Network: not recorded"
-    return "Network: " + "; ".join(f"{mode} ({reason})" for mode, reason in seen.items())
+    evidence = dict.fromkeys(evidence_line(g.network) for g in grades if g.network)
+    return "Network: " + "; ".join(f"{label} ({reason})" for label, reason in seen.items()) + "\n" + \
+        "\n".join(evidence)
 
 
 def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -> None:
@@ -119,10 +142,11 @@ def print_summary(grades: list[SubmissionGrade], stream: TextIO | None = None) -
         for result in grades[0].scenarios:
             out.print(scenario_line(result))
         out.print()
-    out.print(_class_table(grades) if out.is_terminal else _plain_table(grades))
+    out.print(_class_table(grades, out.width) if out.is_terminal else _plain_table(grades))
 
 
-def _score(grade: SubmissionGrade) -> str:
+def score_text(grade: SubmissionGrade) -> str:
+    """Its points out of the maximum, or nothing where no score means anything (not graded, not a submission)."""
     return "" if grade.status in ("not graded", "not a submission") else _points(grade.score, grade.max_score)
 
 
@@ -132,20 +156,29 @@ def _grade_style(grade: SubmissionGrade) -> str:
     return STATUS_STYLE["passed" if grade.full_marks else "failed"]
 
 
-def _class_table(grades: list[SubmissionGrade]) -> Table:
-    table = Table("submission", "score", "status", "lost points")
-    table.columns[1].justify = "right"
+def _class_table(grades: list[SubmissionGrade], width: int) -> Table:
+    """The class table within `width` columns, a line per submission: a long name is cut (with an
+    ellipsis), a long list of lost points counted ("… and 9 more"); only why a submission could not
+    be graded wraps. Every detail is in index.html."""
+    name = Column("submission", no_wrap=True, overflow="ellipsis",
+                  max_width=max(len("submission"), width // 5))
+    score_width = max(len("score"), *(len(score_text(g)) for g in grades))
+    status_width = max(len("status"), *(len(g.status) for g in grades))
+    widest_name = min(max(len("submission"), *(len(g.submission) for g in grades)), name.max_width)
+    room = width - TABLE_BORDERS - widest_name - score_width - status_width
+    table = Table(name, Column("score", justify="right"), "status", "lost points")
     for grade in grades:
         style = _grade_style(grade)
-        table.add_row(grade.submission, Text(_score(grade), style=style), Text(grade.status, style=style),
-                      lost_points(grade))
+        lost = Text(lost_points(grade)) if grade.error else \
+            Text(counted(_lost_items(grade), room), no_wrap=True, overflow="ellipsis")
+        table.add_row(grade.submission, Text(score_text(grade), style=style), Text(grade.status, style=style), lost)
     return table
 
 
 def _plain_table(grades: list[SubmissionGrade]) -> str:
     """The class table as aligned text, for logs."""
     rows = [("submission", "score", "status", "lost points")]
-    rows += [(g.submission, _score(g), g.status, lost_points(g)) for g in grades]
+    rows += [(g.submission, score_text(g), g.status, lost_points(g)) for g in grades]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"{name:<{widths[0]}}  {score:>{widths[1]}}  {status:<{widths[2]}}  {lost}".rstrip()
              for name, score, status, lost in rows]

@@ -8,6 +8,7 @@ import re
 MAX_TEXT = 300  # any short string (names, tweet texts, sandbox values)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 SURROGATE = re.compile(r"[\ud800-\udfff]")
+SAFE_NAME = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 def visible(value: object, limit: int = MAX_TEXT) -> str:
     """Any value as printable, bounded text: control characters as \\xNN, surrogates replaced."""
@@ -43,3 +44,26 @@ def number(value: object) -> str:
     except (TypeError, ValueError):
         return visible(value, 40)
     return f"{number:g}"
+
+
+def safe_name(name: str) -> str:
+    """A name (a submission's, a scenario's) as a file name that is also a safe relative link."""
+    return SAFE_NAME.sub("_", name).strip("._") or "_"
+
+
+def network_label(network: dict | None) -> str:
+    """"hosts (rootless)", "hosts", "loopback" from a report's network record ("" when none)."""
+    if not isinstance(network, dict) or not network.get("mode"):
+        return ""
+    return visible(network.get("label") or network.get("mode"), 40)
+
+
+def evidence_line(network: dict | None) -> str:
+    """The one line that says which evidence the verdicts rest on, and why: "Evidence: wire (LAN):
+    every packet ...", "Evidence: console only: ..."; from a report's network record. A record from
+    before the line existed says it from the network mode."""
+    if not isinstance(network, dict) or not network.get("mode"):
+        return "Evidence: not recorded"
+    level = network.get("evidence") or ("wire (LAN)" if network.get("mode") == "hosts" else "console only")
+    why = network.get("evidence_reason") or network.get("reason", "")
+    return visible(f"Evidence: {level}: {why}", 2 * MAX_TEXT)

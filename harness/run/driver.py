@@ -318,7 +318,8 @@ class Driver:
 
     def _settle(self, name: str, typed: int, timeout: float) -> None:
         """Wait until `name` has answered the line typed (seq `typed`) and been quiet ANSWERED_QUIET_S,
-        or printed nothing for SETTLE_S, or ended."""
+        or printed nothing for SETTLE_S, or ended; sooner once nothing can happen any more (as a quiet
+        window ends): it has then dealt with the line, or never will."""
         def settled() -> bool | None:
             if self.exited(name):
                 return True
@@ -327,7 +328,8 @@ class Driver:
                                                     time.monotonic())
             return True if time.monotonic() - since >= (ANSWERED_QUIET_S if lines else SETTLE_S) else None
 
-        self.wait(settled, min(timeout, SETTLE_S * 4), poll=0.01)
+        still = Stillness(self, WINDOW_CONFIRM_S, WINDOW_POLL_S) if self.decides_stuck else None
+        self._wait(settled, min(timeout, SETTLE_S * 4), WINDOW_POLL_S if still else 0.01, still)
 
     def _prompt_shown(self, user: str, timeout: float) -> bool:
         """Whether `user` shows its prompt again since the last line typed at it."""

@@ -20,6 +20,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from harness.net.rootless import maps_uid
+
 SYSTEM_READ_ONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 # bubblewrap keeps a monitor process in the terminal's process group, and a key typed at the terminal
 # (Ctrl+C) signals the whole group: the monitor would die and take the program with it. For programs
@@ -42,7 +44,7 @@ def bubblewrap_unavailable() -> str | None:
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed"
     drop = None
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and maps_uid(NOBODY):
         def drop() -> None:
             os.setgroups([])
             os.setgid(NOBODY)

@@ -70,6 +70,7 @@ class ScenarioNetwork:
         self.seed = seed
         self.lan: VirtualLan | None = None
         self.capture: Capture | None = None
+        self._decoded: tuple[int, list[WireEvent]] = (0, [])  # the frames decoded last: how many, and into what
         self._stack = contextlib.ExitStack()
         self.reserved: list[int] = []
         pinned_ip, pinned_port = pins.tracker.ip, pins.tracker.port
@@ -132,7 +133,10 @@ class ScenarioNetwork:
         """Every frame captured until now, decoded (empty on loopback)."""
         if self.capture is None or self.lan is None:
             return []
-        return packets.decode(self.capture.sync(), t0, self.lan.address_of())
+        frames = self.capture.sync()
+        if len(frames) != self._decoded[0]:  # asked after every step and while waits settle: decode only what is new
+            self._decoded = (len(frames), packets.decode(frames, t0, self.lan.address_of()))
+        return self._decoded[1]
 
     def close(self, record: ScenarioRecord | None = None, t0: float = 0.0) -> None:
         """Stop the capture (into `record`), remove the LAN, release the ports. Call once every

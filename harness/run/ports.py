@@ -22,6 +22,7 @@ them, so that failure is named for what it is.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import random
 import socket
@@ -29,6 +30,9 @@ import threading
 from collections.abc import Iterator
 
 
+PIDFD_GETFD = 438  # the system call that duplicates another process's descriptor (every architecture)
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 FALLBACK_EPHEMERAL = (32768, 60999)
 LOWEST = 10000
 _lock = threading.Lock()
@@ -249,11 +253,82 @@ def holders(pid: int | str, wanted: set[int]) -> dict[int, list[tuple[str, int]]
     """What holds each of the `wanted` ports in the network of process `pid` (its host): per port, the
     (what, inode) of every socket on it, `what` in words ("a UDP socket", "a TCP connection in
     TIME_WAIT", ...)."""
+    if _host_of_its_own(pid):
+        return _program_sockets(int(pid), wanted)
     found: dict[int, list[tuple[str, int]]] = {}
     for table in UDP_TABLES + TCP_TABLES:
         for local, state, inode in _proc_net_rows(f"/proc/{pid}/net/{table}"):
             if local in wanted:
                 found.setdefault(local, []).append((_socket_words(table, state), inode))
+    return found
+
+
+def _host_of_its_own(pid: int | str) -> bool:
+    """Whether process `pid` runs on a host of its own (a network namespace not the harness's)."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return False
+
+
+def _program_sockets(pid: int, wanted: set[int]) -> dict[int, list[tuple[str, int]]]:
+    """What holds each of the `wanted` ports on a host where program `pid` runs alone: its own sockets
+    (its process and all their children's), read through duplicates of their descriptors. Neither
+    the kernel's TCP tables (reading them walks the whole connection hash: milliseconds) nor a test
+    bind (a socket of the harness's would hold the port while a program starting elsewhere, forked
+    meanwhile, still has a copy of it)."""
+    found: dict[int, list[tuple[str, int]]] = {}
+    for process in _tree(pid):
+        try:
+            holder = os.pidfd_open(process)
+        except OSError:
+            continue
+        try:
+            for fd, link in descriptors(process).items():
+                if link.startswith("socket:["):
+                    _note_socket(holder, fd, int(link[8:-1]), wanted, found)
+        except OSError:
+            pass
+        finally:
+            os.close(holder)
+    return found
+
+
+def _note_socket(holder: int, fd: int, inode: int, wanted: set[int], found: dict[int, list[tuple[str, int]]]) -> None:
+    """Add descriptor `fd` of the process behind pidfd `holder` to `found` when it is an IP socket on
+    a `wanted` port."""
+    copy = _libc.syscall(ctypes.c_long(PIDFD_GETFD), ctypes.c_int(holder), ctypes.c_int(fd), ctypes.c_uint(0))
+    if copy < 0:
+        return
+    try:
+        sock = socket.socket(fileno=copy)
+    except OSError:
+        os.close(copy)
+        return
+    with sock:
+        try:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.getsockname()[1] not in wanted:
+                return
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        except OSError:
+            return
+        words = "a UDP socket" if sock.type == socket.SOCK_DGRAM else \
+            "a listening TCP socket" if listening else "a TCP connection"
+        found.setdefault(sock.getsockname()[1], []).append((words, inode))
+
+
+def _tree(pid: int) -> list[int]:
+    """Process `pid` and all its descendants."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as children:
+                    todo += [int(child) for child in children.read().split()]
+        except (OSError, ValueError):
+            continue
     return found
 
 

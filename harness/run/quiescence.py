@@ -61,7 +61,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from harness.run.ports import descriptors
+from harness.run.ports import PIDFD_GETFD, descriptors
 
 
 class Settling:
@@ -115,7 +115,6 @@ SHOWN = {"accept4": "accept", "pselect6": "select", "ppoll": "poll", "epoll_pwai
          "nanosleep": "sleep", "clock_nanosleep": "sleep", "futex_waitv": "futex"}
 POSIX_TIMERS_SHOWN = os.path.exists("/proc/self/timers")  # without it a POSIX timer would be unseen
 
-PIDFD_GETFD = 438
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MARGIN_S = 0.05  # clock granularity: a timer ending this close to the horizon counts as within it
 MAX_PROCESSES = 64

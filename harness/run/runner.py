@@ -35,6 +35,7 @@ from harness.run.trace import Trace
 
 STARTUP_TIMEOUT_S = 10.0
 TRACKER_SETTLE_S = 0.25  # a tracker whose port another of its processes holds must live this long first
+TRACKER_SETTLE_LIMIT_S = 2.0  # ... and at most this long while its start-up is not over
 COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", "grading-results")
 ShouldStop = Callable[[ScenarioRecord, StepRecord], bool]
 LOOPBACK = NetworkChoice("loopback", "the default when nothing else is asked for")
@@ -296,8 +297,14 @@ def _await_tracker_ready(driver: Driver) -> None:
                              f"{driver.stuck}")
         if sockets and not driver.exited(TRACKER) and not driver.procs.holds(TRACKER, sockets):
             # a process the tracker started holds the port (a wrapper script's child, or a squatter while
-            # the tracker itself fails to bind it): the tracker must stay up a moment before it counts
-            driver.watch(lambda: True if driver.exited(TRACKER) else None, TRACKER_SETTLE_S)
+            # the tracker itself fails to bind it): the tracker must stay up a moment, and until its start-up
+            # is over (all of it asleep: a tracker failing to bind runs until it exits, however loaded the
+            # machine), before it counts
+            since = time.monotonic()
+            launched = driver.pid(TRACKER)
+            driver.watch(lambda: True if driver.exited(TRACKER) or (
+                time.monotonic() - since >= TRACKER_SETTLE_S and ports.asleep(launched)) else None,
+                TRACKER_SETTLE_LIMIT_S)
         if driver.exited(TRACKER):
             raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
         if not sockets:
