@@ -120,10 +120,23 @@ def student():
         for pid in processes_of(uid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        assert wait_until(lambda: not processes_of(uid), 10), "processes of the test's user are left"
+        gone = wait_until(lambda: not live(processes_of(uid)), 10)
         subprocess.run(["userdel", name], capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(BOUND, ignore_errors=True)
+        assert gone, f"processes of the test's user are left: {live(processes_of(uid))}"
+
+
+def live(pids: list[int]) -> list[int]:
+    """The processes of `pids` that still run (an ended one waiting to be collected is not)."""
+    found = []
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(pid)
+        except (OSError, IndexError):
+            continue
+    return found
 
 
 def owned_copy(student: Student, folder: Path) -> Path:

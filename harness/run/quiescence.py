@@ -33,7 +33,8 @@ on timers (a JVM's housekeeping threads) is therefore never "stuck": its limit a
 A relative timeout (`poll(.., 30000)`, `select` with 30 s) is counted from the latest moment its wait
 can have begun: the thread's own start, or the last time this module saw the thread not in that very
 wait; only a wait that cannot end within the horizon even then counts as no timer. A wait restarted
-after a signal with its remaining time (`restart_syscall`) is a timer of unknown length: not stuck.
+after a signal with its remaining time (`restart_syscall`) is a timer of unknown length: not stuck,
+unless the kernel shows it still sleeping in a `poll` that had no timeout (nothing left to time).
 
 What it cannot see, and the harness rules out itself: input from outside the programs (the harness
 typing, a datagram in flight on the LAN), processes that left the tree (a double fork), an `alarm`
@@ -246,6 +247,8 @@ class _Seen:
 
 
 _history: dict[tuple[int, int, int], _Seen] = {}  # (pid, tid, start ticks) -> the thread's last wait seen
+POLL_NUMBER, RESTART_SYSCALL = b"7", b"219"  # x86_64's poll and restart_syscall
+POLL_SLEEPS = (b"poll_schedule_timeout", b"do_sys_poll")  # where the kernel's poll sleeps (wchan)
 _history_lock = threading.Lock()
 HISTORY_KEPT_S = 600.0
 HISTORY_MOST = 4096
@@ -289,12 +292,26 @@ def _thread(pid: int, tid: int, look: _Look) -> _Thread | None:
         raise _Doubt(f"thread {tid} is in state {fields[0].decode()}")
     if int(fields[31]) & SIGALRM_BIT:  # "sigcatch": the process's handlers (enough for a classic signal)
         raise _Doubt("SIGALRM is caught: an alarm may be set")
-    words = line.split()
+    words = _restarted(base, line.split())
     if not words or not words[0].lstrip(b"-").isdigit() or int(words[0]) not in SYSCALLS:
         raise _Doubt(f"thread {tid} is not in a wait that is understood: {line[:40]!r}")
     args = tuple(int(word, 16) for word in words[1:7])
     identity = stat[:stat.rindex(b")")] + b" " + fields[19]
     return _Thread(pid, tid, SYSCALLS[int(words[0])], args, schedstat, since, identity)
+
+
+def _restarted(base: str, words: list[bytes]) -> list[bytes]:
+    """The system call a thread waits in, as /proc shows it (its number, then its argument registers),
+    with one case understood: a `poll` with no timeout that a signal interrupted (the harness holding
+    the tracker with SIGSTOP, then SIGCONT) goes on in `restart_syscall`, its registers unchanged and
+    the kernel's poll still where it sleeps (`wchan`). It is that `poll` again, with nothing left to
+    time; any other `restart_syscall` (a sleep, a futex or a poll with a timeout) may have a timer left
+    and stays not understood."""
+    if words[:1] != [RESTART_SYSCALL] or len(words) < 4 or _int32(int(words[3], 16)) >= 0:
+        return words
+    if not _read(f"{base}/wchan").startswith(POLL_SLEEPS):
+        return words
+    return [POLL_NUMBER, *words[1:]]
 
 
 _sixty_four: dict[bytes, bool] = {}  # (pid, command name, start ticks) -> a 64-bit program

@@ -330,6 +330,24 @@ def test_a_datagram_sent_while_it_was_stopped_is_not_stuck_and_it_then_reads_it(
     assert stuck_within({"alice": program.pid}) == [Waiting("alice", f"`recvfrom` on UDP port {port}")]
 
 
+def test_a_poll_without_a_timeout_stopped_and_continued_is_still_stuck(start):
+    """Stopped and continued (the harness holds the tracker so), a `poll` with no timeout goes on in
+    `restart_syscall`, still asleep in the kernel's poll: it has no timer either."""
+    program = start(python(UDP + PRINT_PORT + "import select\npoller = select.poll()\n"
+                           "poller.register(s, select.POLLIN)\nwhile True:\n    poller.poll()\n"
+                           "    print(s.recvfrom(100)[0].decode(), flush=True)\n"))
+    port = int(program.line())
+    waits = [Waiting("alice", f"`poll` on UDP port {port}, no timeout")]
+    assert stuck_within({"alice": program.pid}) == waits
+    os.kill(program.pid, signal.SIGSTOP)
+    assert wait_until(lambda: program.state() == "T", REACH_S)
+    os.kill(program.pid, signal.SIGCONT)
+    assert wait_until(lambda: program.state() == "S", REACH_S)
+    assert stuck_within({"alice": program.pid}) == waits
+    send(port, b"tweet")
+    assert program.line() == "tweet"
+
+
 def test_a_line_typed_while_it_was_stopped_is_not_stuck_and_it_then_reads_it(start):
     program = start(python("print('ready', flush=True)\nwhile True:\n    print(input(), flush=True)\n"), terminal=True)
     program.line()
