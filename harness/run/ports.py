@@ -140,18 +140,14 @@ def asleep(pid: int) -> bool:
     """Whether every thread of process `pid` and of all its descendants is asleep (waiting for its
     input, a datagram, a timer or a child): what a program does at start-up is done then. Measured on a
     small Python user: never all asleep before it blocks reading its terminal. False if unreadable."""
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            for tid in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{tid}/stat", encoding="ascii", errors="replace") as stat:
+    try:
+        for process in _tree(pid):
+            for tid in os.listdir(f"/proc/{process}/task"):
+                with open(f"/proc/{process}/task/{tid}/stat", encoding="ascii", errors="replace") as stat:
                     if stat.read().rsplit(")", 1)[1].split()[0] not in "SZTtI":
                         return False
-                with open(f"/proc/{current}/task/{tid}/children", encoding="ascii") as children:
-                    todo += [int(child) for child in children.read().split()]
-        except (OSError, IndexError, ValueError):
-            return False
+    except (OSError, IndexError):
+        return False
     return True
 
 
@@ -253,8 +249,9 @@ def holders(pid: int | str, wanted: set[int]) -> dict[int, list[tuple[str, int]]
     """What holds each of the `wanted` ports in the network of process `pid` (its host): per port, the
     (what, inode) of every socket on it, `what` in words ("a UDP socket", "a TCP connection in
     TIME_WAIT", ...)."""
-    if _host_of_its_own(pid):
-        return _program_sockets(int(pid), wanted)
+    own = _program_sockets(int(pid), wanted) if _host_of_its_own(pid) else None
+    if own is not None:
+        return own
     found: dict[int, list[tuple[str, int]]] = {}
     for table in UDP_TABLES + TCP_TABLES:
         for local, state, inode in _proc_net_rows(f"/proc/{pid}/net/{table}"):
@@ -271,50 +268,53 @@ def _host_of_its_own(pid: int | str) -> bool:
         return False
 
 
-def _program_sockets(pid: int, wanted: set[int]) -> dict[int, list[tuple[str, int]]]:
+def _program_sockets(pid: int, wanted: set[int]) -> dict[int, list[tuple[str, int]]] | None:
     """What holds each of the `wanted` ports on a host where program `pid` runs alone: its own sockets
     (its process and all their children's), read through duplicates of their descriptors. Neither
     the kernel's TCP tables (reading them walks the whole connection hash: milliseconds) nor a test
     bind (a socket of the harness's would hold the port while a program starting elsewhere, forked
-    meanwhile, still has a copy of it)."""
+    meanwhile, still has a copy of it). None when a socket of the program could not be read: the
+    caller then reads the host's tables, rather than find nothing for want of looking."""
     found: dict[int, list[tuple[str, int]]] = {}
     for process in _tree(pid):
         try:
             holder = os.pidfd_open(process)
         except OSError:
-            continue
+            continue  # it ended meanwhile: it holds nothing any more
         try:
-            for fd, link in descriptors(process).items():
-                if link.startswith("socket:["):
-                    _note_socket(holder, fd, int(link[8:-1]), wanted, found)
+            sockets = [(fd, int(link[8:-1])) for fd, link in descriptors(process).items()
+                       if link.startswith("socket:[")]
+            if not all(_note_socket(holder, fd, inode, wanted, found) for fd, inode in sockets):
+                return None
         except OSError:
-            pass
+            return None
         finally:
             os.close(holder)
     return found
 
 
-def _note_socket(holder: int, fd: int, inode: int, wanted: set[int], found: dict[int, list[tuple[str, int]]]) -> None:
+def _note_socket(holder: int, fd: int, inode: int, wanted: set[int], found: dict[int, list[tuple[str, int]]]) -> bool:
     """Add descriptor `fd` of the process behind pidfd `holder` to `found` when it is an IP socket on
-    a `wanted` port."""
+    a `wanted` port; False when it could not be read."""
     copy = _libc.syscall(ctypes.c_long(PIDFD_GETFD), ctypes.c_int(holder), ctypes.c_int(fd), ctypes.c_uint(0))
     if copy < 0:
-        return
+        return False
     try:
         sock = socket.socket(fileno=copy)
     except OSError:
         os.close(copy)
-        return
+        return False
     with sock:
         try:
-            if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.getsockname()[1] not in wanted:
-                return
+            port = sock.getsockname()[1] if sock.family in (socket.AF_INET, socket.AF_INET6) else None
             listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
         except OSError:
-            return
-        words = "a UDP socket" if sock.type == socket.SOCK_DGRAM else \
-            "a listening TCP socket" if listening else "a TCP connection"
-        found.setdefault(sock.getsockname()[1], []).append((words, inode))
+            return False
+        if port in wanted:
+            words = "a UDP socket" if sock.type == socket.SOCK_DGRAM else \
+                "a listening TCP socket" if listening else "a TCP connection"
+            found.setdefault(port, []).append((words, inode))
+    return True
 
 
 def _tree(pid: int) -> list[int]:
