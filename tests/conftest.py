@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -126,5 +127,30 @@ def grade(tmp_path, capsys):
         status = main([command, *map(str, paths), *spec_args, "--out", str(out), *extra])
         captured = capsys.readouterr()
         return Graded(status, captured.out + captured.err, out)
+
+    return run
+
+
+# the harness's process without the capabilities a LAN and a loopback capture need, as in a locked-down
+# container: it grades on loopback with console evidence only
+WITHOUT_CAPTURE = ("setpriv", "--bounding-set", "-net_raw,-net_admin", "--inh-caps", "-net_raw,-net_admin", "--")
+
+
+@pytest.fixture
+def grade_console_only(tmp_path):
+    """`grade`, in a process of its own where nothing can be captured (needs root and setpriv)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to grade without CAP_NET_RAW")
+
+    def run(*paths: Path, specs: list[str] | None = None, command: str = "grade", extra: tuple = ()) -> Graded:
+        out = tmp_path / "results"
+        spec_args = [arg for spec in (specs or []) for arg in ("--specs", str(SPECS / f"{spec}.yaml"))]
+        done = subprocess.run([*WITHOUT_CAPTURE, sys.executable, "-m", "harness", command, *map(str, paths),
+                               *spec_args, "--out", str(out), "--network", "loopback", *extra],
+                              capture_output=True, text=True, cwd=ROOT, timeout=600, check=False)
+        graded = Graded(done.returncode, done.stdout + done.stderr, out)
+        assert graded.status != 2 and graded.report(paths[0].name)["network"]["evidence"] == "console only", \
+            graded.output[-2000:]
+        return graded
 
     return run

@@ -66,9 +66,9 @@ def test_a_console_that_loses_fast_input_needs_pace(grade, tmp_path):
     assert scenario["status"] in ("blocked", "failed") and scenario["score"] == 0  # commands typed too fast are lost
 
 
-def test_the_tracker_line_stands_for_a_silent_end_tweet(grade, tmp_path):
+def test_the_tracker_line_stands_for_a_silent_end_tweet(grade_console_only, tmp_path):
     folder = build("silent_end_tweet", tmp_path)
-    graded = grade(folder, specs=["tweet_one_follower"], extra=("--network", "loopback"))
+    graded = grade_console_only(folder, specs=["tweet_one_follower"])
     came_back = next(c for c in graded.scenario("silent_end_tweet", "tweet_one_follower")["checks"]
                      if c["name"].startswith("it returns"))
     assert came_back["status"] == "passed" and came_back["evidence"] == "console"

@@ -20,6 +20,7 @@ import xmlschema
 from harness.batch import GradeOptions, grade_all
 from harness.inputs.scenario import load_suite
 from harness.inputs.submissions import discover
+from harness.net.capture import loopback_capture_unavailable
 from harness.net.mode import hosts_unavailable
 from harness.judge.grading import SubmissionGrade
 from harness.reports.files import safe_name, write_batch
@@ -224,14 +225,22 @@ def test_grades_csv_has_a_max_points_row_and_a_status_per_scenario(graded):
 
 
 # -- which evidence the verdicts rest on -------------------------------------------------------------
-@pytest.mark.parametrize("network, evidence", [("loopback", "console only"), ("hosts", "wire (LAN)")])
-def test_every_report_format_says_which_evidence_the_verdicts_rest_on(grade, network, evidence):
+@pytest.mark.parametrize("network, evidence", [("loopback", "console only"), ("loopback", "wire (loopback capture)"),
+                                               ("hosts", "wire (LAN)")])
+def test_every_report_format_says_which_evidence_the_verdicts_rest_on(grade, grade_console_only, network, evidence):
+    """Each level of evidence, as it happens: a LAN; loopback captured (root); loopback where no
+    packet socket may be opened (the harness run without CAP_NET_RAW, as in a locked-down container)."""
     if network == "hosts" and hosts_unavailable() is not None:
         pytest.skip(f"hosts mode unavailable here: {hosts_unavailable()}")
-    graded = grade(ROOT / "reference", specs=["register_new"], extra=("--network", network))
+    if evidence == "wire (loopback capture)" and loopback_capture_unavailable() is not None:
+        pytest.skip(f"no loopback capture here: {loopback_capture_unavailable()}")
+    if evidence == "console only" and loopback_capture_unavailable() is None:
+        graded = grade_console_only(ROOT / "reference", specs=["register_new"])
+    else:
+        graded = grade(ROOT / "reference", specs=["register_new"], extra=("--network", network))
     report = json.loads((graded.out / "reference" / "report.json").read_text())
     line = evidence_line(report["network"])
-    assert report["network"]["evidence"] == evidence and line.startswith(f"Evidence: {evidence}: ")
+    assert report["network"]["evidence"] == evidence and line.startswith(f"Evidence: {evidence}: "), graded.output
     assert line in graded.output  # the terminal
     assert line in (graded.out / "summary.md").read_text()
     assert results(graded.out, "reference")["output"].splitlines()[-1] == line  # Gradescope

@@ -214,8 +214,9 @@ def test_where_user_namespaces_are_disabled_the_reason_is_named_and_check_warns(
     network = report["network"]
     assert network["mode"] == "loopback" and network["evidence"] == "console only"
     assert "user namespaces disabled by the system (user.max_user_namespaces = 0)" in network["reason"]
-    assert "Evidence: console only: no packet captured (virtual LANs need root or user namespaces: user " \
-           "namespaces disabled by the system" in done.stdout
+    assert "Evidence: console only: no packet captured (no LAN: virtual LANs need root or user namespaces: " \
+           "user namespaces disabled by the system (user.max_user_namespaces = 0); no loopback capture: no " \
+           "packet socket on loopback (Operation not permitted; it needs CAP_NET_RAW))" in done.stdout
     assert "Warning: this verdict rests on what your programs printed only" in done.stdout
     assert report["score"] == report["max_score"]  # what only the wire shows goes unseen
     refused, _ = student.check(star, user_namespaces=False, network="hosts")

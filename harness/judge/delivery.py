@@ -301,7 +301,7 @@ def _ring_text(tweeter: str, order: list[str]) -> str:
     return " -> ".join([tweeter, *order, tweeter])
 
 
-# -- from the wire (hosts mode) --------------------------------------------------------------------
+# -- from the wire (a LAN, or loopback captured) ----------------------------------------------------
 def _wired(result: CheckResult) -> CheckResult:
     result.evidence = "wire"
     if result.status != "skipped":
@@ -309,16 +309,19 @@ def _wired(result: CheckResult) -> CheckResult:
     return result
 
 
-def _host(name: str) -> str:
-    return "the tracker's host" if name == TRACKER else f"{name}'s host"
+def _host(name: str, path: TweetPath) -> str:
+    """Where a packet came from or went to: "@bob's host" on a LAN, "@bob's program" on loopback."""
+    if name == TRACKER:
+        return "the tracker's host" if path.place == "host" else "the tracker"
+    return f"{name}'s {path.place}"
 
 
 def _who(name: str) -> str:
     return "the tracker" if name == TRACKER else name
 
 
-def _hosts(names: list[str]) -> str:
-    return ", ".join(_host(n) for n in names) or "no host"
+def _hosts(names: list[str], path: TweetPath) -> str:
+    return ", ".join(_host(n, path) for n in names) or f"no {path.place}"
 
 
 def wire_basis(obs: TweetSeen, path: TweetPath) -> str:
@@ -369,25 +372,27 @@ def _wrong_path(obs: TweetSeen, path: TweetPath) -> tuple[list[str], list[str]]:
         left = path.left_of(follower)
         senders = [s for s in path.senders(follower) if s != left]
         if path.readable and senders:
-            problems.append(f"{follower} got it from {_hosts(senders)}, not from {_host(left)}")
+            problems.append(f"{follower} got it from {_hosts(senders, path)}, not from {_host(left, path)}")
             causes.append(f"{follower} got the tweet from {', '.join(map(_who, senders))}: not a ring")
         elif not path.readable and _printed(obs, follower) and left != path.tweeter \
                 and left not in path.senders(follower):
-            problems.append(f"{follower} printed it, but no packet reached {_host(follower)} from {_host(left)}, "
-                            f"its left neighbour (only from {_hosts(path.senders(follower))})")
+            problems.append(f"{follower} printed it, but no packet reached {_host(follower, path)} from "
+                            f"{_host(left, path)}, its left neighbour (only from "
+                            f"{_hosts(path.senders(follower), path)})")
             causes.append(f"{follower} got the tweet without a packet from {left}: not a ring")
         elif left in path.ring and (left in reached_by_chain or _printed(obs, left)):
-            problems.append(f"{left} did not pass it on: no packet of the tweet went from {_host(left)} to "
-                            f"{_host(follower)}")
+            problems.append(f"{left} did not pass it on: no packet of the tweet went from {_host(left, path)} to "
+                            f"{_host(follower, path)}")
             causes.append(f"{left} did not pass the tweet on to {follower}")
     if not problems:  # no follower seen to get it wrongly: the first hop of the ring that never happened
         if not path.readable and path.to_tracker or not path.followers_reached():
             problems.append("the tweet reached no follower: no packet to a follower carried its text" if path.to_tracker
-                            else f"no packet of the tweet left {_host(path.tweeter)} for a follower")
+                            else f"no packet of the tweet left {_host(path.tweeter, path)} for a follower")
             causes.append("the tweet reached no follower")
         else:
             follower = next(f for f in path.ring if f not in reached_by_chain)
-            problems.append(f"no packet of the tweet went from {_host(path.left_of(follower))} to {_host(follower)}")
+            problems.append(f"no packet of the tweet went from {_host(path.left_of(follower), path)} to "
+                            f"{_host(follower, path)}")
             causes.append(f"{_who(path.left_of(follower))} did not pass the tweet on to {follower}")
     return problems, causes
 
@@ -399,7 +404,8 @@ def _peer_to_peer_wire(obs: TweetSeen, path: TweetPath) -> CheckResult:
         return _noted(failed(name, "each follower must get the tweet from its left neighbour in the ring (the "
                              "tweeter sends only to the first follower); " + "; ".join(problems), causes[0]), obs, path)
     hops = len([h for h in path.hops if h.dst not in (TRACKER,)])
-    return _noted(passed(name, f"each follower got it from the previous one, host to host ({hops} packets)"), obs, path)
+    return _noted(passed(name, f"each follower got it from the previous one, {path.place} to {path.place} "
+                         f"({hops} packets)"), obs, path)
 
 
 def _ring_order_wire(obs: TweetSeen, path: TweetPath) -> CheckResult:
@@ -419,23 +425,23 @@ def _ring_order_wire(obs: TweetSeen, path: TweetPath) -> CheckResult:
                              "no ring order", "no ring: the tracker sent the tweet to the followers itself"), obs, path)
     if star:
         targets = sorted({h.dst for h in path.hops if h.src == path.tweeter and h.dst in path.ring and h.carried})
-        return _noted(failed(name, f"a star, not a ring: {obs.tweeter}'s host sent the text to {', '.join(targets)} "
-                             "itself, so there is no ring order to see",
+        return _noted(failed(name, f"a star, not a ring: {_host(obs.tweeter, path)} sent the text to "
+                             f"{', '.join(targets)} itself, so there is no ring order to see",
                              f"a star, not a ring: {obs.tweeter} sent the tweet to every follower itself"), obs, path)
     printed = [f for f in path.ring if _printed(obs, f)]
     if not path.readable and chain is None and len(printed) > 1 and not _passed_on(path):
         contacts = sorted({s for f in printed for s in path.contacts.get(f, [])})
-        return _noted(failed(name, f"no ring: {', '.join(printed)} printed it, yet no follower's host sent anything "
-                             f"to another follower's (they had packets only from {_hosts(contacts)}), so there is "
-                             "no ring order to see", "no ring: the followers got the tweet without a hop between "
-                             "them"), obs, path)
+        return _noted(failed(name, f"no ring: {', '.join(printed)} printed it, yet no follower's {path.place} sent "
+                             f"anything to another follower's (they had packets only from "
+                             f"{_hosts(contacts, path)}), so there is no ring order to see",
+                             "no ring: the followers got the tweet without a hop between them"), obs, path)
     if chain is None and _passed_on(path):
         return _noted(failed(name, "the packets do not travel one chain of the followers: " +
                              "; ".join(_wrong_path(obs, path)[0]), "the tweet did not travel one ring"), obs, path)
     went = chain or (path.followers_reached() if path.readable else [])
     got = f"only {', '.join(went)}" if went else "none"
-    return _noted(unverified(name, f"not seen: of {', '.join(path.ring)}, {got} got the tweet from the host before "
-                             "it, so the order of the ring cannot be seen", f"could not see whether {name}: the "
+    return _noted(unverified(name, f"not seen: of {', '.join(path.ring)}, {got} got the tweet from the {path.place} "
+                             "before it, so the order of the ring cannot be seen", f"could not see whether {name}: the "
                              "tweet did not go round"), obs, path)
 
 
@@ -453,10 +459,10 @@ def _came_back_wire(obs: TweetSeen, path: TweetPath) -> CheckResult:
         if back is None:
             claim = f" (though {obs.tweeter} printed that it came back)" if obs.returned else ""
             where = f"{last}, the last follower the tweet reached" if last else "any follower the tweet reached"
-            return _noted(failed(name, f"no packet went back to {_host(obs.tweeter)} from {where}{claim}",
+            return _noted(failed(name, f"no packet went back to {_host(obs.tweeter, path)} from {where}{claim}",
                                  f"{obs.tweeter}'s tweet never came back round the ring"), obs, path)
         what = "the text" if back.carried == "whole" else "part of the text" if back.carried else "no readable text"
-        how = f"a packet from {_host(back.src)} ({what}) reached {_host(obs.tweeter)}"
+        how = f"a packet from {_host(back.src, path)} ({what}) reached {_host(obs.tweeter, path)}"
     else:
         return _came_back(obs)  # no followers: nothing to come back, end-tweet's answer decides
     if obs.end_tweet != "success":
@@ -471,7 +477,7 @@ def _nobody_else_wire(obs: TweetSeen, path: TweetPath) -> CheckResult:
     name = "nobody else receives it"
     outsiders = path.outsiders()
     if outsiders:
-        sent = ", ".join(f"{h.dst} (from {_host(h.src)})" for h in outsiders)
+        sent = ", ".join(f"{h.dst} (from {_host(h.src, path)})" for h in outsiders)
         return _noted(failed(name, f"only followers of {obs.tweeter} may receive it, but it was sent to {sent}",
                              f"{outsiders[0].dst} got {obs.tweeter}'s tweet without following {obs.tweeter}"), obs, path)
     if not path.readable:  # the tweeter's other messages (a teardown) cannot be told from the tweet

@@ -23,6 +23,9 @@ from harness.run.records import HARNESS_STOP, Event, ReplySeen, ScenarioRecord, 
 TRACKER = "tracker"
 TANGLED = ("two tweets were in flight at once and no packet carried readable text to tell theirs apart, so "
            "the printed lines decided")
+UNATTRIBUTED = ("on loopback a packet of the tweet's time came from or went to a port that no program of the "
+                "scenario held when it was captured (a socket closed right after it sent), so who sent what "
+                "cannot be told from the packets: the printed lines decided")
 
 
 class StepJudge:
@@ -282,28 +285,30 @@ class StepJudge:
             if single or seen.reply.outcome != "failure":
                 checks.append(self.reply_check(seen.reply, expect, stuck=record.stuck))
         for args, seen in zip(tweets, record.tweets):
-            path = self._tweet_path(seen, record)
-            if path is not None and not path.readable and not single:
-                path = None  # no readable text to tell the tweets' packets apart
+            path, note = self._tweet_path(seen, record), ""
+            if path is not None and path.unattributed:
+                path, note = None, UNATTRIBUTED
+            elif path is not None and not path.readable and not single:
+                path, note = None, TANGLED  # no readable text to tell the tweets' packets apart
             if seen.reply.outcome == "success" and args.deliver_to is not None:
                 graded = tuple(args.grade) if args.grade is not None else DELIVERY_PROPERTIES
                 self.tweets.append(tweet_json(seen, path))
-                note = TANGLED if self.record.network.mode == "hosts" and path is None else ""
                 checks.extend(judge_delivery(seen, graded, path, note, self.record.prints_received))
             elif seen.reply.outcome == "failure" or args.expect == "failure":
                 checks.append(_refused_not_delivered(seen, path, self.record.prints_received))
         return checks
 
     def _tweet_path(self, seen: TweetSeen, step: StepRecord) -> TweetPath | None:
-        """The tweet's path on the LAN (hosts mode); None on loopback."""
-        if self.record.network.mode != "hosts" or seen.reply.typed_seq is None:
+        """The tweet's path on the wire; None where nothing was captured."""
+        if not self.record.network.captured or seen.reply.typed_seq is None:
             return None
         if id(seen) not in self.paths:
             typed = next((e for e in self.transcript.snapshot() if e.seq == seen.reply.typed_seq), None)
             start = (typed.t - self.transcript.t0) if typed is not None else step.start_t
             others = tuple(t.text for t in step.tweets if t is not seen)
+            place = "program" if self.record.network.capture == "loopback" else "host"
             self.paths[id(seen)] = tweet_path(self.record.wire, seen.text, seen.tweeter, sorted(seen.followers or []),
-                                              start, step.end_t, self.handles, others)
+                                              start, step.end_t, self.handles, others, place)
         return self.paths[id(seen)]
 
 

@@ -218,6 +218,8 @@ class TweetPath:
     span: tuple[float, float] | None = None  # from the first message of the tweet to its end at the tracker
     contacts: dict[str, list[str]] = field(default_factory=dict)  # user -> every host that sent it something
     answers_ignored: int = 0
+    place: str = "host"  # what sends and receives: a "host" of a LAN, or a "program" on loopback
+    unattributed: bool = False  # on loopback: a message of its time had an end no program was seen to hold
 
     # who sent what to whom
     def senders(self, receiver: str) -> list[str]:
@@ -286,11 +288,14 @@ class TweetPath:
 
 
 def tweet_path(wire: list[WireEvent], text: str, tweeter: str, ring: list[str], start: float, end: float,
-               handle_of: dict[str, str], others: tuple[str, ...] = ()) -> TweetPath:
+               handle_of: dict[str, str], others: tuple[str, ...] = (), place: str = "host") -> TweetPath:
     """The path of the tweet `text` typed by `tweeter` between `start` and `end` (see the module's
-    docstring); `others`: the texts of tweets in flight at the same time."""
+    docstring); `others`: the texts of tweets in flight at the same time; `place`: "host" on a LAN,
+    "program" on loopback (where every program has the same address)."""
     found = messages(wire, start, end, handle_of)
-    path = TweetPath(tweeter, ring)
+    path = TweetPath(tweeter, ring, place=place)
+    programs = {TRACKER, *handle_of.values()}
+    path.unattributed = place == "program" and any(m.src not in programs or m.dst not in programs for m in found)
     reading = [(m, *carried(m.payload, text, others)) for m in found]
     foreign = {m.seq for m, _, _ in reading if any(carried(m.payload, other)[0] for other in others)}
     path.readable = any(kind and m.dst not in (TRACKER, tweeter) for m, kind, _ in reading)

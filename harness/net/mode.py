@@ -4,7 +4,9 @@
 ordinary user) it can become root of a user namespace of its own (net/rootless.py); iproute2 is
 installed; and the kernel lets it make a network namespace, a veth pair, a bridge, a packet socket
 and a host name of its own. The probe really builds a two-host LAN once per harness process and
-removes it, so the reason given for falling back names what is missing.
+removes it, so the reason given for falling back names what is missing. On loopback the programs'
+datagrams are still captured wherever a packet socket can watch loopback (CAP_NET_RAW: root, even in
+a default container), and the evidence says which of the three applied.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from harness.net import rootless
 
 Mode = Literal["auto", "hosts", "loopback"]
 WIRE_HINT = ("For the wire, grade as root, or as a user where user namespaces are allowed "
-             "(`--network auto` uses them), so that every program gets a host of its own.")
+             "(`--network auto` uses them), so that every program gets a host of its own; where neither is "
+             "possible, a harness with the capability NET_RAW (root, even in a container) captures loopback.")
 MODES = ("auto", "hosts", "loopback")
 
 
@@ -33,6 +36,8 @@ class NetworkChoice:
     reason: str
     rootless: bool = False  # hosts built as root of a user namespace of the harness's own (net/rootless.py)
     without_hosts: str = ""  # on loopback: why not on hosts ("asked for", or what is missing here)
+    capture: bool = False  # on loopback: every datagram of the programs captured there (net/capture.py)
+    without_capture: str = ""  # on loopback without a capture: what is missing for one
 
     @property
     def label(self) -> str:
@@ -41,19 +46,29 @@ class NetworkChoice:
 
     @property
     def evidence(self) -> tuple[str, str]:
-        """(which evidence the verdicts rest on, why): "wire (LAN)" where every packet is captured,
-        else "console only", with what the wire would take."""
+        """(which evidence the verdicts rest on, why): "wire (LAN)" where every packet is captured on a
+        LAN, "wire (loopback capture)" where the programs' datagrams are captured on loopback, else
+        "console only", with what the wire would take."""
         if self.mode == "hosts":
             how = "a virtual LAN of its own, built without root" if self.rootless else "a virtual LAN of its own"
             return "wire (LAN)", f"every packet between the programs captured on {how}"
-        return "console only", (f"no packet captured ({self.without_hosts}), so what only the wire shows stays "
-                                f"unverified. {WIRE_HINT}")
+        if self.capture:
+            return "wire (loopback capture)", (
+                "every datagram and TCP segment on the loopback of this machine to or from a program of the "
+                f"scenario captured, and named by the program that owns its port (no LAN: {self.without_hosts})")
+        return "console only", (f"no packet captured (no LAN: {self.without_hosts}; no loopback capture: "
+                                f"{self.without_capture}), so what only the wire shows stays unverified. {WIRE_HINT}")
 
     def to_json(self) -> dict:
         """The network as report.json records it for a submission."""
         level, why = self.evidence
         return {"mode": self.mode, "label": self.label, "reason": self.reason, "rootless": self.rootless,
-                "evidence": level, "evidence_reason": why}
+                "capture": self.capture_kind, "evidence": level, "evidence_reason": why}
+
+    @property
+    def capture_kind(self) -> Literal["lan", "loopback"] | None:
+        """Where the programs' packets are captured: on a LAN, on loopback, or nowhere (None)."""
+        return "lan" if self.mode == "hosts" else "loopback" if self.capture else None
 
 
 def choose(requested: str, own_namespace: bool = True) -> NetworkChoice:
@@ -63,8 +78,7 @@ def choose(requested: str, own_namespace: bool = True) -> NetworkChoice:
     if requested not in MODES:
         raise HarnessError(f"--network {requested}: choose one of {', '.join(MODES)}")
     if requested == "loopback":
-        return NetworkChoice("loopback", "asked for (--network loopback): every program on this machine's "
-                             "loopback, wire evidence not available", without_hosts="--network loopback")
+        return _loopback("asked for (--network loopback)", "--network loopback asked for")
     without_root = None
     if os.geteuid() != 0 and not rootless.entered():
         without_root = _become_root_of_own_namespace() if own_namespace else \
@@ -77,8 +91,16 @@ def choose(requested: str, own_namespace: bool = True) -> NetworkChoice:
                              rootless.entered())
     if requested == "hosts":
         raise HarnessError(f"--network hosts is not available here: {missing}")
-    return NetworkChoice("loopback", f"auto: {missing}; every program on this machine's loopback, "
-                         "wire evidence not available", without_hosts=missing)
+    return _loopback(f"auto: {missing}", missing)
+
+
+def _loopback(why: str, without_hosts: str) -> NetworkChoice:
+    """Loopback, with its datagrams captured wherever a packet socket can watch it."""
+    from harness.net.capture import loopback_capture_unavailable
+    missing = loopback_capture_unavailable()
+    seen = "wire evidence not available" if missing else "every datagram of the programs captured on loopback"
+    return NetworkChoice("loopback", f"{why}: every program on this machine's loopback, {seen}",
+                         without_hosts=without_hosts, capture=missing is None, without_capture=missing or "")
 
 
 def _become_root_of_own_namespace() -> str | None:
@@ -97,6 +119,19 @@ def _become_root_of_own_namespace() -> str | None:
     return None
 
 
+CAP_NET_ADMIN = 12
+
+
+def has_capability(number: int) -> bool:
+    """Whether this process has capability `number` in force (its effective set; /proc/self/status)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        effective = next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:"))
+    except (OSError, StopIteration, IndexError):
+        return True  # cannot tell: the probe that builds a LAN decides
+    return bool(int(effective, 16) >> number & 1)
+
+
 @functools.cache
 def hosts_unavailable() -> str | None:
     """Why hosts mode cannot run here, or None when it can (probed once per process)."""
@@ -104,6 +139,9 @@ def hosts_unavailable() -> str | None:
         return "virtual LANs need root, or user namespaces (`--network auto` makes one)"
     if shutil.which("ip") is None:
         return "virtual LANs need the `ip` command (package iproute2)"
+    if not has_capability(CAP_NET_ADMIN):
+        return ("virtual LANs need the capability NET_ADMIN, which this process does not have (as root of a "
+                "container without it: Docker's default)")
     from harness.net.capture import Capture
     from harness.net.lan import make_lan, remove_stale
     remove_stale()

@@ -113,9 +113,9 @@ def _runs_view(result: ScenarioResult) -> dict:
 
 
 def _on_the_wire(result: ScenarioResult) -> bool:
-    """Whether the scenario was captured on a virtual LAN (then the diagram draws the packets)."""
+    """Whether the scenario's packets were captured (then the diagram draws them)."""
     record = getattr(result, "record", None)
-    return record is not None and record.network.mode == "hosts" and bool(record.wire)
+    return record is not None and record.network.captured and bool(record.wire)
 
 
 def _network_text(grade: SubmissionGrade) -> list[str]:

@@ -122,7 +122,8 @@ class Driver:
         self.grace = grace  # after tweets, how long an extra delivery may take to show
         self.abort = abort
         self.should_stop = should_stop  # the judge's view: whether playing on can still show anything
-        self.wire_so_far = wire_so_far  # the LAN's frames so far (None on loopback)
+        self.wire_so_far = wire_so_far  # the captured frames so far (None: nothing is captured)
+        self.shared_network = False  # loopback: the machine's network, shared with earlier scenarios
         self.cursor: dict[str, int] = {}  # per program: the last line already used as an answer
         # set where users register from their start-up prompts: starts one, answering with a handle
         self.start_user: Callable[[str, str], int] | None = None
@@ -157,10 +158,10 @@ class Driver:
 
     @contextmanager
     def tracker_held_for(self, senders: list[str]) -> Iterator[None]:
-        """On a LAN, hold the tracker stopped while the block types, until each of `senders` has sent
-        it something (seen on the wire; at most HOLD_LIMIT_S): tweets typed at the same moment then
-        reach it together, so they are in flight together however fast each ring goes round. On
-        loopback nothing shows what was sent: nothing is held."""
+        """Where the wire is captured, hold the tracker stopped while the block types, until each of
+        `senders` has sent it something (seen on the wire; at most HOLD_LIMIT_S): tweets typed at the
+        same moment then reach it together, so they are in flight together however fast each ring
+        goes round. Without a capture nothing shows what was sent: nothing is held."""
         if self.wire_so_far is None or not senders or self.exited(TRACKER):
             yield
             return

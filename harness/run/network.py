@@ -2,7 +2,9 @@
 
 Loopback: every program on this machine's loopback; ports reserved so that parallel scenarios do not
 collide, a hard-coded port held by one scenario at a time, a hard-coded address usable only if it is
-one of this machine's. Hosts: a virtual LAN of its own (net/lan.py) with the tracker and each user
+one of this machine's; where a packet socket can watch loopback, the datagrams and segments that the
+scenario's programs send and receive there are captured, each named by the program that owns its
+port (run/port_owners.py). Hosts: a virtual LAN of its own (net/lan.py) with the tracker and each user
 on a host of its own, and every frame on it captured (net/capture.py) into the record; with network
 faults, the LAN has no bridge and a switch in user space forwards, spoils and captures its frames
 (net/switch.py). In a grading run the LAN was built while the scenario before ran, and is removed
@@ -22,12 +24,13 @@ from typing import Callable
 
 from harness.inputs.manifest import NetworkPins
 from harness.inputs.scenario import Faults
-from harness.net.capture import Capture
+from harness.net.capture import Capture, Frame, LoopbackCapture
 from harness.net import lan_pool
 from harness.net.lan import LanShape, VirtualLan
 from harness.net.mode import NetworkChoice
 from harness.net.switch import FaultySwitch
 from harness.run import packets, ports
+from harness.run.port_owners import PortOwners
 from harness.run.driver import TRACKER, SetupError
 from harness.run.records import ScenarioRecord, WireEvent
 
@@ -70,6 +73,7 @@ class ScenarioNetwork:
         self.seed = seed
         self.lan: VirtualLan | None = None
         self.capture: Capture | None = None
+        self.owners: PortOwners | None = None  # on loopback with a capture: which program has which port
         self._decoded: tuple[int, list[WireEvent]] = (0, [])  # the frames decoded last: how many, and into what
         self._stack = contextlib.ExitStack()
         self.reserved: list[int] = []
@@ -98,6 +102,29 @@ class ScenarioNetwork:
         self.tracker_port = tracker_port
         self.user_ports = {name: user_ports[i * ports_per_user:(i + 1) * ports_per_user]
                            for i, name in enumerate(users)}
+        if choice.mode == "loopback" and choice.capture:
+            self._capture_loopback()
+
+    def _capture_loopback(self) -> None:
+        """Watch loopback for what the scenario's programs send and receive; `watch` names them."""
+        assigned = {port: name for name, held in self.user_ports.items() for port in held}
+        self.owners = PortOwners({**assigned, self.tracker_port: TRACKER})
+        self.capture = LoopbackCapture(self.owners.concerns)
+        try:
+            self.capture.start()
+        except OSError as exc:
+            self.close()
+            raise SetupError(f"could not capture loopback: {exc}") from None
+
+    def watch(self, programs: Callable[[], dict[str, int]]) -> None:
+        """`programs()`: the pid of each program started so far, by name (tracker, user names)."""
+        if self.owners is not None:
+            self.owners.programs = programs
+
+    @property
+    def captured(self) -> bool:
+        """Whether the programs' packets are captured (on the LAN, or on loopback)."""
+        return self.capture is not None
 
     def _hosts(self, pinned_ip: str | None, folder: Path, users: list[str]) -> None:
         names = [TRACKER, *users]
@@ -117,6 +144,7 @@ class ScenarioNetwork:
         record.network.mode = self.choice.mode
         record.network.reason = self.choice.reason
         record.network.hosts = dict(self.ip)
+        record.network.capture = self.choice.capture_kind if self.capture is not None else None
 
     def enter(self, name: str) -> Callable[[], None] | None:
         """What a program does before exec to join its host (None on loopback)."""
@@ -124,19 +152,27 @@ class ScenarioNetwork:
 
     def description(self) -> str:
         if self.lan is None:
-            return "loopback: shared with this machine"
+            captured = ", its programs' datagrams captured" if self.capture is not None else ""
+            return f"loopback: shared with this machine{captured}"
         faults = f", faults: {self.faults.describe(self.seed)}" if self.faults is not None else ""
         return (f"hosts: a virtual LAN of its own ({self.lan.subnet}), one host per program, "
                 f"no route out, every frame captured{faults}")
 
     def wire_so_far(self, t0: float) -> list[WireEvent]:
-        """Every frame captured until now, decoded (empty on loopback)."""
-        if self.capture is None or self.lan is None:
+        """Every frame captured until now, decoded (empty without a capture)."""
+        if self.capture is None:
             return []
         frames = self.capture.sync()
         if len(frames) != self._decoded[0]:  # asked after every step and while waits settle: decode only what is new
-            self._decoded = (len(frames), packets.decode(frames, t0, self.lan.address_of()))
+            self._decoded = (len(frames), self._decode(frames, t0))
         return self._decoded[1]
+
+    def _decode(self, frames: list[Frame], t0: float) -> list[WireEvent]:
+        """Frames as wire events: on a LAN each end named by its host's address, on loopback by the
+        program that owns its port."""
+        if self.lan is not None:
+            return packets.decode(frames, t0, self.lan.address_of())
+        return packets.decode(frames, t0, {}, self.owners.known if self.owners is not None else None)
 
     def close(self, record: ScenarioRecord | None = None, t0: float = 0.0) -> None:
         """Stop the capture (into `record`), remove the LAN, release the ports. Call once every
@@ -144,9 +180,9 @@ class ScenarioNetwork:
         try:
             if self.capture is not None:
                 frames = self.capture.stop()
-                if record is not None and self.lan is not None:
+                if record is not None:
                     record.frames = frames
-                    record.wire = packets.decode(frames, t0, self.lan.address_of())
+                    record.wire = self._decode(frames, t0)
                     record.network.capture_dropped = self.capture.dropped
         finally:
             if self.lan is not None:

@@ -1,8 +1,11 @@
-"""Frames captured on a LAN, decoded into wire events for the record: who sent what to whom, when.
+"""Frames captured on a LAN or on loopback, decoded into wire events for the record: who sent what
+to whom, when.
 
-Addresses are named by the host that has them (`tracker`, or a user's name); an address that no host
-of the LAN has keeps its number. What a datagram or a TCP segment carried is kept (bounded) so that
-the judge can find a tweet's text in it.
+On a LAN each end is named by the host that has its address (`tracker`, or a user's name); an address
+that no host of the LAN has keeps its number. On loopback every program has the same address, so
+each end is named by the program that owns its port (run/port_owners.py), else keeps its address.
+What a datagram or a TCP segment carried is kept (bounded) so that the judge can find a tweet's text
+in it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,17 @@ from harness.run.records import WireEvent
 PAYLOAD_KEPT = 4096  # bytes of each packet's payload kept in the record
 
 
-def decode(frames: list[Frame], t0: float, addresses: dict[str, str]) -> list[WireEvent]:
-    """One event per frame, in capture order; times in seconds since the scenario started."""
+def decode(frames: list[Frame], t0: float, addresses: dict[str, str],
+           port_owner: dict[int, str] | None = None) -> list[WireEvent]:
+    """One event per frame, in capture order; times in seconds since the scenario started.
+    `addresses`: each host's address (a LAN); `port_owner`: each program's ports (loopback)."""
     host_of = {ip: name for name, ip in addresses.items()}
-    return [_event(seq, frame, t0, host_of) for seq, frame in enumerate(frames)]
+    events = [_event(seq, frame, t0, host_of) for seq, frame in enumerate(frames)]
+    if port_owner:
+        for event in events:
+            event.src = port_owner.get(event.sport, event.src) if event.sport is not None else event.src
+            event.dst = port_owner.get(event.dport, event.dst) if event.dport is not None else event.dst
+    return events
 
 
 def _event(seq: int, frame: Frame, t0: float, host_of: dict[str, str]) -> WireEvent:

@@ -249,7 +249,7 @@ def holders(pid: int | str, wanted: set[int]) -> dict[int, list[tuple[str, int]]
     """What holds each of the `wanted` ports in the network of process `pid` (its host): per port, the
     (what, inode) of every socket on it, `what` in words ("a UDP socket", "a TCP connection in
     TIME_WAIT", ...)."""
-    own = _program_sockets(int(pid), wanted) if _host_of_its_own(pid) else None
+    own = program_sockets(int(pid), wanted) if _host_of_its_own(pid) else None
     if own is not None:
         return own
     found: dict[int, list[tuple[str, int]]] = {}
@@ -268,12 +268,12 @@ def _host_of_its_own(pid: int | str) -> bool:
         return False
 
 
-def _program_sockets(pid: int, wanted: set[int]) -> dict[int, list[tuple[str, int]]] | None:
-    """What holds each of the `wanted` ports on a host where program `pid` runs alone: its own sockets
-    (its process and all their children's), read through duplicates of their descriptors. Neither
-    the kernel's TCP tables (reading them walks the whole connection hash: milliseconds) nor a test
-    bind (a socket of the harness's would hold the port while a program starting elsewhere, forked
-    meanwhile, still has a copy of it). None when a socket of the program could not be read: the
+def program_sockets(pid: int, wanted: set[int] | None) -> dict[int, list[tuple[str, int]]] | None:
+    """What holds each of the `wanted` ports (None: every port) among program `pid`'s own sockets (its
+    process's and all their children's), read through duplicates of their descriptors; on a host
+    where it runs alone, that is all the host holds. Neither the kernel's TCP tables (reading them
+    walks the whole connection hash: milliseconds) nor a test bind (a socket of the harness's would
+    hold the port while a program starting elsewhere, forked meanwhile, still has a copy of it). None when a socket of the program could not be read: the
     caller then reads the host's tables, rather than find nothing for want of looking."""
     found: dict[int, list[tuple[str, int]]] = {}
     for process in _tree(pid):
@@ -293,9 +293,10 @@ def _program_sockets(pid: int, wanted: set[int]) -> dict[int, list[tuple[str, in
     return found
 
 
-def _note_socket(holder: int, fd: int, inode: int, wanted: set[int], found: dict[int, list[tuple[str, int]]]) -> bool:
+def _note_socket(holder: int, fd: int, inode: int, wanted: set[int] | None,
+                 found: dict[int, list[tuple[str, int]]]) -> bool:
     """Add descriptor `fd` of the process behind pidfd `holder` to `found` when it is an IP socket on
-    a `wanted` port; False when it could not be read."""
+    a `wanted` port (None: any); False when it could not be read."""
     copy = _libc.syscall(ctypes.c_long(PIDFD_GETFD), ctypes.c_int(holder), ctypes.c_int(fd), ctypes.c_uint(0))
     if copy < 0:
         return False
@@ -310,7 +311,7 @@ def _note_socket(holder: int, fd: int, inode: int, wanted: set[int], found: dict
             listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
         except OSError:
             return False
-        if port in wanted:
+        if port is not None and (wanted is None or port in wanted):
             words = "a UDP socket" if sock.type == socket.SOCK_DGRAM else \
                 "a listening TCP socket" if listening else "a TCP connection"
             found.setdefault(port, []).append((words, inode))

@@ -205,7 +205,13 @@ class Network(Record):
     mode: Literal["hosts", "loopback"] = "loopback"
     reason: str = ""
     hosts: dict[str, str] = {}  # program name ("tracker" or a user name) -> its host's IPv4 address
+    capture: Literal["lan", "loopback"] | None = None  # where the programs' packets were captured, if anywhere
     capture_dropped: int = 0  # frames over the capture limit, counted only
+
+    @property
+    def captured(self) -> bool:
+        """Whether the wire was captured (a record from before loopback captures: on a LAN only)."""
+        return self.capture is not None or self.mode == "hosts"
 
 
 class StepRecord(Record):

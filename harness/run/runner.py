@@ -148,7 +148,9 @@ class ScenarioRunner:
             driver = Driver(self.dialect, self.trace, procs, users, (network.ip[TRACKER], network.tracker_port),
                             started + self.timeout, self.scenario.grace, self.abort,
                             lambda step: self._stop_after(step, network),
-                            (lambda: network.wire_so_far(self.trace.t0)) if network.lan is not None else None)
+                            (lambda: network.wire_so_far(self.trace.t0)) if network.captured else None)
+            driver.shared_network = network.lan is None
+            network.watch(lambda: {name: child.pid for name, child in list(procs.children.items()) if not child.exited})
             driver.decides_stuck = self.faults is None  # under faults the switch may still hold frames
             start_all(driver, network.enter)
             with phases.phase(phases.STEPS):
@@ -278,7 +280,7 @@ def _await_tracker_ready(driver: Driver) -> None:
     without SO_REUSEADDR: a tracker that fails to start then is told so, not that it was not ready."""
     port = driver.tracker_port
     manifest = driver.dialect.manifest
-    pinned_tcp = (driver.wire_so_far is None  # loopback: the previous scenario's connections are on this network
+    pinned_tcp = (driver.shared_network  # loopback: the previous scenario's connections are on this network
                   and manifest.transport == "tcp" and manifest.network.tracker.port == port)
     lingering = ports.time_wait(port) if pinned_tcp else 0
     if lingering:

@@ -447,8 +447,31 @@ def main(argv: list[str] | None = None) -> int:
      ))
 
 
+# --- hops_from_fresh_sockets ---------------------------------------------------------------------------
+FRESH_SOCKET_HOP = '''            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fresh:  # VARIANT: a socket per hop
+                fresh.sendto({data}, {address})
+'''
+
+HOPS_FROM_FRESH_SOCKETS = Variant(
+    "hops_from_fresh_sockets", "A correct ring whose followers send each hop from a socket of its own",
+    "A follower passes each tweet on (and the last one sends it home) from a new UDP socket that it "
+    "closes as soon as the datagram is sent, as many students write it. The ring, its order and its "
+    "text are right; only the port each hop leaves from is one no program holds a moment later.",
+    "Full marks everywhere. On a LAN the hosts' addresses name the senders. On a loopback capture the "
+    "ports of those hops belong to no program once the capture reads them, so the packets cannot say "
+    "who sent them: the printed lines decide the ring, and the checks say why.",
+    (("user.py", "            self._transmit(self.me.ring_out, onward, state.right_address)\n",
+      FRESH_SOCKET_HOP.format(data="onward", address="state.right_address")),
+     ("user.py", "        self._transmit(self.me.ring_out, wire.tweet(tweet.tweeter, self.me.handle, tweet.round, "
+                 "tweet.text),\n                       state.right_address)\n",
+      "        if True:  # VARIANT: as above\n" + FRESH_SOCKET_HOP.format(
+          data="wire.tweet(tweet.tweeter, self.me.handle, tweet.round, tweet.text)", address="state.right_address")),
+     ))
+
+
 VARIANTS: dict[str, Variant] = {v.name: v for v in (STAR_RING_LABELS, TRACKER_RELAYS, HARDCODED_TRACKER,
-                                                     TCP_TRANSPORT, BINDS_HOSTNAME, FLAKY_REGISTER)}
+                                                     TCP_TRANSPORT, BINDS_HOSTNAME, FLAKY_REGISTER,
+                                                     HOPS_FROM_FRESH_SOCKETS)}
 
 
 def files(variant: Variant, builder: str = "tests/submissions/variants.py") -> dict[str, str]:
