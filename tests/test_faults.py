@@ -87,7 +87,8 @@ def send_through(folder: Path, faults: Faults, seed: int) -> tuple[list[Frame], 
             while len(received) < expected and select.select([receiver], [], [], deadline - time.monotonic())[0]:
                 received.append(int(receiver.recv(100)))
             assert not select.select([receiver], [], [], 0)[0], "more datagrams arrived than the switch sent"
-    assert not [t for t in threading.enumerate() if t.name == "tweeter-switch"]
+    # the switch's thread closes its sockets after stop() returns (each close waits out an RCU grace period)
+    assert wait_until(lambda: not [t for t in threading.enumerate() if t.name == "tweeter-switch"], 5)
     return frames, received
 
 

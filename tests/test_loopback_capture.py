@@ -17,6 +17,7 @@ import dpkt
 import pytest
 
 from harness.net.capture import loopback_capture_unavailable, transport_ports
+from harness.run import ports
 from harness.run.port_owners import PortOwners, local_ports
 from tests.conftest import ROOT, wait_until
 from harness.net.mode import hosts_unavailable
@@ -131,6 +132,21 @@ PROGRAM = ("import socket, sys\n"
            "s.bind(('127.0.0.1', 0))\n"
            "print(s.getsockname()[1], flush=True)\n"
            "sys.stdin.readline()\n")
+
+
+def test_ports_the_harness_reserved_are_named_without_a_look_up():
+    """A stand-in for one of the scenario's ports belongs to the same program; a port another scenario
+    reserved belongs to none of this one's, and no process is read to say so."""
+    ours, theirs = ports.allocate(2)
+    try:
+        new = ports.stand_in(ours, None, {ours, theirs}, shared=True)
+        assert ports.reserved_as(new) == ours and ports.reserved_as(theirs) == theirs
+        owners = PortOwners({ours: "alice"})
+        owners.programs = lambda: pytest.fail("a reserved port was looked up")
+        assert owners.owner(new) == "alice" and owners.owner(theirs) is None
+    finally:
+        ports.release([ours, theirs])
+    assert ports.reserved_as(new) is None
 
 
 def test_a_port_a_program_binds_later_is_named_once_it_holds_it():

@@ -369,6 +369,22 @@ def test_a_program_is_asleep_once_it_waits_for_its_input_and_not_while_busy():
     assert not ports.asleep(busy.pid)  # gone: unreadable
 
 
+def test_a_program_blocked_writing_its_output_is_not_asleep():
+    """Asleep in a write, a program is still printing (on a loaded machine, between the writes of one
+    `print`): typing then would cut its line. Once its output is taken it goes on to wait for input."""
+    writer = subprocess.Popen([sys.executable, "-c", "import os, sys; os.write(1, b'x' * 1_000_000); "
+                               "sys.stdin.readline()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        call = Path(f"/proc/{writer.pid}/syscall")
+        assert wait_until(lambda: call.read_bytes().startswith(b"1 "), 10)  # in write(): the pipe is full
+        assert not any(ports.asleep(writer.pid) for _ in range(20))
+        assert len(writer.stdout.read(1_000_000)) == 1_000_000
+        assert wait_until(lambda: ports.asleep(writer.pid), 10)
+    finally:
+        writer.kill()
+        writer.wait()
+
+
 def fake_driver(manifest: Manifest, slot: UserSlot, typed: list[str] = ()) -> SimpleNamespace:
     """What check_before_register reads of a driver: the user's slot, its program (this process), the
     trace and the manifest."""

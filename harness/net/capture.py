@@ -72,6 +72,7 @@ class Capture:
         self._wake_r, self._wake_w = os.pipe()
         self._ready = threading.Event()
         self._synced = threading.Event()
+        self._stopped = threading.Event()  # the frames are final (the socket may still be closing)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="tweeter-capture", daemon=True)
 
@@ -92,10 +93,12 @@ class Capture:
         return sorted(list(self.frames), key=lambda frame: frame.t)
 
     def stop(self) -> list[Frame]:
-        """Stop, after reading every frame already queued; the frames in time order."""
+        """Stop, after reading every frame already queued; the frames in time order. The capture's
+        thread closes its socket after that, on its own: closing a packet socket waits out an RCU
+        grace period (some 10 ms), which no scenario needs to wait for."""
         if self._thread.is_alive():
             os.write(self._wake_w, b"x")
-            self._thread.join(timeout=10)
+            self._stopped.wait(timeout=10)
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -117,6 +120,7 @@ class Capture:
         try:
             self._loop(sock, offset)
         finally:
+            self._stopped.set()
             self._close(sock)
 
     def _open(self) -> socket.socket:

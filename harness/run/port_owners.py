@@ -8,6 +8,7 @@ through duplicates of the program's descriptors (`ports.program_sockets`: a mill
 walk); where that is refused (a grading container without CAP_SYS_PTRACE, the programs running as a
 user of their own) through /proc/<pid>/fd, read as that user, and the kernel's socket tables.
 What is learnt is kept for the scenario: the owner of a port stays its owner after its program ends.
+A port the harness reserved for another scenario running at the same time is never looked up.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class PortOwners:
         """The program that owns `port`, or None when none of the scenario's does."""
         found = self.known.get(port)
         if found is not None:
+            return found
+        reserved = ports.reserved_as(port)
+        if reserved is not None:  # handed out by the harness: ours (a stand-in for one), or another scenario's
+            found = self.known.get(reserved)
+            if found is not None:
+                self.known[port] = found
             return found
         with self._lock:
             if time.monotonic() - self._missed.get(port, -RECHECK_S) < RECHECK_S:

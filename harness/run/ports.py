@@ -118,6 +118,18 @@ def release(ports: list[int]) -> None:
                 current = _stand_ins.pop(current, None)
 
 
+def reserved_as(port: int) -> int | None:
+    """The port a scenario of this harness reserved that `port` is, itself or through the ports that
+    replaced it at `register` (`stand_in`); None when no scenario reserved it (loopback)."""
+    with _lock:
+        if port not in _in_use:
+            return None
+        replaced = {new: old for old, new in _stand_ins.items()}
+        while port in replaced:
+            port = replaced[port]
+        return port
+
+
 @contextlib.contextmanager
 def pinned(port: int, abort: threading.Event) -> Iterator[None]:
     """Hold a hard-coded port on the shared network for one scenario; others needing it wait."""
@@ -136,19 +148,34 @@ def pinned(port: int, abort: threading.Event) -> Iterator[None]:
 START_LIMIT_S = 1.0  # a program that never waits (a busy loop) has its host read after this long
 
 
+WRITING = {b"1", b"18", b"20"}  # x86_64's write, pwrite64 and writev
+
+
 def asleep(pid: int) -> bool:
     """Whether every thread of process `pid` and of all its descendants is asleep (waiting for its
     input, a datagram, a timer or a child): what a program does at start-up is done then. Measured on a
-    small Python user: never all asleep before it blocks reading its terminal. False if unreadable."""
+    small Python user: never all asleep before it blocks reading its terminal. A thread asleep inside a
+    write is not waiting for anything but its output to be taken (a terminal's lock, on a loaded
+    machine: Python prints `print(a, b)` in four writes, and typing between two would cut its line).
+    False if unreadable."""
     try:
         for process in _tree(pid):
             for tid in os.listdir(f"/proc/{process}/task"):
                 with open(f"/proc/{process}/task/{tid}/stat", encoding="ascii", errors="replace") as stat:
-                    if stat.read().rsplit(")", 1)[1].split()[0] not in "SZTtI":
+                    if stat.read().rsplit(")", 1)[1].split()[0] not in "SZTtI" or _writing(process, tid):
                         return False
     except (OSError, IndexError):
         return False
     return True
+
+
+def _writing(pid: int, tid: str) -> bool:
+    """Whether thread `tid` of `pid` is inside a write (False where the harness may not read that)."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/syscall", "rb") as call:
+            return call.read().split(b" ", 1)[0] in WRITING
+    except OSError:
+        return False
 
 
 def stand_in(port: int, ranges: list[tuple[int, int]] | None, exclude: set[int], shared: bool,
@@ -245,15 +272,16 @@ def time_wait_problem(port: int, count: int, failure: str) -> str:
             "every scenario a network of its own")
 
 
-def holders(pid: int | str, wanted: set[int]) -> dict[int, list[tuple[str, int]]]:
+def holders(pid: int | str, wanted: set[int], tcp: bool = True) -> dict[int, list[tuple[str, int]]]:
     """What holds each of the `wanted` ports in the network of process `pid` (its host): per port, the
     (what, inode) of every socket on it, `what` in words ("a UDP socket", "a TCP connection in
-    TIME_WAIT", ...)."""
+    TIME_WAIT", ...). On a shared network only sockets that could keep the program from binding count:
+    UDP ones, and TCP ones if it uses TCP (`tcp`; the TCP tables cost milliseconds to read)."""
     own = program_sockets(int(pid), wanted) if _host_of_its_own(pid) else None
     if own is not None:
         return own
     found: dict[int, list[tuple[str, int]]] = {}
-    for table in UDP_TABLES + TCP_TABLES:
+    for table in UDP_TABLES + (TCP_TABLES if tcp else ()):
         for local, state, inode in _proc_net_rows(f"/proc/{pid}/net/{table}"):
             if local in wanted:
                 found.setdefault(local, []).append((_socket_words(table, state), inode))

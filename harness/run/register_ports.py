@@ -39,7 +39,7 @@ def check_before_register(driver: Driver, name: str) -> None:
     program = driver.procs.sandbox.program_pid
     driver.wait(lambda: True if child.exited or (program(child.pid) and asleep(child.pid)) else None,
                 START_LIMIT_S, poll=0.005)  # what it binds at start-up is bound once it waits for input
-    taken = holders(child.pid, untold)
+    taken = holders(child.pid, untold, tcp=driver.dialect.manifest.transport == "tcp")
     if not taken:
         return
     try:
