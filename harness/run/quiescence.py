@@ -14,11 +14,13 @@ processes, a shell, a launcher, the program and its children):
   struct read from the process's memory), `SO_RCVTIMEO` of the socket it receives on, a timer
   descriptor it waits on, a non-canonical terminal's VTIME; and no process can be sent a timer's
   signal (an `alarm` caught by a handler, POSIX timers);
-- nothing could wake them: no datagram, connection or byte is queued on any socket or pipe any of
-  the processes holds or still leaving one of them, none waits in any CPU's receive backlog (sent,
-  not yet delivered: on a loaded machine the kernel may deliver it a moment after `sendto`
-  returned), and no descriptor a thread waits on is ready (a typed line, a pending child exit, an
-  event);
+- nothing could wake them: no descriptor a thread waits on is ready (a typed line, a datagram, a
+  pending child exit, an event), no byte is still leaving a socket any of the processes holds, and
+  no packet waits in any CPU's receive backlog (sent, not yet delivered: on a loaded machine the
+  kernel may deliver it a moment after `sendto` returned). A datagram, connection or byte queued on
+  a socket or pipe that no thread of any program waits on cannot wake anything (nothing will read it
+  until the harness types something): the wait is said with it, "a datagram waits unread on UDP port
+  ..., which no thread reads";
 - no thread ran while all this was read (its scheduler counters are the same at the end as at the
   start), so the facts hold together at one moment and are not stitched from different ones.
 
@@ -157,9 +159,10 @@ def stuck(programs: dict[str, int], horizon_s: float) -> list[Waiting] | None:
     try:
         trees = {name: _gather(pid, look) for name, pid in programs.items()}
         waits = {name: _program_waits(tree, look) for name, tree in trees.items()}
+        unread = {name: _unread(tree, look) for name, tree in trees.items()}
         _none_ran(trees)
         _no_packet_in_backlog()
-        return [Waiting(name, _what(waits[name])) for name in programs]
+        return [Waiting(name, _what(waits[name]) + unread[name]) for name in programs]
     except Exception:  # _Doubt; a process that ended while it was read (OSError, ValueError); anything else
         return None  # unforeseen: never "stuck" on a doubt, and never an error that stops a grading run
     finally:
@@ -178,7 +181,9 @@ class _Look:
         self._pidfds: dict[int, int] = {}
         self._dups: dict[tuple[int, int], int] = {}
         self._memory: dict[int, int] = {}
-        self.checked: set[str] = set()  # sockets and pipes (by their fd link) already found empty
+        self.checked: set[str] = set()  # sockets and pipes (by their fd link) already looked at
+        self.watched: set[str] = set()  # the descriptors (by their fd link) some thread waits on
+        self.unread: dict[str, str] = {}  # fd link -> in words, what is queued there for reading
 
     def dup(self, pid: int, fd: int) -> int:
         """A duplicate of descriptor `fd` of process `pid` in this process (close-on-exec)."""
@@ -388,19 +393,30 @@ def packets_in_backlog(softnet_stat: bytes) -> int | None:
 
 # -- a process as a whole: its kind, its signals and timers, what its descriptors hold ---------------
 def _check_process(process: _Process, look: _Look) -> None:
-    """_Doubt if a POSIX timer can send process `process` a signal, or a socket or pipe it holds has
-    data queued or in flight."""
+    """_Doubt if a POSIX timer can send process `process` a signal, or a socket it holds has bytes
+    still leaving it; what its sockets and pipes hold for reading is noted (`look.unread`), for
+    `_unread` to judge once every thread's wait is known."""
     if _read(f"/proc/{process.pid}/timers").strip():
         raise _Doubt("the process has POSIX timers")
     process.fds = descriptors(process.pid)
     for fd, link in process.fds.items():
         if link not in look.checked and link.startswith(("socket:", "pipe:")):
             dup = look.dup(process.pid, fd)
+            look.checked.add(link)
             if link.startswith("pipe:") and fcntl.fcntl(dup, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
                 continue  # the write end of a pipe: its data is for the reader, wherever that is
-            if _holds_data(dup, link.startswith("socket:")):
-                raise _Doubt(f"descriptor {fd} of {process.pid} ({link}) has data queued or in flight")
-            look.checked.add(link)
+            queued = _queued_words(dup, link.startswith("socket:"))
+            if queued:
+                look.unread[link] = queued
+
+
+def _unread(tree: list[_Process], look: _Look) -> str:
+    """What waits unread in the descriptors of a program's tree, in words ("" when nothing does);
+    _Doubt if a thread of any program waits on one of them (it is about to wake)."""
+    links = list(dict.fromkeys(link for process in tree for link in process.fds.values() if link in look.unread))
+    if any(link in look.watched for link in links):
+        raise _Doubt("a descriptor that a thread waits on has data queued")
+    return "".join(f"; {look.unread[link]}, which no thread reads" for link in links)
 
 
 def _mask(status: bytes, name: bytes) -> int:
@@ -409,19 +425,21 @@ def _mask(status: bytes, name: bytes) -> int:
     return int(status[start:status.index(b"\n", start)], 16)
 
 
-def _holds_data(dup: int, is_socket: bool) -> bool:
-    """Whether a socket or the read end of a pipe holds something that a read of it would return now
-    (a datagram, even an empty one; bytes; a connection to accept), or a socket has bytes still on
-    their way out."""
+def _queued_words(dup: int, is_socket: bool) -> str:
+    """What a read of a socket or of the read end of a pipe would return now, in words ("" when
+    nothing: a datagram, even an empty one; bytes; a connection to accept); _Doubt while a socket
+    has bytes still on their way out (they may wake a peer)."""
     if not is_socket:
-        return _queued(dup) > 0
+        return "bytes wait unread in a pipe" if _queued(dup) > 0 else ""
     if _sockopt(dup, SO_ACCEPTCONN):
-        return bool(_revents(dup, select.POLLIN))  # a connection waiting to be accepted
-    if _sockopt(dup, SO_TYPE) == socket.SOCK_STREAM:
-        queued = _queued(dup) > 0  # bytes; a connection its peer closed holds none
+        what = "a connection waits to be accepted" if _revents(dup, select.POLLIN) else ""
+    elif _queued(dup, SIOCOUTQ) > 0:
+        raise _Doubt("a socket has bytes on their way out")
+    elif _sockopt(dup, SO_TYPE) == socket.SOCK_STREAM:
+        what = "bytes wait unread" if _queued(dup) > 0 else ""  # a connection its peer closed holds none
     else:
-        queued = bool(_revents(dup, select.POLLIN))  # a datagram, an empty one too
-    return queued or _queued(dup, SIOCOUTQ) > 0
+        what = "a datagram waits unread" if _revents(dup, select.POLLIN) else ""  # an empty one too
+    return f"{what} on {_socket_words(dup)}" if what else ""
 
 
 def _queued(dup: int, request: int = termios.FIONREAD) -> int:
@@ -657,6 +675,7 @@ def _descriptor(look: _Look, process: _Process, fd: int, thread: _Thread, events
     link = process.fds.get(fd)
     if link is None:
         raise _Doubt(f"descriptor {fd} is not open")
+    look.watched.add(link)
     kind = _kind(link)
     if socket_only and kind != "socket":
         raise _Doubt("a receive on something that is not a socket")

@@ -294,26 +294,32 @@ def test_one_working_program_means_nobody_is_stuck(start):
                           NEVER_S)
 
 
-def test_a_datagram_queued_in_a_socket_it_holds_but_does_not_read_means_not_stuck(start):
+def test_a_datagram_queued_in_a_socket_no_thread_reads_wakes_nothing_and_is_said(start):
+    """Nothing will ever read a socket that no thread waits on (until the harness types): what is
+    queued there cannot wake the program, and the wait says it is there."""
     code = UDP + "other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nother.bind(('127.0.0.1', 0))\n" \
         "print(s.getsockname()[1], other.getsockname()[1], flush=True)\ns.recvfrom(100)\n"
     program = start(python(code))
     read_port, held_port = program.line().split()
     assert stuck_within({"alice": program.pid}) == [Waiting("alice", f"`recvfrom` on UDP port {read_port}")]
     send(int(held_port))
-    assert wait_until(lambda: stuck({"alice": program.pid}, HORIZON_S) is None, REACH_S)
-    assert never_stuck({"alice": program.pid})
+    assert wait_until(lambda: stuck({"alice": program.pid}, HORIZON_S) == [Waiting(
+        "alice", f"`recvfrom` on UDP port {read_port}; a datagram waits unread on UDP port {held_port}, "
+        "which no thread reads")], REACH_S)
+    send(int(read_port))  # the socket it waits on: it wakes, and its script ends
+    assert program.process.wait(timeout=REACH_S) == 0
 
 
-def test_a_pending_connection_on_a_listening_socket_it_holds_means_not_stuck(start):
+def test_a_pending_connection_that_no_thread_accepts_wakes_nothing_and_is_said(start):
     code = UDP + "listener = socket.socket()\nlistener.bind(('127.0.0.1', 0))\nlistener.listen()\n" \
-        "print(listener.getsockname()[1], flush=True)\ns.recvfrom(100)\n"
+        "print(listener.getsockname()[1], s.getsockname()[1], flush=True)\ns.recvfrom(100)\n"
     program = start(python(code))
-    port = int(program.line())
+    port, read_port = program.line().split()
     assert stuck_within({"tracker": program.pid}) is not None
-    with socket.create_connection(("127.0.0.1", port)):
-        assert wait_until(lambda: stuck({"tracker": program.pid}, HORIZON_S) is None, REACH_S)
-        assert never_stuck({"tracker": program.pid})
+    with socket.create_connection(("127.0.0.1", int(port))):
+        assert wait_until(lambda: stuck({"tracker": program.pid}, HORIZON_S) == [Waiting(
+            "tracker", f"`recvfrom` on UDP port {read_port}; a connection waits to be accepted on TCP port "
+            f"{port}, which no thread reads")], REACH_S)
 
 
 def test_a_datagram_sent_while_it_was_stopped_is_not_stuck_and_it_then_reads_it(start):
