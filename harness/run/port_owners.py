@@ -102,12 +102,12 @@ def _reading_as_owner_of(pid: int) -> Iterator[None]:
     kernel lets a process read the descriptors of another of the same user. Only this thread's
     identity changes, and it is set back."""
     try:
-        uid, gid = os.stat(f"/proc/{pid}").st_uid, os.stat(f"/proc/{pid}").st_gid
+        owner = os.stat(f"/proc/{pid}")
     except OSError:
         yield
         return
-    old_gid = _libc.setfsgid(gid)
-    old_uid = _libc.setfsuid(uid)
+    old_gid = _libc.setfsgid(owner.st_gid)
+    old_uid = _libc.setfsuid(owner.st_uid)
     try:
         yield
     finally:
