@@ -72,12 +72,12 @@ def local_ports(pid: int) -> set[int]:
     own = ports.program_sockets(pid, None)
     if own is not None:
         return set(own)
-    inodes = set().union(*(_socket_inodes(process) for process in ports._tree(pid)))
+    inodes = set().union(*(_socket_inodes(process) for process in ports.process_tree(pid)))
     if not inodes:
         return set()
     found: set[int] = set()
     for table in ports.UDP_TABLES + ports.TCP_TABLES:
-        for local, _, inode in ports._proc_net_rows(f"/proc/{pid}/net/{table}"):
+        for local, _, inode in ports.socket_rows(f"/proc/{pid}/net/{table}"):
             if inode in inodes:
                 found.add(local)
                 inodes.discard(inode)

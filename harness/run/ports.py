@@ -159,7 +159,7 @@ def asleep(pid: int) -> bool:
     machine: Python prints `print(a, b)` in four writes, and typing between two would cut its line).
     False if unreadable."""
     try:
-        for process in _tree(pid):
+        for process in process_tree(pid):
             for tid in os.listdir(f"/proc/{process}/task"):
                 with open(f"/proc/{process}/task/{tid}/stat", encoding="ascii", errors="replace") as stat:
                     if stat.read().rsplit(")", 1)[1].split()[0] not in "SZTtI" or _writing(process, tid):
@@ -237,7 +237,7 @@ def _proc_net_sockets(path: str, port: int, uid: int | None) -> set[int]:
     return inodes
 
 
-def _proc_net_rows(path: str) -> Iterator[tuple[int, str, int]]:
+def socket_rows(path: str) -> Iterator[tuple[int, str, int]]:
     """(local port, state, inode) of every socket in table `path`; nothing if it cannot be read."""
     try:
         with open(path, encoding="ascii") as table:
@@ -258,7 +258,7 @@ def time_wait(port: int, pid: int | str = "self") -> int:
     """How many TCP connections on local `port` are in TIME_WAIT in the network of process `pid`: the
     side that closed first keeps each for up to 60 s, and until then binding the port without
     SO_REUSEADDR fails (EADDRINUSE)."""
-    return sum(1 for table in TCP_TABLES for local, state, _ in _proc_net_rows(f"/proc/{pid}/net/{table}")
+    return sum(1 for table in TCP_TABLES for local, state, _ in socket_rows(f"/proc/{pid}/net/{table}")
                if local == port and state == TCP_TIME_WAIT)
 
 
@@ -282,7 +282,7 @@ def holders(pid: int | str, wanted: set[int], tcp: bool = True) -> dict[int, lis
         return own
     found: dict[int, list[tuple[str, int]]] = {}
     for table in UDP_TABLES + (TCP_TABLES if tcp else ()):
-        for local, state, inode in _proc_net_rows(f"/proc/{pid}/net/{table}"):
+        for local, state, inode in socket_rows(f"/proc/{pid}/net/{table}"):
             if local in wanted:
                 found.setdefault(local, []).append((_socket_words(table, state), inode))
     return found
@@ -301,10 +301,11 @@ def program_sockets(pid: int, wanted: set[int] | None) -> dict[int, list[tuple[s
     process's and all their children's), read through duplicates of their descriptors; on a host
     where it runs alone, that is all the host holds. Neither the kernel's TCP tables (reading them
     walks the whole connection hash: milliseconds) nor a test bind (a socket of the harness's would
-    hold the port while a program starting elsewhere, forked meanwhile, still has a copy of it). None when a socket of the program could not be read: the
-    caller then reads the host's tables, rather than find nothing for want of looking."""
+    hold the port while a program starting elsewhere, forked meanwhile, still has a copy of it).
+    None when a socket of the program could not be read: the caller then reads the host's tables,
+    rather than find nothing for want of looking."""
     found: dict[int, list[tuple[str, int]]] = {}
-    for process in _tree(pid):
+    for process in process_tree(pid):
         try:
             holder = os.pidfd_open(process)
         except OSError:
@@ -346,7 +347,7 @@ def _note_socket(holder: int, fd: int, inode: int, wanted: set[int] | None,
     return True
 
 
-def _tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
     """Process `pid` and all its descendants."""
     found, todo = [], [pid]
     while todo:
