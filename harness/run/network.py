@@ -24,7 +24,7 @@ from typing import Callable
 
 from harness.inputs.manifest import NetworkPins
 from harness.inputs.scenario import Faults
-from harness.net.capture import Capture, Frame, LoopbackCapture
+from harness.net.capture import Capture, LoopbackCapture
 from harness.net import lan_pool
 from harness.net.lan import LanShape, VirtualLan
 from harness.net.mode import NetworkChoice
@@ -74,7 +74,7 @@ class ScenarioNetwork:
         self.lan: VirtualLan | None = None
         self.capture: Capture | None = None
         self.owners: PortOwners | None = None  # on loopback with a capture: which program has which port
-        self._decoded: tuple[int, list[WireEvent]] = (0, [])  # the frames decoded last: how many, and into what
+        self._decoder: packets.Decoder | None = None  # the capture decoded so far, while the scenario runs
         self._stack = contextlib.ExitStack()
         self.reserved: list[int] = []
         pinned_ip, pinned_port = pins.tracker.ip, pins.tracker.port
@@ -162,17 +162,16 @@ class ScenarioNetwork:
         """Every frame captured until now, decoded (empty without a capture)."""
         if self.capture is None:
             return []
-        frames = self.capture.sync()
-        if len(frames) != self._decoded[0]:  # asked after every step and while waits settle: decode only what is new
-            self._decoded = (len(frames), self._decode(frames, t0))
-        return self._decoded[1]
+        if self._decoder is None or self._decoder.t0 != t0:
+            self._decoder = self._new_decoder(t0)
+        return self._decoder.events(self.capture.sync())
 
-    def _decode(self, frames: list[Frame], t0: float) -> list[WireEvent]:
+    def _new_decoder(self, t0: float) -> packets.Decoder:
         """Frames as wire events: on a LAN each end named by its host's address, on loopback by the
         program that owns its port."""
         if self.lan is not None:
-            return packets.decode(frames, t0, self.lan.address_of())
-        return packets.decode(frames, t0, {}, self.owners.known if self.owners is not None else None)
+            return packets.Decoder(t0, self.lan.address_of())
+        return packets.Decoder(t0, {}, self.owners.known if self.owners is not None else None)
 
     def close(self, record: ScenarioRecord | None = None, t0: float = 0.0) -> None:
         """Stop the capture (into `record`), remove the LAN, release the ports. Call once every
@@ -182,7 +181,7 @@ class ScenarioNetwork:
                 frames = self.capture.stop()
                 if record is not None:
                     record.frames = frames
-                    record.wire = self._decode(frames, t0)
+                    record.wire = self._new_decoder(t0).events(frames)
                     record.network.capture_dropped = self.capture.dropped
         finally:
             if self.lan is not None:

@@ -20,17 +20,37 @@ from harness.run.records import WireEvent
 PAYLOAD_KEPT = 4096  # bytes of each packet's payload kept in the record
 
 
-def decode(frames: list[Frame], t0: float, addresses: dict[str, str],
-           port_owner: dict[int, str] | None = None) -> list[WireEvent]:
-    """One event per frame, in capture order; times in seconds since the scenario started.
-    `addresses`: each host's address (a LAN); `port_owner`: each program's ports (loopback)."""
-    host_of = {ip: name for name, ip in addresses.items()}
-    events = [_event(seq, frame, t0, host_of) for seq, frame in enumerate(frames)]
-    if port_owner:
-        for event in events:
-            event.src = port_owner.get(event.sport, event.src) if event.sport is not None else event.src
-            event.dst = port_owner.get(event.dport, event.dst) if event.dport is not None else event.dst
-    return events
+class Decoder:
+    """The frames of one capture decoded as they come: the judge asks for the wire after every step
+    and while waits settle, so each frame is decoded once, not at every look. On loopback an end
+    whose port had no known owner yet is named again at each look (its owner may be found later)."""
+
+    def __init__(self, t0: float, addresses: dict[str, str], port_owner: dict[int, str] | None = None) -> None:
+        self.t0 = t0
+        self.host_of = {ip: name for name, ip in addresses.items()}
+        self.port_owner = port_owner
+        self._events: list[WireEvent] = []
+        self._unnamed: list[WireEvent] = []  # events with an end still named by its address
+
+    def events(self, frames: list[Frame]) -> list[WireEvent]:
+        """Every frame of `frames` (the capture so far, which only grows) as an event."""
+        for seq in range(len(self._events), len(frames)):
+            event = _event(seq, frames[seq], self.t0, self.host_of)
+            self._events.append(event)
+            if self.port_owner is not None and (event.sport is not None or event.dport is not None):
+                self._unnamed.append(event)
+        if self._unnamed:
+            self._unnamed = [event for event in self._unnamed if not self._named(event)]
+        return list(self._events)
+
+    def _named(self, event: WireEvent) -> bool:
+        """Name `event`'s ends by the programs that own their ports; whether both are named now."""
+        owners = self.port_owner or {}
+        if event.src == event.src_ip and event.sport in owners:
+            event.src = owners[event.sport]
+        if event.dst == event.dst_ip and event.dport in owners:
+            event.dst = owners[event.dport]
+        return event.src != event.src_ip and event.dst != event.dst_ip
 
 
 def _event(seq: int, frame: Frame, t0: float, host_of: dict[str, str]) -> WireEvent:

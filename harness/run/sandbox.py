@@ -132,6 +132,7 @@ class Sandbox:
         allowance = limits.processes + (filesystem.PROCESSES_PER_PROGRAM * programs if self.isolate_files else 0)
         self.cgroup = _make_cgroup(allowance) if os.geteuid() == 0 else None
         self._nproc = allowance if self.uid is not None else len(processes_of(os.geteuid())) + allowance
+        self._programs: dict[int, int] = {}  # launched pid -> the program's own, once found
 
     def adopt(self) -> None:
         """Hand the working copy to the sandbox user, for it alone (call once the copy is complete)."""
@@ -149,7 +150,14 @@ class Sandbox:
 
     def program_pid(self, launched: int) -> int | None:
         """The process of the program itself, of a command started as process `launched`."""
-        return filesystem.program_pid(launched) if self.isolate_files else launched
+        if not self.isolate_files:
+            return launched
+        if launched not in self._programs:  # found once, it stays: its pid does not change
+            found = filesystem.program_pid(launched)
+            if found is None:
+                return None
+            self._programs[launched] = found
+        return self._programs[launched]
 
     @property
     def can_hold(self) -> bool:
