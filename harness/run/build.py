@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pexpect
 
-from harness.net.lan import CLONE_NEWNET, unshare
+from harness.run.confine import own_empty_network
 from harness.run.processes import ProcessSet
 from harness.run.records import Transcript
 from harness.run.sandbox import Limits, Sandbox, chown_tree
@@ -56,12 +56,6 @@ class BuildResult:
                 "duration_s": round(self.duration_s, 3)}
 
 
-def _no_network() -> None:
-    """The build needs no network: a namespace of its own with nothing in it."""
-    if os.geteuid() == 0:
-        unshare(CLONE_NEWNET)
-
-
 def build_submission(submission: Path, command: str, timeout: float, limits: Limits, drop_privileges: bool,
                      abort: threading.Event) -> BuildResult:
     """Run `command` in a working copy of `submission`; never raises for what the build does."""
@@ -76,7 +70,7 @@ def build_submission(submission: Path, command: str, timeout: float, limits: Lim
     procs = ProcessSet(trace, copy, sandbox, stop=abort)
     status, ok = "", False
     try:
-        child = procs.launch(NAME, shlex.join(["/bin/sh", "-c", command]), _no_network)
+        child = procs.launch(NAME, shlex.join(["/bin/sh", "-c", command]), own_empty_network)
         finished = trace.wait_for(lambda: True if child.exited or abort.is_set() else None, timeout, poll=0.25)
         if abort.is_set():
             status = "stopped: grading was interrupted"

@@ -61,10 +61,7 @@ def bubblewrap_unavailable() -> str | None:
 
 def _view(workdir: Path, program: str | None) -> list[str]:
     """bwrap's arguments for a program of the working copy `workdir`."""
-    args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--die-with-parent"]
-    for folder in SYSTEM_READ_ONLY:
-        if os.path.isdir(folder):
-            args += ["--ro-bind", folder, folder]
+    args = ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--die-with-parent", *_system_view()]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for extra in _program_folders(program):  # after the empty /tmp, which would hide one under /tmp
         args += ["--ro-bind", extra, extra]
@@ -73,20 +70,27 @@ def _view(workdir: Path, program: str | None) -> list[str]:
     return args
 
 
-def _program_folders(program: str | None) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _system_view() -> tuple[str, ...]:
+    """The system's folders, read-only (looked up once per process: every program's view has them)."""
+    return tuple(arg for folder in SYSTEM_READ_ONLY if os.path.isdir(folder) for arg in ("--ro-bind", folder, folder))
+
+
+@functools.lru_cache(maxsize=64)
+def _program_folders(program: str | None) -> tuple[str, ...]:
     """A program (an interpreter) outside the system folders: the folder of every link on the way to
     it (a virtual environment's `python` -> `python3` -> an installation), and the installation it
     finally is (e.g. /opt/jdk-17, /root/.pyenv), read-only; nothing more of where they live."""
     if not program:
-        return []
+        return ()
     folders = [str(link.parent) for link in _links_to(Path(program))]
     real = Path(os.path.realpath(program))
     if len(real.parts) > 3:
         folders.append(str(Path(*real.parts[:3])))
     wanted = [Path(folder) for folder in dict.fromkeys(folders)
               if not any(Path(folder).is_relative_to(system) for system in SYSTEM_READ_ONLY)]
-    return [str(folder) for folder in wanted  # a folder inside another one already comes with it
-            if not any(folder != other and folder.is_relative_to(other) for other in wanted)]
+    return tuple(str(folder) for folder in wanted  # a folder inside another one already comes with it
+                 if not any(folder != other and folder.is_relative_to(other) for other in wanted))
 
 
 def _links_to(path: Path, most: int = 16) -> list[Path]:
@@ -98,16 +102,23 @@ def _links_to(path: Path, most: int = 16) -> list[Path]:
     return chain
 
 
-def wrap(argv: list[str], workdir: Path, terminal_signals: bool = False, gate: int | None = None) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _bwrap() -> str:
+    return shutil.which("bwrap") or "bwrap"
+
+
+def wrap(argv: list[str], workdir: Path, terminal_signals: bool = False, gate: int | None = None,
+         host: list[str] | None = None) -> list[str]:
     """The command that runs `argv` (a program and its arguments) seeing only the system and `workdir`;
     `terminal_signals`: the program is sent keys that signal (Ctrl+C), so it gets the terminal's
     foreground to itself; `gate`: a descriptor bubblewrap reads one byte from, its view built, before
-    it runs the program (so a program can be made ready to start and started later at once)."""
-    bwrap = shutil.which("bwrap") or "bwrap"
+    it runs the program (so a program can be made ready to start and started later at once); `host`:
+    more of bubblewrap's arguments, a LAN host's name and files (lan.Host.view)."""
+    bwrap = _bwrap()
     program = argv[0] if not argv[0].startswith(str(workdir)) else None
     helper = [HELPER_PYTHON, "-c", FOREGROUND] if terminal_signals and os.path.exists(HELPER_PYTHON) else []
     held = ["--block-fd", str(gate)] if gate is not None else []
-    return [bwrap, *_view(workdir, program), *held, "--", *helper, *argv]
+    return [bwrap, *_view(workdir, program), *(host or []), *held, "--", *helper, *argv]
 
 
 def program_pid(launched: int) -> int | None:

@@ -24,9 +24,9 @@ from typing import Callable
 
 from harness.inputs.manifest import NetworkPins
 from harness.inputs.scenario import Faults
-from harness.net.capture import Capture, LoopbackCapture
+from harness.net.capture import Capture, Frame, LoopbackCapture
 from harness.net import lan_pool
-from harness.net.lan import LanShape, VirtualLan
+from harness.net.lan import Host, LanShape, VirtualLan
 from harness.net.mode import NetworkChoice
 from harness.net.switch import FaultySwitch
 from harness.run import packets, ports
@@ -146,9 +146,9 @@ class ScenarioNetwork:
         record.network.hosts = dict(self.ip)
         record.network.capture = self.choice.capture_kind if self.capture is not None else None
 
-    def enter(self, name: str) -> Callable[[], None] | None:
-        """What a program does before exec to join its host (None on loopback)."""
-        return self.lan.hosts[name].enter if self.lan is not None else None
+    def enter(self, name: str) -> Host | None:
+        """The host program `name` joins (None on loopback)."""
+        return self.lan.hosts[name] if self.lan is not None else None
 
     def description(self) -> str:
         if self.lan is None:
@@ -162,16 +162,16 @@ class ScenarioNetwork:
         """Every frame captured until now, decoded (empty without a capture)."""
         if self.capture is None:
             return []
-        if self._decoder is None or self._decoder.t0 != t0:
-            self._decoder = self._new_decoder(t0)
-        return self._decoder.events(self.capture.sync())
+        return self._decoded(self.capture.sync(), t0)
 
-    def _new_decoder(self, t0: float) -> packets.Decoder:
-        """Frames as wire events: on a LAN each end named by its host's address, on loopback by the
-        program that owns its port."""
-        if self.lan is not None:
-            return packets.Decoder(t0, self.lan.address_of())
-        return packets.Decoder(t0, {}, self.owners.known if self.owners is not None else None)
+    def _decoded(self, frames: list[Frame], t0: float) -> list[WireEvent]:
+        """Frames as wire events, each decoded once: on a LAN each end named by its host's address, on
+        loopback by the program that owns its port."""
+        if self._decoder is None or self._decoder.t0 != t0:
+            owners = self.owners.known if self.owners is not None else None
+            self._decoder = packets.Decoder(t0, self.lan.address_of()) if self.lan is not None else \
+                packets.Decoder(t0, {}, owners)
+        return self._decoder.events(frames)
 
     def close(self, record: ScenarioRecord | None = None, t0: float = 0.0) -> None:
         """Stop the capture (into `record`), remove the LAN, release the ports. Call once every
@@ -181,7 +181,7 @@ class ScenarioNetwork:
                 frames = self.capture.stop()
                 if record is not None:
                     record.frames = frames
-                    record.wire = self._new_decoder(t0).events(frames)
+                    record.wire = self._decoded(frames, t0)
                     record.network.capture_dropped = self.capture.dropped
         finally:
             if self.lan is not None:

@@ -25,12 +25,14 @@ import pexpect
 import ptyprocess
 
 from harness.inputs.dialect import Typed
-from harness.run import ports
+from harness.net.lan import Host
+from harness.run import launcher, ports
 from harness.run.records import HARNESS_STOP
 from harness.run.sandbox import Sandbox
 from harness.run.trace import Trace
 
 MARKER_VAR = "TWEETER_HARNESS_RUN"
+Enter = Host | Callable[[], None] | None  # a LAN host to join, or what a program does before exec
 READ_CHUNK = 65536
 PARTIAL_LINE_IDLE_S = 0.15  # a prompt without newline counts as a line after this much silence
 _LIBC_HOLDING_LOCK = ctypes.PyDLL(None)  # calls through PyDLL keep the interpreter lock
@@ -141,10 +143,10 @@ class ProcessSet:
         env.update({k: v for k, v in (extra or {}).items() if k not in env})
         return env
 
-    def launch(self, name: str, command: str, enter: Callable[[], None] | None = None,
+    def launch(self, name: str, command: str, enter: Enter = None,
                env_extra: dict[str, str] | None = None, held: bool = False) -> Child:
         """Start `command` (shell-like words, no shell) in the working copy as process `name`;
-        `enter` runs in the child before exec (joining its host on a virtual LAN); `env_extra`
+        `enter`: its host on a virtual LAN, which it joins, or what runs in the child before exec; `env_extra`
         adds the manifest's environment variables. `held` (only where `sandbox.can_hold`): the
         sandbox is built now, the program itself starts at `let_start(name)`."""
         argv = shlex.split(command)
@@ -154,10 +156,7 @@ class ProcessSet:
         program = self._program(argv[0], env["PATH"])
         gate_read, gate_write = os.pipe() if held else (None, None)
         try:
-            command = self.sandbox.command([program, *argv[1:]], gate_read)
-            spawn = _Spawn(command[0], command[1:], cwd=str(self.workdir), env=env, echo=False, timeout=None,
-                           dimensions=(50, 250), preexec_fn=_keeping(self.sandbox.preexec(enter), gate_read),
-                           pass_fds=() if gate_read is None else (gate_read,))
+            spawn = self._spawn([program, *argv[1:]], env, enter, gate_read)
         except BaseException:
             _close(gate_write)
             raise
@@ -175,6 +174,26 @@ class ProcessSet:
             self.children[name] = child
         os.write(self._wake_w, b"x")
         return child
+
+    def _spawn(self, argv: list[str], env: dict[str, str], enter: Enter, gate: int | None) -> pexpect.spawn:
+        """`argv` started in the sandbox on a terminal of its own: through the grading run's launcher
+        (run/launcher.py) where there is one, else (or where it cannot) by forking the harness. A LAN
+        host is joined by its network alone where bubblewrap builds the program's view (the host's
+        name and files are then part of that view), else wholly before exec."""
+        options = {"cwd": str(self.workdir), "env": env, "echo": False, "timeout": None, "dimensions": (50, 250)}
+        view: list[str] = []
+        if isinstance(enter, Host):
+            enter, view = (enter.enter_network, enter.view()) if self.sandbox.isolate_files else (enter.enter, [])
+        via = launcher.current()
+        if via is not None:
+            command = self.sandbox.command(argv, None if gate is None else launcher.GATE_FD, view)
+            try:
+                return _Spawn(command[0], command[1:], preexec_fn=self.sandbox.preexec(enter), via=via, gate=gate,
+                              **options)
+            except launcher.LaunchFailed:
+                pass  # started by forking, below
+        command = self.sandbox.command(argv, gate, view)
+        return _Spawn(command[0], command[1:], preexec_fn=self.sandbox.preexec(enter, gate), gate=gate, **options)
 
     def let_start(self, name: str) -> None:
         """Let a program launched `held` start (once; a program that was not held has started)."""
@@ -437,28 +456,27 @@ def _write_adjacent(writes: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
 
 
 class _Spawn(pexpect.spawn):
-    """pexpect's spawn that leaves the descriptors `pass_fds` open in the child (a held program's gate;
-    pexpect itself closes every descriptor but the terminal's)."""
+    """pexpect's spawn, started through the launcher `via` (run/launcher.py) or by forking the
+    harness; either way the program gets `gate` (a held program's, else None) open: through the
+    launcher as launcher.GATE_FD, by fork under its own number (pexpect itself closes every
+    descriptor but the terminal's)."""
 
-    def __init__(self, *args: object, pass_fds: tuple[int, ...] = (), **kwargs: object) -> None:
-        self._pass_fds = pass_fds
+    def __init__(self, *args: object, via: launcher.Launcher | None = None, gate: int | None = None,
+                 **kwargs: object) -> None:
+        self._via = via
+        self._gate = gate
         super().__init__(*args, **kwargs)
 
     def _spawnpty(self, args: list[str], **kwargs: object) -> ptyprocess.PtyProcess:
-        return ptyprocess.PtyProcess.spawn(args, pass_fds=self._pass_fds, **kwargs)
-
-
-def _keeping(preexec: Callable[[], None], fd: int | None) -> Callable[[], None]:
-    """`preexec`, then `fd` made to survive exec (a pipe is opened close-on-exec, so that no other
-    program started meanwhile inherits it)."""
-    if fd is None:
-        return preexec
-
-    def confine_and_keep() -> None:
-        preexec()
-        os.set_inheritable(fd, True)
-
-    return confine_and_keep
+        if self._via is None:
+            return ptyprocess.PtyProcess.spawn(args, pass_fds=() if self._gate is None else (self._gate,), **kwargs)
+        rows, cols = kwargs["dimensions"]  # type: ignore[misc]
+        request = launcher.Request(list(args), dict(kwargs["env"]), str(kwargs["cwd"]), rows, cols,  # type: ignore[arg-type]
+                                   bool(kwargs["echo"]), kwargs["preexec_fn"])  # type: ignore[arg-type]
+        pid, fd = self._via.launch(request, self._gate)
+        process = ptyprocess.PtyProcess(pid, fd)
+        process.argv, process.env, process.launch_dir = args, kwargs["env"], kwargs["cwd"]
+        return process
 
 
 def _close(fd: int | None) -> None:

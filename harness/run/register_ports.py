@@ -36,9 +36,11 @@ def check_before_register(driver: Driver, name: str) -> None:
     untold = set(slot.ports) - told_ports(driver, name)
     if child is None or child.exited or not untold:
         return
-    program = driver.procs.sandbox.program_pid
-    driver.wait(lambda: True if child.exited or (program(child.pid) and asleep(child.pid)) else None,
-                START_LIMIT_S, poll=0.005)  # what it binds at start-up is bound once it waits for input
+    def started() -> bool | None:  # what it binds at start-up is bound once it waits for input
+        program = driver.procs.sandbox.program_pid(child.pid)  # (its sandbox's own processes only wait)
+        return True if child.exited or (program is not None and asleep(program)) else None
+
+    driver.wait(started, START_LIMIT_S, poll=0.005)
     taken = holders(child.pid, untold, tcp=driver.dialect.manifest.transport == "tcp")
     if not taken:
         return

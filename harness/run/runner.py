@@ -23,6 +23,7 @@ import pexpect
 from harness.inputs.dialect import Dialect, render_typed
 from harness.inputs.keys import SIGNAL_KEYS, key_names
 from harness.inputs.scenario import Faults, Scenario, step_args, step_kind
+from harness.net.lan import Host
 from harness.net.mode import NetworkChoice
 from harness.run import bytecode, phases, ports, steps_commands, steps_raw, steps_tweets
 from harness.run.driver import (PENDING, STUCK, TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError,
@@ -214,12 +215,12 @@ def _types_signal_keys(scenario: Scenario) -> bool:
 
 
 # -- start-up ----------------------------------------------------------------------------------
-Enter = Callable[[str], Callable[[], None] | None]
+Joins = Callable[[str], Host | None]  # the LAN host a program joins, by its name (None on loopback)
 
 
-def start_all(driver: Driver, enter: Enter) -> None:
+def start_all(driver: Driver, enter: Joins) -> None:
     """The tracker first, ready before any user's program starts; then every user, each past its
-    prompts. `enter(name)` is what program `name` does before exec to join its host.
+    prompts. `enter(name)` is the host program `name` joins on a virtual LAN.
     Where the sandbox can hold a program at its door, the users' sandboxes are built while the
     tracker starts and their programs let in once it is ready: the order the programs see is the
     same, the harness's own launching is off the path."""
@@ -249,7 +250,7 @@ def start_all(driver: Driver, enter: Enter) -> None:
         raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")
 
 
-def _start_user(driver: Driver, name: str, handle: str, enter: Callable[[], None] | None) -> int:
+def _start_user(driver: Driver, name: str, handle: str, enter: Host | None) -> int:
     """Start a user that registers from its start-up prompts, answering them with `handle`; the seq
     of the last answer typed (its registration's reply comes after it)."""
     values = {**driver.base_values(), **driver.users[name].values(), "handle": handle, "name": handle.lstrip("@")}
@@ -258,12 +259,12 @@ def _start_user(driver: Driver, name: str, handle: str, enter: Callable[[], None
     return driver.cursor[name]
 
 
-def _launch_users(driver: Driver, enter: Enter, held: bool) -> None:
+def _launch_users(driver: Driver, enter: Joins, held: bool) -> None:
     for slot in driver.users.values():
         _launch(driver, slot.name, {**driver.base_values(), **slot.values()}, enter(slot.name), held)
 
 
-def _launch(driver: Driver, name: str, values: dict[str, str], enter: Callable[[], None] | None,
+def _launch(driver: Driver, name: str, values: dict[str, str], enter: Host | None,
             held: bool = False) -> None:
     role = TRACKER if name == TRACKER else "user"
     command = driver.dialect.launch_command(role, values)

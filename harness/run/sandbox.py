@@ -15,7 +15,6 @@ import functools
 import os
 import random
 import re
-import resource
 import select
 import signal
 import stat
@@ -27,6 +26,7 @@ from typing import Callable
 
 from harness.net.rootless import machine_uid, maps_uid
 from harness.run import filesystem
+from harness.run.confine import Confinement
 
 
 UID_RANGE = (61000, 61999)
@@ -53,17 +53,6 @@ class Limits:
 
     def merged(self, overrides: dict[str, int | None]) -> "Limits":
         return Limits(**{**asdict(self), **{k: v for k, v in overrides.items() if v is not None}})
-
-
-def _set(kind: int, value: int) -> None:
-    soft_hard = (value, value)
-    try:
-        resource.setrlimit(kind, soft_hard)
-    except (ValueError, OSError):
-        current = resource.getrlimit(kind)[1]
-        if current != resource.RLIM_INFINITY and current < value:
-            return  # already tighter than asked
-        raise
 
 
 def processes_of(uid: int) -> list[int]:
@@ -141,12 +130,13 @@ class Sandbox:
             chown_tree(self.workdir, self.uid)
         os.chmod(self.workdir, 0o700)
 
-    def command(self, argv: list[str], gate: int | None = None) -> list[str]:
+    def command(self, argv: list[str], gate: int | None = None, host: list[str] | None = None) -> list[str]:
         """The command that runs `argv` inside the sandbox's view of the file system; with `gate` (only
-        where `can_hold`), the program starts once a byte can be read from that descriptor."""
+        where `can_hold`), the program starts once a byte can be read from that descriptor; `host`:
+        a LAN host's part of the view (lan.Host.view; only where `isolate_files`)."""
         if not self.isolate_files:
             return argv
-        return filesystem.wrap(argv, self.workdir, self.terminal_signals, gate)
+        return filesystem.wrap(argv, self.workdir, self.terminal_signals, gate, host)
 
     def program_pid(self, launched: int) -> int | None:
         """The process of the program itself, of a command started as process `launched`."""
@@ -186,28 +176,12 @@ class Sandbox:
         them all, and none can leave it (its files are root's)."""
         return self.cgroup is not None
 
-    def preexec(self, enter: Callable[[], None] | None = None) -> Callable[[], None]:
-        """Runs in the child between fork and exec: join the cgroup and (`enter`) its host on the
-        virtual LAN, set limits, drop root."""
-        limits, uid, cgroup, nproc = self.limits, self.uid, self.cgroup, self._nproc
-
-        def confine() -> None:
-            if cgroup is not None:
-                _join(cgroup)
-            if enter is not None:
-                enter()
-            _set(resource.RLIMIT_CPU, limits.cpu_seconds)
-            _set(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
-            _set(resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024)
-            _set(resource.RLIMIT_NOFILE, limits.open_files)
-            _set(resource.RLIMIT_CORE, 0)
-            if uid is not None:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
-            _set(resource.RLIMIT_NPROC, nproc)
-
-        return confine
+    def preexec(self, enter: Callable[[], None] | None = None, keep_fd: int | None = None) -> Confinement:
+        """What runs in the child between fork and exec: join the cgroup and (`enter`) its host on the
+        virtual LAN, set limits, drop root; `keep_fd` stays open across exec (a held program's gate)."""
+        limits = self.limits
+        return Confinement(self.cgroup, enter, limits.cpu_seconds, limits.memory_mb * 1024 * 1024,
+                           limits.file_size_mb * 1024 * 1024, limits.open_files, self.uid, self._nproc, keep_fd)
 
     def protections(self) -> dict:
         """What was in force, for the report: graders must know what their sandbox did."""
@@ -332,18 +306,6 @@ def _allocate_uid() -> int:
                 _uids_in_use.add(uid)
                 return uid
     raise RuntimeError("no free uid for the sandbox")
-
-
-def _join(cgroup: Path) -> None:
-    """Move the calling process, a child between fork and exec with one thread, into `cgroup`.
-    Through `tasks` with "0" (this thread): the kernel then moves it without the lock that a write of
-    a pid to `cgroup.procs` takes for every thread group of the machine, which waits out an RCU grace
-    period (5-20 ms on the start of every program, measured); the one thread is the whole process."""
-    tasks = cgroup / "tasks"
-    if tasks.exists():
-        tasks.write_text("0")
-    else:
-        (cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
 
 def _make_cgroup(max_pids: int) -> Path | None:
