@@ -21,6 +21,7 @@ import subprocess
 from pathlib import Path
 
 from harness.net.rootless import maps_uid
+from harness.run.ports import read_proc
 
 SYSTEM_READ_ONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 # bubblewrap keeps a monitor process in the terminal's process group, and a key typed at the terminal
@@ -129,8 +130,7 @@ def program_pid(launched: int) -> int | None:
         try:
             if os.path.basename(os.readlink(f"/proc/{pid}/exe")) != "bwrap":
                 return pid
-            with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
-                first = children.read().split()[:1]
+            first = read_proc(f"/proc/{pid}/task/{pid}/children").split()[:1]
         except OSError:
             return None
         if not first:

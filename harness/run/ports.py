@@ -161,9 +161,9 @@ def asleep(pid: int) -> bool:
     try:
         for process in process_tree(pid):
             for tid in os.listdir(f"/proc/{process}/task"):
-                with open(f"/proc/{process}/task/{tid}/stat", encoding="ascii", errors="replace") as stat:
-                    if stat.read().rsplit(")", 1)[1].split()[0] not in "SZTtI" or _writing(process, tid):
-                        return False
+                state = read_proc(f"/proc/{process}/task/{tid}/stat").rsplit(b")", 1)[1].split()[0]
+                if state not in b"SZTtI" or _writing(process, tid):
+                    return False
     except (OSError, IndexError):
         return False
     return True
@@ -172,8 +172,7 @@ def asleep(pid: int) -> bool:
 def _writing(pid: int, tid: str) -> bool:
     """Whether thread `tid` of `pid` is inside a write (False where the harness may not read that)."""
     try:
-        with open(f"/proc/{pid}/task/{tid}/syscall", "rb") as call:
-            return call.read().split(b" ", 1)[0] in WRITING
+        return read_proc(f"/proc/{pid}/task/{tid}/syscall").split(b" ", 1)[0] in WRITING
     except OSError:
         return False
 
@@ -347,6 +346,19 @@ def _note_socket(holder: int, fd: int, inode: int, wanted: set[int] | None,
     return True
 
 
+def read_proc(path: str) -> bytes:
+    """A file of /proc, whole, in three system calls (Python's `open` makes seven of them, and these
+    are read many times a second while a scenario runs). Raises OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, 65536)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 65536))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def process_tree(pid: int) -> list[int]:
     """Process `pid` and all its descendants."""
     found, todo = [], [pid]
@@ -355,8 +367,7 @@ def process_tree(pid: int) -> list[int]:
         found.append(current)
         try:
             for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as children:
-                    todo += [int(child) for child in children.read().split()]
+                todo += [int(child) for child in read_proc(f"/proc/{current}/task/{task}/children").split()]
         except (OSError, ValueError):
             continue
     return found
