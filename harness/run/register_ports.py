@@ -36,6 +36,7 @@ def check_before_register(driver: Driver, name: str) -> None:
     untold = set(slot.ports) - told_ports(driver, name)
     if child is None or child.exited or not untold:
         return
+
     def started() -> bool | None:  # what it binds at start-up is bound once it waits for input
         program = driver.procs.sandbox.program_pid(child.pid)  # (its sandbox's own processes only wait)
         return True if child.exited or (program is not None and asleep(program)) else None
