@@ -210,7 +210,9 @@ class Driver:
     def nothing_can_happen(self, horizon: float) -> str | None:
         """What each running program waits on, when none can do anything within `horizon` seconds
         (run/quiescence.py), in a student's words; else None."""
-        running = {name: child.pid for name, child in self.procs.children.items() if not child.exited}
+        program = self.procs.sandbox.program_pid  # the sandbox's own processes only wait for it: not read
+        running = {name: program(child.pid) or child.pid for name, child in self.procs.children.items()
+                   if not child.exited}
         waits = quiescence.stuck(running, horizon) if running else None
         if not waits:
             return None
