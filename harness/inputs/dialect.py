@@ -7,6 +7,7 @@ succeeded, a tweet was received from X via Y); this module translates both ways 
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -116,9 +117,10 @@ class Dialect:
     def reads_forwarder(self) -> bool:
         return any("forwarder" in pattern.groupindex for pattern in self.received_res)
 
-    @property
+    @functools.cached_property
     def types_signal_keys(self) -> bool:
-        """Whether lines typed at the programs hold keys a terminal turns into signals (Ctrl+C)."""
+        """Whether lines typed at the programs hold keys a terminal turns into signals (Ctrl+C); asked
+        at every scenario's start, answered once."""
         lines = [line.send for role in ("tracker", "user") for line in self.startup_lines(role)]
         for command in ("register", "query", "follow", "drop", "tweet", "end_tweet", "exit"):
             lines += [line.send for line in self.command_lines(command) or []]

@@ -31,6 +31,7 @@ from harness.run.confine import Confinement
 
 UID_RANGE = (61000, 61999)
 PR_SET_CHILD_SUBREAPER = 36
+_LIBC = ctypes.CDLL(None, use_errno=True)
 KILLED_END_S = 2.0  # how long processes sent SIGKILL are awaited before they are looked for again
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
@@ -243,8 +244,8 @@ def become_subreaper() -> None:
     killed) become this process's children, so that it reaps them itself instead of leaving zombies
     for whatever init the machine has."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
+        _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except AttributeError:
         pass
 
 
