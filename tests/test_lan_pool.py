@@ -19,7 +19,7 @@ def test_a_session_hands_out_ready_lans_named_for_their_programs_and_leaves_noth
     names = ["tracker", "alice", "bob"]
     shape = LanShape.of(names)
     with lan_pool.session([shape, LanShape.of(["tracker", "alice"])]):
-        pool = lan_pool._pool
+        pool = lan_pool.current()
         assert pool is not None
         spare = pool._spares[shape][0]
         spare.result(timeout=30)  # the expected shapes are built at the session's start
@@ -37,7 +37,7 @@ def test_a_session_hands_out_ready_lans_named_for_their_programs_and_leaves_noth
             assert tracker.recvfrom(64) == (b"hello", (lan.hosts["alice"].ip, alice.getsockname()[1]))
         assert pool._spares[shape], "another LAN of this shape is on its way for the next scenario"
         lan_pool.give_back(lan)
-    assert lan_pool._pool is None
+    assert lan_pool.current() is None
     assert our_namespaces() == []  # the LAN given back, and every spare, the unused shape's too
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from harness.net.lan import LanShape, VirtualLan
+from harness.shared import Shared
 
 
 class LanPool:
@@ -85,40 +86,31 @@ def _close_built(future: Future[VirtualLan]) -> None:
         future.result().close()
 
 
-_pool: LanPool | None = None
-_users = 0
-_pool_lock = threading.Lock()
+_pool: Shared[LanPool] = Shared(LanPool)
 
 
 @contextlib.contextmanager
 def session(expect: list[LanShape] | None = None) -> Iterator[None]:
     """LANs are built ahead and removed behind while this lasts, starting with one of each shape of
     `expect` (nested or parallel sessions share one pool, closed when the last ends)."""
-    global _pool, _users
-    with _pool_lock:
-        if _pool is None:
-            _pool = LanPool()
-        _users += 1
-        _pool.expect(expect or [])
-    try:
+    with _pool.use(lambda pool: pool.expect(expect or [])):
         yield
-    finally:
-        with _pool_lock:
-            _users -= 1
-            ending, _pool = (_pool, None) if _users == 0 else (None, _pool)
-        if ending is not None:
-            ending.close()
+
+
+def current() -> LanPool | None:
+    """The pool of the sessions in progress (None outside any)."""
+    return _pool.current
 
 
 def take(shape: LanShape, names: list[str], folder: Path) -> VirtualLan:
     """A LAN for one scenario: from the session's pool, else built now."""
-    pool = _pool
+    pool = _pool.current
     return pool.take(shape, names, folder) if pool is not None else VirtualLan(shape).named(names, folder)
 
 
 def give_back(lan: VirtualLan) -> None:
     """A scenario's LAN it is done with: removed behind it in a session, else now."""
-    pool = _pool
+    pool = _pool.current
     if pool is not None:
         pool.give_back(lan)
     else:

@@ -40,6 +40,8 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from harness.shared import Shared
+
 GATE_FD = 3  # where a held program finds its gate (bubblewrap's --block-fd)
 CLONE_PARENT = 0x00008000
 PR_SET_PDEATHSIG = 1
@@ -169,9 +171,7 @@ def _refusal(report: bytes) -> Exception:
 
 
 # -- the grading run's launcher ------------------------------------------------------------------
-_sessions_lock = threading.Lock()
-_sessions = 0
-_current: Launcher | None = None
+_launcher: Shared[Launcher] = Shared(lambda: Launcher() if unavailable() is None else None)
 
 
 def unavailable() -> str | None:
@@ -185,24 +185,13 @@ def unavailable() -> str | None:
 def session() -> Iterator[None]:
     """A launcher for the programs started inside (sessions nest; the last one out ends it). Until it
     is ready, and where none can be started, programs are started by forking the harness."""
-    global _sessions, _current
-    with _sessions_lock:
-        if _sessions == 0 and unavailable() is None:
-            _current = Launcher()
-        _sessions += 1
-    try:
+    with _launcher.use():
         yield
-    finally:
-        with _sessions_lock:
-            _sessions -= 1
-            ending, _current = (_current, None) if _sessions == 0 else (None, _current)
-        if ending is not None:
-            ending.close()
 
 
 def current() -> Launcher | None:
     """The launcher of the session in progress, once ready (None: none yet, or it broke)."""
-    launcher = _current
+    launcher = _launcher.current
     return launcher if launcher is not None and launcher.ready.is_set() and not launcher.broken else None
 
 

@@ -179,16 +179,18 @@ def test_the_launcher_ends_with_its_session_and_with_a_killed_harness(tmp_path):
         first = launcher.current().process.pid
     assert not alive(first)
     harness = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""\
-        import sys, threading
+        import threading, time
         from harness.run import launcher
         with launcher.session():
-            launcher._current.ready.wait(10)
-            print(launcher.current().process.pid, flush=True)
+            deadline = time.monotonic() + 10
+            while launcher.current() is None and time.monotonic() < deadline:
+                threading.Event().wait(0.01)
+            print(launcher.current().process.pid if launcher.current() else 0, flush=True)
             threading.Event().wait()
         """)], stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     try:
         second = int(harness.stdout.readline())
-        assert alive(second)
+        assert second and alive(second)
     finally:
         harness.kill()
         harness.wait()

@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "harness"
-RANK = {"errors": 0, "inputs": 1, "net": 2, "run": 3, "judge": 4, "reports": 5}
+RANK = {"errors": 0, "shared": 0, "inputs": 1, "net": 2, "run": 3, "judge": 4, "reports": 5}
 ENTRY = 6  # modules at the top of the package: cli, batch, rejudge, pytest_plugin, ...
 RECORDS = "harness.run.records"  # the one module of run/ that the judge and the reports read
 
