@@ -37,6 +37,7 @@ CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 _uid_lock = threading.Lock()
 _uids_in_use: set[int] = set()
+_uids_given: set[int] = set()  # every uid handed out by this process (see _allocate_uid)
 _stale_lock = threading.Lock()
 _stale_removed: list[bool] = []  # once per harness process
 
@@ -299,12 +300,17 @@ def can_switch_users() -> bool:
 
 
 def _allocate_uid() -> int:
-    """A uid no process is using, reserved for one scenario."""
+    """A uid no process is using, reserved for one scenario; not one an earlier scenario of this
+    process had, until half the range has been given (a scenario's user is its own: nothing another
+    one left, and each run's uid tells its scenario)."""
     with _uid_lock:
+        if len(_uids_given) >= (UID_RANGE[1] - UID_RANGE[0] + 1) // 2:
+            _uids_given.intersection_update(_uids_in_use)
         for _ in range(200):
             uid = random.randint(*UID_RANGE)
-            if uid not in _uids_in_use and not processes_of(uid):
+            if uid not in _uids_in_use and uid not in _uids_given and not processes_of(uid):
                 _uids_in_use.add(uid)
+                _uids_given.add(uid)
                 return uid
     raise RuntimeError("no free uid for the sandbox")
 
