@@ -346,11 +346,13 @@ def _note_socket(holder: int, fd: int, inode: int, wanted: set[int] | None,
     return True
 
 
-def read_proc(path: str) -> bytes:
-    """A file of /proc, whole, in three system calls (Python's `open` makes seven of them, and these
-    are read many times a second while a scenario runs). Raises OSError."""
+def read_proc(path: str, size: int | None = None) -> bytes:
+    """A file of /proc, whole (or its first `size` bytes), in few system calls (Python's `open` makes
+    seven, and these files are read many times a second while a scenario runs). Raises OSError."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
+        if size is not None:
+            return os.read(fd, size)
         chunks = [os.read(fd, 65536)]
         while chunks[-1]:
             chunks.append(os.read(fd, 65536))

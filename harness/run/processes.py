@@ -481,11 +481,12 @@ class _Spawn(pexpect.spawn):
         if self._via is None:
             return ptyprocess.PtyProcess.spawn(args, pass_fds=() if self._gate is None else (self._gate,), **kwargs)
         rows, cols = kwargs["dimensions"]  # type: ignore[misc]
-        request = launcher.Request(list(args), dict(kwargs["env"]), str(kwargs["cwd"]), rows, cols,  # type: ignore[arg-type]
-                                   bool(kwargs["echo"]), kwargs["preexec_fn"])  # type: ignore[arg-type]
+        env, cwd = dict(kwargs["env"]), str(kwargs["cwd"])  # type: ignore[call-overload]
+        request = launcher.Request(list(args), env, cwd, rows, cols, bool(kwargs["echo"]),
+                                   kwargs["preexec_fn"])  # type: ignore[arg-type]
         pid, fd = self._via.launch(request, self._gate)
         process = ptyprocess.PtyProcess(pid, fd)
-        process.argv, process.env, process.launch_dir = args, kwargs["env"], kwargs["cwd"]
+        process.argv, process.env, process.launch_dir = args, env, cwd
         return process
 
 

@@ -64,7 +64,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from harness.run.ports import PIDFD_GETFD, descriptors
+from harness.run.ports import PIDFD_GETFD, descriptors, read_proc
 
 
 class Settling:
@@ -217,14 +217,6 @@ class _Look:
         self._memory.clear()
 
 
-def _read(path: str, size: int = 8192) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return os.read(fd, size)
-    finally:
-        os.close(fd)
-
-
 # -- the threads of a program's tree -----------------------------------------------------------------
 @dataclass
 class _Thread:
@@ -273,7 +265,7 @@ def _gather(root: int, look: _Look) -> list[_Process]:
                 if not process.threads:
                     _check_64_bit(pid, thread.identity)
                 process.threads.append(thread)
-            todo += [int(child) for child in _read(f"/proc/{pid}/task/{tid}/children").split()]
+            todo += [int(child) for child in read_proc(f"/proc/{pid}/task/{tid}/children").split()]
         if not process.threads:  # the program has ended (the harness sees that itself), or a child has
             raise _Doubt("a process has ended")  # and its parent may be waking up to collect it
         processes.append(process)
@@ -286,9 +278,9 @@ def _thread(pid: int, tid: int, look: _Look) -> _Thread | None:
     """The wait of one thread (None: a zombie, which can do nothing any more: a thread that has ended,
     while others of its process go on)."""
     base = f"/proc/{pid}/task/{tid}"
-    schedstat = _read(f"{base}/schedstat")
-    line = _read(f"{base}/syscall").strip()
-    stat = _read(f"{base}/stat")
+    schedstat = read_proc(f"{base}/schedstat")
+    line = read_proc(f"{base}/syscall").strip()
+    stat = read_proc(f"{base}/stat")
     fields = stat.rsplit(b")", 1)[1].split()
     if fields[0] == b"Z":
         return None
@@ -314,7 +306,7 @@ def _restarted(base: str, words: list[bytes]) -> list[bytes]:
     and stays not understood."""
     if words[:1] != [RESTART_SYSCALL] or len(words) < 4 or _int32(int(words[3], 16)) >= 0:
         return words
-    if not _read(f"{base}/wchan").startswith(POLL_SLEEPS):
+    if not read_proc(f"{base}/wchan").startswith(POLL_SLEEPS):
         return words
     return [POLL_NUMBER, *words[1:]]
 
@@ -329,7 +321,7 @@ def _check_64_bit(pid: int, identity: bytes) -> None:
     if identity not in _sixty_four:
         if len(_sixty_four) > 4096:
             _sixty_four.clear()
-        _sixty_four[identity] = _read(f"/proc/{pid}/exe", 5) == b"\x7fELF\x02"
+        _sixty_four[identity] = read_proc(f"/proc/{pid}/exe", 5) == b"\x7fELF\x02"
     if not _sixty_four[identity]:
         raise _Doubt("not a 64-bit program: its system call numbers are another table's")
 
@@ -363,7 +355,7 @@ def _none_ran(trees: dict[str, list[_Process]]) -> None:
     for tree in trees.values():
         for process in tree:
             for thread in process.threads:
-                if _read(f"/proc/{thread.pid}/task/{thread.tid}/schedstat") != thread.schedstat:
+                if read_proc(f"/proc/{thread.pid}/task/{thread.tid}/schedstat") != thread.schedstat:
                     raise _Doubt(f"thread {thread.tid} ran meanwhile")
 
 
@@ -372,7 +364,7 @@ def _no_packet_in_backlog() -> None:
     receiver's socket. Sending on loopback or a veth queues the packet there; the kernel usually
     delivers it before `sendto` returns, but on a loaded machine it may wait for ksoftirqd, and then
     no socket shows it."""
-    waiting = packets_in_backlog(_read("/proc/net/softnet_stat", 65536))
+    waiting = packets_in_backlog(read_proc("/proc/net/softnet_stat"))
     if waiting is None:
         raise _Doubt("the kernel does not show its receive backlogs")
     if waiting:
@@ -396,7 +388,7 @@ def _check_process(process: _Process, look: _Look) -> None:
     """_Doubt if a POSIX timer can send process `process` a signal, or a socket it holds has bytes
     still leaving it; what its sockets and pipes hold for reading is noted (`look.unread`), for
     `_unread` to judge once every thread's wait is known."""
-    if _read(f"/proc/{process.pid}/timers").strip():
+    if read_proc(f"/proc/{process.pid}/timers").strip():
         raise _Doubt("the process has POSIX timers")
     process.fds = descriptors(process.pid)
     for fd, link in process.fds.items():
@@ -575,7 +567,7 @@ def _epoll_wait(thread: _Thread, process: _Process, look: _Look) -> _Wait:
 def _epoll_targets(pid: int, epfd: int) -> list[tuple[int, int, int]]:
     """(descriptor, events, inode) of every entry of epoll descriptor `epfd` of process `pid`."""
     targets = []
-    for line in _read(f"/proc/{pid}/fdinfo/{epfd}", 65536).decode().splitlines():
+    for line in read_proc(f"/proc/{pid}/fdinfo/{epfd}").decode().splitlines():
         if line.startswith("tfd:"):
             words = line.split()
             inode = next(word[4:] for word in words if word.startswith("ino:"))
@@ -737,8 +729,8 @@ def _terminal_timeout(dup: int) -> float | None:
 def _signal_descriptor(process: _Process, fd: int, thread: _Thread) -> str:
     """A signal descriptor is ready when a signal of its set is pending for the thread that reads it
     (asked of the kernel by anyone else, it would answer for the asker: so read from /proc)."""
-    wanted = _mask(_read(f"/proc/{process.pid}/fdinfo/{fd}"), b"sigmask")
-    status = _read(f"/proc/{process.pid}/task/{thread.tid}/status")
+    wanted = _mask(read_proc(f"/proc/{process.pid}/fdinfo/{fd}"), b"sigmask")
+    status = read_proc(f"/proc/{process.pid}/task/{thread.tid}/status")
     if wanted & SIGALRM_BIT or wanted & (_mask(status, b"SigPnd") | _mask(status, b"ShdPnd")):
         raise _Doubt("a signal descriptor with a signal pending, or for SIGALRM")
     return "a signal descriptor"
@@ -746,7 +738,8 @@ def _signal_descriptor(process: _Process, fd: int, thread: _Thread) -> str:
 
 def _timer_descriptor(look: _Look, pid: int, fd: int) -> str:
     """A timer descriptor (timerfd): fdinfo gives its expirations not yet read and the time left."""
-    info = dict(line.split(":", 1) for line in _read(f"/proc/{pid}/fdinfo/{fd}").decode().splitlines() if ":" in line)
+    lines = read_proc(f"/proc/{pid}/fdinfo/{fd}").decode().splitlines()
+    info = dict(line.split(":", 1) for line in lines if ":" in line)
     seconds, nanos = (int(part) for part in info["it_value"].strip(" ()\t").split(","))
     if int(info["ticks"]) or (seconds or nanos) and seconds + nanos / 1e9 <= look.horizon_s + MARGIN_S:
         raise _Doubt("a timer descriptor that has fired or fires within the horizon")
