@@ -440,29 +440,19 @@ class ProcessSet:
 
 def _write_adjacent(writes: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
     """Write each (fd, data) without releasing the interpreter lock between the writes (libc's
-    write through ctypes.PyDLL keeps it; a single write has nothing to keep adjacent, and lets the
-    other threads run), each fd non-blocking for that moment so that a program that does not read
-    cannot stall the harness. Returns (index, data not yet written) for the caller to finish the
-    ordinary way."""
-    write = _LIBC_HOLDING_LOCK.write if len(writes) > 1 else _write_alone
+    write through ctypes.PyDLL keeps it), each fd non-blocking for that moment so that a program
+    that does not read cannot stall the harness. Returns (index, data not yet written) for the
+    caller to finish the ordinary way."""
     flags = [fcntl.fcntl(fd, fcntl.F_GETFL) for fd, _ in writes]
     for (fd, _), flag in zip(writes, flags):
         fcntl.fcntl(fd, fcntl.F_SETFL, flag | os.O_NONBLOCK)
     try:
-        written = [write(fd, data, len(data)) for fd, data in writes]
+        written = [_LIBC_HOLDING_LOCK.write(fd, data, len(data)) for fd, data in writes]
     finally:
         for (fd, _), flag in zip(writes, flags):
             fcntl.fcntl(fd, fcntl.F_SETFL, flag)
     return [(index, data[max(count, 0):]) for index, ((_, data), count) in enumerate(zip(writes, written))
             if count < len(data)]
-
-
-def _write_alone(fd: int, data: bytes, size: int) -> int:
-    """libc's write, with the interpreter lock released: the count written, or -1."""
-    try:
-        return os.write(fd, data[:size])
-    except OSError:
-        return -1
 
 
 class _Spawn(pexpect.spawn):
