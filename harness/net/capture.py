@@ -59,6 +59,9 @@ class Capture:
     """The frames of one LAN, from `start()` to `stop()`."""
 
     header_bytes = 0  # bytes the kernel puts before each frame read (a switch asks for a virtio header)
+    # the protocol the socket is made with: every frame of the namespace, from the start (a capture that
+    # binds to one interface makes it with none, see LoopbackCapture)
+    protocol_at_open = socket.htons(ETH_P_ALL)
 
     def __init__(self, switch_namespace: Path | None, ports: list[str], limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
         """`switch_namespace`: the namespace to capture in (None: the harness's own)."""
@@ -125,7 +128,7 @@ class Capture:
 
     def _open(self) -> socket.socket:
         """The socket that reads every frame of the switch's namespace (in the capture's thread)."""
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, self.protocol_at_open)
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
@@ -199,6 +202,12 @@ class LoopbackCapture(Capture):
     """The frames on this machine's loopback that `concerns(source port, destination port)` keeps:
     each datagram or TCP segment once, as it arrived."""
 
+    # Made with no protocol, the socket receives nothing until `bind` gives it loopback and every
+    # protocol. Made with one, the kernel would first hook it to every interface, and binding would
+    # unhook it and wait for every CPU to let go of it (an RCU grace period, 5-15 ms here) on each
+    # scenario's way to its start.
+    protocol_at_open = 0
+
     def __init__(self, concerns: Callable[[int, int], bool], limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
         super().__init__(None, [LOOPBACK], limit_bytes)
         self.concerns = concerns
@@ -254,7 +263,7 @@ def transport_ports(frame: bytes) -> tuple[int, int] | None:
 def loopback_capture_unavailable() -> str | None:
     """Why loopback cannot be captured here (None: it can): a packet socket needs CAP_NET_RAW."""
     try:
-        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL)) as sock:
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as sock:  # as LoopbackCapture makes it
             sock.bind((LOOPBACK, ETH_P_ALL))
     except OSError as exc:
         return f"no packet socket on loopback ({exc.strerror or exc}; it needs CAP_NET_RAW)"
