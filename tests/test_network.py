@@ -137,6 +137,69 @@ def test_namespaces_of_the_lan_are_gone_after_each_run():
     assert not any((NETNS_DIR / name).exists() for name in made)
 
 
+def _links(namespace: str) -> dict[str, dict]:
+    """What iproute2 itself reads back of a namespace's interfaces (its JSON), by name."""
+    import subprocess
+    shown = subprocess.run(["ip", "-n", namespace, "-j", "-d", "addr"], capture_output=True, text=True, check=True)
+    return {link["ifname"]: link for link in json.loads(shown.stdout)}
+
+
+@needs_root
+@pytest.mark.parametrize("bridge", [True, False])
+def test_a_lan_is_wired_as_the_harness_says(tmp_path, bridge):
+    """What netlink built, read back by `ip`: each host has loopback up and one interface with its
+    IPv4 address and no IPv6 address (no neighbour-discovery chatter); the switch's ports are up,
+    without addresses, in its bridge, or promiscuous for a switch in user space; a datagram sent
+    from one host reaches the other."""
+    from harness.net.lan import SWITCH, make_lan, socket_on
+    lan = make_lan(["tracker", "alice", "bob"], tmp_path, pinned={"tracker": "192.168.7.20"}, bridge=bridge)
+    try:
+        for name, host in lan.hosts.items():
+            links = _links(host.namespace)
+            assert set(links) == {"lo", "eth0"}, name
+            assert "UP" in links["lo"]["flags"]
+            eth0 = links["eth0"]
+            assert "UP" in eth0["flags"]
+            assert [(a["family"], a["local"], a["prefixlen"]) for a in eth0["addr_info"]] == [("inet", host.ip, 24)]
+            assert eth0["linkinfo"]["info_kind"] == "veth"
+        assert lan.hosts["tracker"].ip == "192.168.7.20" and lan.hosts["alice"].ip == "192.168.7.1"
+        switch = _links(lan.switch)
+        ports = {name: link for name, link in switch.items() if name.startswith("p")}
+        assert len(ports) == 3
+        for link in ports.values():
+            assert "UP" in link["flags"] and link["addr_info"] == []
+            assert (link.get("master") == SWITCH) is bridge
+            assert ("PROMISC" in link["flags"]) is not bridge
+        assert (SWITCH in switch) is bridge
+        if bridge:
+            assert switch[SWITCH]["addr_info"] == [] and "UP" in switch[SWITCH]["flags"]
+            sender, receiver = socket_on(lan.hosts["alice"]), socket_on(lan.hosts["bob"])
+            with sender, receiver:
+                receiver.bind((lan.hosts["bob"].ip, 40000))
+                receiver.settimeout(5)
+                sender.sendto(b"hello", (lan.hosts["bob"].ip, 40000))
+                assert receiver.recvfrom(100) == (b"hello", (lan.hosts["alice"].ip, sender.getsockname()[1]))
+    finally:
+        lan.close()
+
+
+@needs_root
+def test_a_request_netlink_refuses_names_what_and_why(tmp_path):
+    """The kernel's refusal is an error naming the request and the reason, not a silent half-built LAN."""
+    from harness.net.lan import NETNS_DIR, made_in, make_lan
+    from harness.net.netlink import Route, route_socket
+    lan = make_lan(["tracker"], tmp_path)
+    try:
+        with Route(made_in(NETNS_DIR / lan.hosts["tracker"].namespace, route_socket)) as route:
+            route.add_bridge("twice")
+            with pytest.raises(OSError, match="^.*could not make the bridge twice: File exists"):
+                route.add_bridge("twice")
+            with pytest.raises(OSError, match="could not find the interface nowhere: No such device"):
+                route.index_of("nowhere")
+    finally:
+        lan.close()
+
+
 def test_a_capture_keeps_what_its_limit_allows_and_counts_the_rest(tmp_path):
     """A flood on the LAN: frames past the limit are counted, not stored."""
     import subprocess
