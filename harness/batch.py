@@ -188,6 +188,12 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
     """Grade every submission against every scenario, each `options.repeat` times; returns one grade
     per submission, in order. `progress` hears of each run as it ends, `finished` of each submission
     once all of its scenarios are done."""
+    with launcher.session():  # starting while the submissions are prepared, ready for their first programs
+        return _grade_all(submissions, suite, options, progress, stop, finished)
+
+
+def _grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions, progress: Progress | None,
+               stop: threading.Event | None, finished: Finished | None) -> list[SubmissionGrade]:
     prepared = {s.name: prepare(s, options) for s in submissions}
     runs: dict[tuple[str, str], dict[int, ScenarioResult]] = {}
     results: dict[tuple[str, str], ScenarioResult] = {}
@@ -210,8 +216,7 @@ def grade_all(submissions: list[Submission], suite: Suite, options: GradeOptions
     try:
         ahead = lan_pool.session(_lan_shapes(prepared, suite, options)) if options.network.mode == "hosts" \
             else contextlib.nullcontext()
-        with ahead, launcher.session(), \
-                ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
+        with ahead, ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
             while pending or running:
                 for item in list(pending):
                     submission, task, run = item

@@ -16,7 +16,8 @@ SCM_RIGHTS, a held program's gate (which the program gets as descriptor GATE_FD)
 the terminal's master side, or why the program could not be started (the error its exec or its
 confinement raised, as pexpect reports it). Where the launcher cannot be used (a machine whose
 clone(2) number is not known here, a kernel that refuses, a launcher that died), programs are started
-by forking the harness, as before: only slower.
+by forking the harness, as before: only slower. A program started while the launcher is still
+starting (some 50-100 ms, at the start of a grading run) waits for it rather than fork.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import termios
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.shared import Shared
 
@@ -48,6 +50,7 @@ PR_SET_PDEATHSIG = 1
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}  # clone(2); its other arguments are all zero here
 MAX_MESSAGE = 1 << 20
 START_LIMIT_S = 10.0  # for the launcher to say it is ready
+START_WAIT_S = 1.0  # a program waits this long at most for a launcher still starting, then is forked
 LAUNCH_LIMIT_S = 30.0  # for one program's exec: a launcher that takes longer is given up
 READY = b"ready"
 BOOT = ("import json, sys; sys.path[:0] = json.loads(sys.argv[1]); "
@@ -80,6 +83,7 @@ class Launcher:
         self.broken: str | None = None
         self.process: subprocess.Popen | None = None
         self.ready = threading.Event()
+        self.settled = threading.Event()  # ready, or broken before it could be
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -90,7 +94,8 @@ class Launcher:
         """The launcher's parent, alive until the launcher has ended and the session is over."""
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-c", BOOT, json.dumps(sys.path), str(theirs.fileno()), str(os.getpid())],
+                [sys.executable, "-I", "-S", "-c", BOOT, json.dumps(_import_path()), str(theirs.fileno()),
+                 str(os.getpid())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
@@ -99,6 +104,8 @@ class Launcher:
             theirs.close()
         if self.process is not None:
             self._await_ready()
+        self.settled.set()
+        if self.process is not None:
             self.process.wait()
         self._done.wait()  # its programs' parent, this thread, must outlive every one of them
 
@@ -190,9 +197,21 @@ def session() -> Iterator[None]:
 
 
 def current() -> Launcher | None:
-    """The launcher of the session in progress, once ready (None: none yet, or it broke)."""
+    """The launcher of the session in progress, once ready (None: none, or it broke). One still
+    starting is waited for (at most START_WAIT_S): forking the harness for the first scenarios'
+    programs costs more than the rest of its start."""
     launcher = _launcher.current
-    return launcher if launcher is not None and launcher.ready.is_set() and not launcher.broken else None
+    if launcher is None:
+        return None
+    launcher.settled.wait(START_WAIT_S)
+    return launcher if launcher.ready.is_set() and not launcher.broken else None
+
+
+def _import_path() -> list[str]:
+    """Where the launcher finds the harness and the standard library: this process's path, and the
+    folder the harness package is in (it starts without `site`, which an editable install of the
+    harness needs to be found otherwise)."""
+    return [str(Path(__file__).resolve().parents[2]), *sys.path]
 
 
 # -- the launcher process ------------------------------------------------------------------------
