@@ -33,7 +33,7 @@ from harness.judge.steps import should_stop_rule
 from harness.net import lan_pool
 from harness.net.lan import LanShape
 from harness.net.mode import NetworkChoice
-from harness.run import launcher
+from harness.run import behind, launcher
 from harness.run.build import BuildResult, build_submission
 from harness.run.driver import TRACKER
 from harness.run.network import pinned_address_problem
@@ -216,7 +216,7 @@ def _grade_all(submissions: list[Submission], suite: Suite, options: GradeOption
     try:
         ahead = lan_pool.session(_lan_shapes(prepared, suite, options)) if options.network.mode == "hosts" \
             else contextlib.nullcontext()
-        with ahead, ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
+        with ahead, behind.session(), ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
             while pending or running:
                 for item in list(pending):
                     submission, task, run = item

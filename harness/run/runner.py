@@ -8,6 +8,8 @@ imports nothing of the judge.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import random
@@ -25,7 +27,7 @@ from harness.inputs.keys import SIGNAL_KEYS, key_names
 from harness.inputs.scenario import Faults, Scenario, step_args, step_kind
 from harness.net.lan import Host
 from harness.net.mode import NetworkChoice
-from harness.run import bytecode, phases, ports, steps_commands, steps_raw, steps_tweets
+from harness.run import behind, bytecode, phases, ports, steps_commands, steps_raw, steps_tweets
 from harness.run.driver import (PENDING, STUCK, TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError,
                                 UserSlot, search)
 from harness.run.network import ScenarioNetwork
@@ -171,17 +173,15 @@ class ScenarioRunner:
 
     def _tear_down(self, workdir: Path, network: ScenarioNetwork | None, sandbox: Sandbox | None,
                    procs: ProcessSet | None) -> None:
-        """Every process killed, the sandbox and the network removed, the working copy deleted."""
+        """Every process killed and the network closed (the record is then complete, the ports free);
+        the sandbox given back and the working copy deleted behind the scenario (run/behind.py)."""
         if procs is not None:
             procs.kill_all()
-        if sandbox is not None:
-            sandbox.close()
         if network is not None:
             network.close(self.record, self.trace.t0)
         if self.keep_work:
             self.trace.add("harness", "note", f"working copy kept at {workdir} (--keep-work)")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        behind.later(functools.partial(_give_back, sandbox, None if self.keep_work else workdir))
 
     def _play_all(self, driver: Driver) -> None:
         for number, step in enumerate(self.scenario.steps, start=1):
@@ -207,6 +207,16 @@ class ScenarioRunner:
 
     def _now(self) -> float:
         return round(time.monotonic() - self.trace.t0, 6)
+
+
+def _give_back(sandbox: Sandbox | None, workdir: Path | None) -> None:
+    """The sandbox's cgroup and user given back (its processes swept once more), the working copy
+    removed."""
+    if sandbox is not None:
+        with contextlib.suppress(Exception):  # behind the scenario: nobody would hear it
+            sandbox.close()
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _types_signal_keys(scenario: Scenario) -> bool:
