@@ -136,28 +136,34 @@ def grade_reference(jobs: int, network: str = "loopback",
 
 
 STUCK_BUILDER = ROOT / "tests" / "submissions" / "stuck_variants.py"
-STUCK_FIGURES = (("tracker_ignores_tweet", "a tracker that never answers `tweet`, its user then blocked for good"),
-                 ("blocks_from_the_start", "programs blocked for ever from the start (the tracker never binds)"),
-                 ("tweet_answered_on_retry", "slow but correct: each tweet answered only on a retry 3 s later"))
+STUCK_FIGURES = (("tracker_ignores_tweet", "a tracker that never answers `tweet`, its user then blocked for good", True),
+                 ("blocks_from_the_start", "programs blocked for ever from the start (the tracker never binds)", True),
+                 ("tweet_answered_on_retry", "slow but correct: each tweet answered only on a retry 3 s later", False))
 
 
-def stuck_figures(jobs: int, network: str, reference_s: float) -> list[str]:
+def stuck_figures(jobs: int, network: str, reference_s: float, rounds: int) -> list[str]:
     """How long the purpose-built submissions that stop for good (and one merely slow) take to grade
-    with the public suite, against the reference (target: at most 2 x for those that stop; the slow
-    one keeps its score). They are built from the tests' builder, so only in a checkout."""
+    with the public suite, against the reference (target: at most 2 x for those that stop, the median
+    of `rounds` runs: how the programs' timers race the steps differs from run to run; the slow one,
+    graded once, keeps its score). They are built from the tests' builder, so only in a checkout."""
     if not STUCK_BUILDER.exists():
         return [f"stuck submissions not measured: {STUCK_BUILDER} is not here (a checkout of the project has it)"]
     lines = []
     with tempfile.TemporaryDirectory(prefix="tweeter-bench-stuck-") as folder:
         subprocess.run([sys.executable, str(STUCK_BUILDER), folder], check=True, capture_output=True)
         suite = load_suite([default_specs()])
-        for name, what in STUCK_FIGURES:
-            started = time.monotonic()
-            grade = grade_all(discover([Path(folder) / name]), suite,
-                              GradeOptions(jobs=jobs, network=choose(network)))[0]
-            elapsed = time.monotonic() - started
-            lines.append(f"{name} ({what}): {elapsed:.2f} s, {elapsed / reference_s:.2f} x the reference "
-                         f"(score {grade.score:g}/{grade.max_score:g})")
+        for name, what, stops in STUCK_FIGURES:
+            times, scores = [], set()
+            for _ in range(rounds if stops else 1):
+                started = time.monotonic()
+                grade = grade_all(discover([Path(folder) / name]), suite,
+                                  GradeOptions(jobs=jobs, network=choose(network)))[0]
+                times.append(time.monotonic() - started)
+                scores.add(f"{grade.score:g}/{grade.max_score:g}")
+            elapsed = statistics.median(times)
+            runs = f" (median of {' / '.join(f'{t:.2f}' for t in times)} s)" if len(times) > 1 else ""
+            lines.append(f"{name} ({what}): {elapsed:.2f} s{runs}, {elapsed / reference_s:.2f} x the reference "
+                         f"(score {', '.join(sorted(scores))})")
     return lines
 
 
@@ -439,7 +445,7 @@ def main() -> int:
     print(f"\nsubmissions that stop for good (target <= 2 x the reference) and one slow one, "
           f"{'hosts' if lan else 'loopback'}:")
     reference_s = statistics.median(hosts) if lan else grade_s
-    print("\n".join(stuck_figures(args.jobs, "hosts" if lan else "loopback", reference_s)), flush=True)
+    print("\n".join(stuck_figures(args.jobs, "hosts" if lan else "loopback", reference_s, args.rounds)), flush=True)
     for mode, breakdown in breakdowns.items():
         if breakdown.runs:
             print(f"\nwhere the time goes, {mode} (mean of {breakdown.runs} runs; floor {floor_s:.2f} s):")

@@ -26,8 +26,8 @@ ABORTED = object()
 ABORT_POLL_S = 0.25  # how soon a running scenario notices that grading was stopped
 HOLD_LIMIT_S = 2.0  # the longest the tracker is held while tweets typed together are on their way to it
 STUCK = "stuck"  # a wait ended because nothing could happen any more (see Stillness)
-STUCK_CONFIRM_S = 0.3  # nothing can happen: it must stay so, with nothing new printed or sent, this long
-STUCK_POLL_S = 0.1  # how often a wait that may end that way looks again
+STUCK_CONFIRM_S = 0.1  # nothing can happen: it must stay so, with nothing new printed or sent, this long
+STUCK_POLL_S = 0.05  # how often a wait that may end that way looks again
 # a quiet window ends early once nothing can happen before it closes: two readings this far apart (each
 # of one moment; see Stillness), looked at this often (a reading costs about 2 ms)
 WINDOW_CONFIRM_S = 0.015
