@@ -28,6 +28,7 @@ import base64
 import binascii
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.run.records import WireEvent
@@ -75,10 +76,17 @@ def needles(text: str) -> list[bytes]:
     return sorted((form for form in forms if form), key=len, reverse=True)
 
 
+_PLAIN_FORMS: tuple[Callable[[str], bytes], ...] = (  # the text as typed, JSON-escaped (ASCII or UTF-8), pickled
+    lambda text: text.encode("utf-8", "surrogatepass"),
+    lambda text: text.encode("raw_unicode_escape"),
+    lambda text: json.dumps(text)[1:-1].encode("ascii"),
+    lambda text: json.dumps(text, ensure_ascii=False)[1:-1].encode("utf-8", "surrogatepass"),
+)
+
+
 def _plain_forms(text: str) -> list[bytes]:
     """The text as typed, JSON-escaped (ASCII or UTF-8) and pickled (raw-unicode-escape)."""
-    return [text.encode("utf-8", "surrogatepass"), text.encode("raw_unicode_escape"),
-            json.dumps(text)[1:-1].encode("ascii"), json.dumps(text, ensure_ascii=False)[1:-1].encode("utf-8", "surrogatepass")]
+    return [form(text) for form in _PLAIN_FORMS]
 
 
 def _unwrapped(payload: bytes) -> list[bytes]:
@@ -101,18 +109,21 @@ def _unwrapped(payload: bytes) -> list[bytes]:
 
 def longest_prefix(payload: bytes, text: str) -> int:
     """How many characters of the start of `text` the payload holds (0 if fewer than MIN_PART)."""
+    shortest = min(MIN_PART, len(text))
     best = 0
     for data in _unwrapped(payload):
-        for index, _form in enumerate(_plain_forms(text)):
-            low, high = best, len(text)
+        for form in _PLAIN_FORMS:
+            if form(text[:shortest]) not in data:
+                continue  # not even the shortest prefix that counts: no longer one either
+            low, high = max(best, shortest), len(text)
             while low < high:  # a prefix found means every shorter one is there too
                 middle = (low + high + 1) // 2
-                if _plain_forms(text[:middle])[index] in data:
+                if form(text[:middle]) in data:
                     low = middle
                 else:
                     high = middle - 1
             best = max(best, low)
-    return best if best >= min(MIN_PART, len(text)) else 0
+    return best
 
 
 def carried(payload: bytes, text: str, others: tuple[str, ...] = ()) -> tuple[Carried, int]:
