@@ -97,7 +97,7 @@ class Stillness:
         waits = None if procs.unread() else self.driver.nothing_can_happen(horizon)
         wire = len(self.driver.wire_so_far()) if self.driver.wire_so_far is not None else 0
         self.waits = waits
-        return self.settling.saw((waits, len(self.driver.trace.snapshot()), procs.partial_sizes(), wire)
+        return self.settling.saw((waits, len(self.driver.trace.events), procs.partial_sizes(), wire)
                                  if waits else None)
 
 

@@ -13,14 +13,18 @@ in memory once the run is over and on disk, so a rejudged verdict is the verdict
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from operator import attrgetter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from harness.net.capture import Fate, Frame, write_pcap, write_pcapng
+
+_seq = attrgetter("seq")
 
 EventKind = Literal["out", "in", "start", "exit", "note"]
 Outcome = Literal["success", "failure"]
@@ -62,7 +66,12 @@ class Transcript:
         return list(self.events)
 
     def lines(self, proc: str, kinds: tuple[EventKind, ...] = ("out",), after: int = -1) -> list[Event]:
-        return [e for e in self.snapshot() if e.proc == proc and e.kind in kinds and e.seq > after]
+        return [e for e in self.since(after) if e.proc == proc and e.kind in kinds]
+
+    def since(self, after: int) -> list[Event]:
+        """The events after seq `after` (seqs only grow: a waiter looks at what is new, not at all)."""
+        events = self.snapshot()
+        return events[bisect.bisect_right(events, after, key=_seq):]
 
     def procs(self) -> list[str]:
         return list(dict.fromkeys(event.proc for event in self.snapshot()))

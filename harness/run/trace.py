@@ -40,6 +40,10 @@ class Trace(Transcript):
         with self._cond:
             return list(self.events)
 
+    def since(self, after: int) -> list[Event]:
+        with self._cond:  # seq is the index: only the new events are copied
+            return self.events[max(after + 1, 0):]
+
     def wait_for(self, probe: Callable[[], T | None], timeout: float, poll: float | None = None) -> T | None:
         """Return the first non-None value of `probe()`, re-evaluated on every new event.
 
