@@ -122,7 +122,9 @@ def _innermost(spans: list[phases.Span], low: float, high: float) -> str | None:
 
 
 def grade_reference(jobs: int, network: str = "loopback",
-                    breakdown: Breakdown | None = None) -> tuple[float, float, int]:
+                    breakdown: Breakdown | None = None) -> tuple[float, str, int]:
+    """Seconds to grade the reference, its score (naming every scenario it did not pass: the
+    reference must score full marks, and a run that does not is worth knowing of), processes."""
     suite = load_suite([default_specs()])
     submissions = discover([ROOT / "reference"])
     with phases.recording() as spans:
@@ -132,7 +134,8 @@ def grade_reference(jobs: int, network: str = "loopback",
     if breakdown is not None:
         breakdown.add(spans, started, ended)
     processes = sum(1 + len(scenario.users) for _, scenario in suite.values())
-    return ended - started, grades[0].score, processes
+    missed = [f"{result.id} {result.status}" for result in grades[0].scenarios if result.status != "passed"]
+    return ended - started, f"{grades[0].score:g}" + (f"; {', '.join(missed)}" if missed else ""), processes
 
 
 STUCK_BUILDER = ROOT / "tests" / "submissions" / "stuck_variants.py"
@@ -418,13 +421,13 @@ def main() -> int:
         floors.append(floor(args.jobs, python))
         prescribed.append(programs_floor(args.jobs, python, early=False))
         early.append(programs_floor(args.jobs, python, early=True))
-        line = (f"grading reference: loopback {elapsed:6.2f} s (score {score:g}), floor: {floors[-1]:6.2f} s "
+        line = (f"grading reference: loopback {elapsed:6.2f} s (score {score}), floor: {floors[-1]:6.2f} s "
                 f"for {processes} processes of {python}, programs floor {prescribed[-1]:.2f} s "
                 f"({early[-1]:.2f} s with early ends)")
         if lan:
             elapsed, score, _ = grade_reference(args.jobs, "hosts", breakdowns["hosts"])
             hosts.append(elapsed)
-            line += f", hosts {elapsed:6.2f} s (score {score:g})"
+            line += f", hosts {elapsed:6.2f} s (score {score})"
         print(line, flush=True)
     grade_s, floor_s = statistics.median(runs), statistics.median(floors)
     print(f"\nmedian over {args.rounds} rounds, --jobs {args.jobs}: grading {grade_s:.2f} s, "
