@@ -9,7 +9,9 @@ the reference's own programs as the scenarios do (the tracker until its first li
 from a copy that has its modules' bytecode, as every working copy has) and waits out the quiet
 windows the scenarios prescribe, once whole and once each ended as soon as nothing can happen in it
 (by the harness's own rule): what grading this submission costs any grader, so that grading divided
-by it is the harness's own overhead (target <= 1.2, on loopback and on the LAN alike).
+by it is the harness's own overhead (target <= 1.2, on loopback and on the LAN alike). For comparison
+it also runs that floor with each program in the view bubblewrap gives it when graded: what
+confinement alone costs, which the floor leaves out.
 Where a virtual LAN can be built it also grades the reference in hosts mode, by turns with loopback.
 Then it grades the purpose-built submissions that stop for good (tests/submissions/stuck_variants.py:
 a tracker that never answers `tweet`; programs blocked from the start) and a slow one, each against
@@ -60,7 +62,7 @@ from harness.net.switch import FaultySwitch
 from harness.option_values import positive_int
 from harness.rejudge import rejudge
 from harness.reports import files
-from harness.run import bytecode, phases, quiescence
+from harness.run import bytecode, filesystem, phases, quiescence
 from harness.run.driver import WINDOW_CONFIRM_S, WINDOW_POLL_S
 from harness.run.runner import COPY_IGNORE
 from harness.run.sandbox import Limits, Sandbox
@@ -224,21 +226,28 @@ def _watch(programs: dict[str, int], seconds: float, early: bool) -> None:
         threading.Event().wait(min(left, WINDOW_POLL_S if early else left))
 
 
-def _one_scenario_programs(python: str, folder: Path, users: int, windows: list[float], early: bool) -> None:
+def _one_scenario_programs(python: str, folder: Path, users: int, windows: list[float], early: bool,
+                           sandboxed: bool = False) -> None:
     """The reference's own tracker (in `folder`) until it prints its first line, then its users at
     once until each prints theirs, then the scenario's prescribed quiet windows (`early`: each ended
-    as soon as nothing can happen in it), then all killed."""
+    as soon as nothing can happen in it), then all killed; `sandboxed`: each program in the view
+    bubblewrap gives it when graded (run/filesystem.py)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    start = functools.partial(subprocess.Popen, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=folder)
+
+    def start(argv: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(filesystem.wrap(argv, folder) if sandboxed else argv, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=folder)
+
     procs = [start([python, "tracker.py", str(port)])]
     try:
         procs[0].stdout.readline()
         procs += [start([python, "user.py", "127.0.0.1", str(port)]) for _ in range(users)]
         for proc in procs[1:]:
             proc.stdout.readline()
-        programs = {str(index): proc.pid for index, proc in enumerate(procs)}
+        programs = {str(index): (filesystem.program_pid(proc.pid) if sandboxed else None) or proc.pid
+                    for index, proc in enumerate(procs)}
         for seconds in windows:
             _watch(programs, seconds, early)
     finally:
@@ -251,10 +260,11 @@ def _kill_all(procs: list[subprocess.Popen]) -> None:
         proc.wait()
 
 
-def programs_floor(jobs: int, python: str, early: bool) -> float:
+def programs_floor(jobs: int, python: str, early: bool, sandboxed: bool = False) -> float:
     """A floor no grader can beat for this submission: its own programs started as the scenarios start
     them, and the quiet windows the scenarios prescribe (`early`: each ended as soon as nothing can
-    happen in it, as the harness ends them), with the same parallelism."""
+    happen in it, as the harness ends them), with the same parallelism. `sandboxed`: each program in
+    the view bubblewrap gives it (what confinement alone costs, for comparison)."""
     suite = load_suite([default_specs()])
     with tempfile.TemporaryDirectory(prefix="tweeter-bench-") as folder:
         # a copy with its modules' bytecode, as every working copy has it: whether or not this
@@ -264,7 +274,8 @@ def programs_floor(jobs: int, python: str, early: bool) -> float:
         bytecode.lay_into(copy)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(lambda s: _one_scenario_programs(python, copy, len(s.users), prescribed_windows(s), early),
+            list(pool.map(lambda s: _one_scenario_programs(python, copy, len(s.users), prescribed_windows(s), early,
+                                                           sandboxed),
                           [scenario for _, scenario in suite.values()]))
         return time.perf_counter() - started
 
@@ -412,7 +423,8 @@ def main() -> int:
         graded, rejudged = grade_and_rejudge_class(args.jobs)
         print(f"example class: grading {graded:.2f} s, rejudge {rejudged:.2f} s "
               f"({100 * rejudged / graded:.1f} % of grading; target < 5 %)", flush=True)
-    runs, floors, hosts, prescribed, early = [], [], [], [], []
+    runs, floors, hosts, prescribed, early, sandboxed = [], [], [], [], [], []
+    confined = filesystem.bubblewrap_unavailable() is None
     breakdowns = {"loopback": Breakdown(), "hosts": Breakdown()}
     lan = hosts_unavailable() is None
     for _ in range(args.rounds):
@@ -421,9 +433,11 @@ def main() -> int:
         floors.append(floor(args.jobs, python))
         prescribed.append(programs_floor(args.jobs, python, early=False))
         early.append(programs_floor(args.jobs, python, early=True))
+        if confined:
+            sandboxed.append(programs_floor(args.jobs, python, early=True, sandboxed=True))
         line = (f"grading reference: loopback {elapsed:6.2f} s (score {score}), floor: {floors[-1]:6.2f} s "
                 f"for {processes} processes of {python}, programs floor {prescribed[-1]:.2f} s "
-                f"({early[-1]:.2f} s with early ends)")
+                f"({early[-1]:.2f} s with early ends{f', {sandboxed[-1]:.2f} s sandboxed' if confined else ''})")
         if lan:
             elapsed, score, _ = grade_reference(args.jobs, "hosts", breakdowns["hosts"])
             hosts.append(elapsed)
@@ -445,6 +459,11 @@ def main() -> int:
               f"{hosts_s / prescribed_s:.2f} x the prescribed one, {hosts_s / grade_s:.2f} x loopback")
     else:
         print(f"hosts mode not measured: {hosts_unavailable()}")
+    if confined:  # what confinement alone costs, beside what the targets compare
+        sandboxed_s = statistics.median(sandboxed)
+        print(f"for comparison, the programs floor with early ends and each program in the view bubblewrap gives "
+              f"it when graded: {sandboxed_s:.2f} s ({sandboxed_s / early_s:.2f} x the one without); grading is "
+              f"{grade_s / sandboxed_s:.2f} x it on loopback" + (f", {hosts_s / sandboxed_s:.2f} x on the LAN" if lan else ""))
     print(f"\nsubmissions that stop for good (target <= 2 x the reference) and one slow one, "
           f"{'hosts' if lan else 'loopback'}:")
     reference_s = statistics.median(hosts) if lan else grade_s
