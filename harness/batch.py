@@ -216,7 +216,8 @@ def _grade_all(submissions: list[Submission], suite: Suite, options: GradeOption
     try:
         ahead = lan_pool.session(_lan_shapes(prepared, suite, options)) if options.network.mode == "hosts" \
             else contextlib.nullcontext()
-        with ahead, behind.session(), ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
+        with ahead, behind.session(), \
+                ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="scenario") as pool:
             while pending or running:
                 for item in list(pending):
                     submission, task, run = item

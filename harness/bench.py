@@ -141,9 +141,10 @@ def grade_reference(jobs: int, network: str = "loopback",
 
 
 STUCK_BUILDER = ROOT / "tests" / "submissions" / "stuck_variants.py"
-STUCK_FIGURES = (("tracker_ignores_tweet", "a tracker that never answers `tweet`, its user then blocked for good", True),
-                 ("blocks_from_the_start", "programs blocked for ever from the start (the tracker never binds)", True),
-                 ("tweet_answered_on_retry", "slow but correct: each tweet answered only on a retry 3 s later", False))
+STUCK_FIGURES = (  # (submission, what it does, whether it stops for good)
+    ("tracker_ignores_tweet", "a tracker that never answers `tweet`, its user then blocked for good", True),
+    ("blocks_from_the_start", "programs blocked for ever from the start (the tracker never binds)", True),
+    ("tweet_answered_on_retry", "slow but correct: each tweet answered only on a retry 3 s later", False))
 
 
 def stuck_figures(jobs: int, network: str, reference_s: float, rounds: int) -> list[str]:
@@ -463,7 +464,8 @@ def main() -> int:
         sandboxed_s = statistics.median(sandboxed)
         print(f"for comparison, the programs floor with early ends and each program in the view bubblewrap gives "
               f"it when graded: {sandboxed_s:.2f} s ({sandboxed_s / early_s:.2f} x the one without); grading is "
-              f"{grade_s / sandboxed_s:.2f} x it on loopback" + (f", {hosts_s / sandboxed_s:.2f} x on the LAN" if lan else ""))
+              f"{grade_s / sandboxed_s:.2f} x it on loopback"
+              + (f", {hosts_s / sandboxed_s:.2f} x on the LAN" if lan else ""))
     print(f"\nsubmissions that stop for good (target <= 2 x the reference) and one slow one, "
           f"{'hosts' if lan else 'loopback'}:")
     reference_s = statistics.median(hosts) if lan else grade_s
