@@ -123,3 +123,16 @@ def test_a_tracker_that_dies_on_a_tweet_is_named_with_the_datagram_that_killed_i
     assert all(c["status"] == "failed" for c in scenario["checks"] if c["name"] in failed)
     assert re.fullmatch(f"expected SUCCESS; no answer: {ended}", failed["tweet by @alice answers SUCCESS"])
     assert re.fullmatch(ended + "; its last line: \"KeyError: 'followers'\"", failed["the tracker keeps running"])
+
+
+def test_a_tcp_tracker_that_listens_is_ready_however_rarely_its_tables_are_read(grade, tmp_path, monkeypatch):
+    """The tracker's bind is looked for in the UDP tables at every look, in the costly TCP ones only
+    every so often: a TCP tracker asleep on its listening socket is bound, not stuck, so a wait that
+    would conclude "nothing can happen" reads every table once more first. Here the TCP tables are
+    never read in the loop, so without that last look the scenario could not start."""
+    from harness.run import ports
+    from tests.submissions.variants import build as build_variant
+    monkeypatch.setattr(ports.BindWatch.__init__, "__defaults__", (10 ** 9, None))  # (tcp_every, owner)
+    graded = grade(build_variant("tcp_transport", tmp_path), specs=["register_new"])
+    scenario = graded.scenario("tcp_transport", "register_new")
+    assert scenario["status"] == "passed", scenario["message"]

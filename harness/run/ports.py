@@ -422,10 +422,11 @@ class BindWatch:
         self.pid, self.port, self.tcp_every, self.owner = pid, port, tcp_every, owner
         self.asked = 0
 
-    def sockets(self) -> frozenset[int]:
-        """The inodes of the sockets bound to the port (empty: not bound yet)."""
+    def sockets(self, every_table: bool = False) -> frozenset[int]:
+        """The inodes of the sockets bound to the port (empty: not bound yet); `every_table`: the TCP
+        tables too, whatever the turn (a last look before a wait concludes the port is not bound)."""
         self.asked += 1
-        tables = UDP_TABLES + (TCP_TABLES if self.asked % self.tcp_every == 0 else ())
+        tables = UDP_TABLES + (TCP_TABLES if every_table or self.asked % self.tcp_every == 0 else ())
         return frozenset(inode for table in tables
                          for inode in _proc_net_sockets(f"/proc/{self.pid}/net/{table}", self.port, self.owner))
 

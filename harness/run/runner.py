@@ -305,6 +305,8 @@ def _await_tracker_ready(driver: Driver) -> None:
         watch = ports.BindWatch(driver.pid(TRACKER), port, owner=driver.procs.sandbox.uid)
         sockets = driver.wait(lambda: True if driver.exited(TRACKER) else (watch.sockets() or None),
                               STARTUP_TIMEOUT_S, poll=0.005, decided=True)
+        if sockets == STUCK:  # the wait reads the TCP tables only now and then: all of them, once more
+            sockets = watch.sockets(every_table=True) or STUCK
         if sockets == STUCK:
             raise SetupError(f"the tracker did not bind its port {port}, and nothing could happen any more: "
                              f"{driver.stuck}")
