@@ -135,6 +135,7 @@ class Capture:
         except OSError:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         sock.setblocking(False)
+        _attach_filter(sock, ARRIVING)
         return sock
 
     def _close(self, sock: socket.socket) -> None:
@@ -224,6 +225,15 @@ class LoopbackCapture(Capture):
             self._keep(Frame(t, wall, port, data))
 
 
+# A classic BPF program for a switch's socket: a frame the switch sends on is dropped by the kernel (each
+# frame would otherwise be read twice, entering the switch and leaving it, and `_drain` would drop the
+# second). (code, jump if true, if false, k)
+ARRIVING = (
+    (0x20, 0, 0, 0xFFFFF004),  # 0: A = the frame's packet type (an ancillary load)
+    (0x15, 1, 0, PACKET_OUTGOING),  # 1: leaving the switch: drop (3)
+    (0x06, 0, 0, 0x40000),  # 2: keep the whole frame
+    (0x06, 0, 0, 0),  # 3: drop
+)
 # A classic BPF program for the loopback socket: the kernel passes on only arriving IPv4 UDP and TCP
 # frames, so the copy of every frame leaving loopback, and whatever else crosses it, never wakes the
 # capture thread (what it passes is still checked by `_on_frame`). (code, jump if true, if false, k)
