@@ -30,6 +30,7 @@ IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE = 8, 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 IFF_UP, IFF_PROMISC = 0x1, 0x100
 LOOPBACK_INDEX = 1  # loopback is the first interface of every network namespace
+ANSWER_LIMIT_S = 10.0
 _HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port
 _IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
 _IFADDR = struct.Struct("=BBBBI")  # ifaddrmsg: family, prefix length, flags, scope, index
@@ -111,7 +112,7 @@ class Route:
         while True:
             data = self.sock.recv(65536)
             for message in _messages(data):
-                length, message_kind, _, sequence, _ = _HEADER.unpack_from(message)
+                _, message_kind, _, sequence, _ = _HEADER.unpack_from(message)
                 if sequence != self._sequence:
                     continue
                 if message_kind != NLMSG_ERROR:
@@ -139,4 +140,5 @@ def route_socket() -> socket.socket:
     """A route-netlink socket in the calling thread's network namespace."""
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
     sock.bind((0, 0))
+    sock.settimeout(ANSWER_LIMIT_S)  # the kernel answers at once: a silence is an error, never a hang
     return sock
