@@ -22,6 +22,12 @@ def test_stopping_mid_batch_writes_partial_results_and_leaves_nothing(tmp_path, 
     batch = tmp_path / "class"
     shutil.copytree(ROOT / "reference", batch / "reference", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(SUBMISSIONS / "silent", batch / "silent")
+    # its user never answers but wakes every 0.2 s: with a timer, nothing decides its steps early (as
+    # a program blocked for good would be), so its scenarios are still running when the signal comes
+    (batch / "silent" / "user.py").write_text(
+        "import select, sys\n"
+        "while not select.select([sys.stdin], [], [], 0.2)[0] or sys.stdin.readline():\n"
+        "    pass\n")
     shutil.copytree(ROOT / "reference", batch / "unreached", ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "results"
     specs = [arg for name in ("register_new", "query_none") for arg in ("--specs", str(SPECS / f"{name}.yaml"))]
