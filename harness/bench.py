@@ -35,7 +35,6 @@ Usage: python -m harness.bench [--jobs 2] [--rounds 3] [--rejudge]
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import shutil
 import socket
@@ -265,7 +264,8 @@ def programs_floor(jobs: int, python: str, early: bool, sandboxed: bool = False)
     """A floor no grader can beat for this submission: its own programs started as the scenarios start
     them, and the quiet windows the scenarios prescribe (`early`: each ended as soon as nothing can
     happen in it, as the harness ends them), with the same parallelism. `sandboxed`: each program in
-    the view bubblewrap gives it (what confinement alone costs, for comparison)."""
+    the view bubblewrap gives it (what confinement alone costs, for comparison; started by this
+    process as it is, where grading starts bubblewrap as the scenario's user, with its limits)."""
     suite = load_suite([default_specs()])
     with tempfile.TemporaryDirectory(prefix="tweeter-bench-") as folder:
         # a copy with its modules' bytecode, as every working copy has it: whether or not this

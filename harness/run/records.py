@@ -16,8 +16,8 @@ import base64
 import bisect
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from operator import attrgetter
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
