@@ -151,12 +151,15 @@ def describe_part(text: str, length: int) -> str:
 
 # -- messages from frames --------------------------------------------------------------------------
 def messages(wire: list[WireEvent], start: float, end: float, handle_of: dict[str, str]) -> list[Message]:
-    """The messages between `start` and `end` (delivered frames only), in the order they were complete."""
-    window = [e for e in wire if start <= e.t <= end and e.fate == "delivered" and e.proto in ("udp", "tcp")]
+    """The messages between `start` and `end` (delivered frames only), in the order they were complete.
+    The UDP messages before `start` are read too, for what they leave unanswered (see _mark_answers)."""
+    delivered = [e for e in wire if e.t <= end and e.fate == "delivered" and e.proto in ("udp", "tcp")]
+    window = [e for e in delivered if e.t >= start]
+    earlier = [_message(e, e.payload, handle_of) for e in delivered if e.t < start and e.proto == "udp"]
     found = [_message(e, e.payload, handle_of) for e in window if e.proto == "udp"]
     found += _tcp_messages([e for e in window if e.proto == "tcp"], handle_of)
     found.sort(key=lambda m: (m.t, m.seq))
-    return _mark_answers(found, window)
+    return _mark_answers(found, delivered, earlier)
 
 
 def _message(event: WireEvent, payload: bytes, handle_of: dict[str, str], answer: bool = False) -> Message:
@@ -192,24 +195,43 @@ def _tcp_messages(segments: list[WireEvent], handle_of: dict[str, str]) -> list[
     return found
 
 
-def _mark_answers(found: list[Message], window: list[WireEvent]) -> list[Message]:
+def _mark_answers(found: list[Message], delivered: list[WireEvent], earlier: list[Message]) -> list[Message]:
     """A UDP message that answers one its sender received and has not answered yet (the same two
-    ports the other way): an acknowledgement, however many other messages came in between."""
-    ports = {e.seq: (e.sport, e.dport) for e in window}
+    ports the other way): an acknowledgement, however many other messages came in between.
+
+    What was left unanswered before the window counts too: a late acknowledgement of the step
+    before (a ring update acknowledged after the tweet was typed) answers that, and is no request
+    of its own, so the tweeter's next message on the same two ports is not taken for its answer.
+    It is not marked an answer either: on a program's only socket, with no acknowledgements, the
+    same two ports the other way are the tweet's way home."""
+    ports = {e.seq: (e.sport, e.dport) for e in delivered}
     unanswered: dict[str, list[Message]] = {}  # host -> messages it received and has not answered
+    for message in earlier:
+        asked = _asked(message, unanswered, ports)
+        if asked is not None:
+            unanswered[message.src].remove(asked)
+        elif not message.answer:
+            unanswered.setdefault(message.dst, []).append(message)
+    before = {message.seq for message in earlier}
     marked = []
     for message in found:
-        if not message.answer:
-            back = tuple(reversed(ports.get(message.seq, (None, None))))
-            asked = next((m for m in unanswered.get(message.src, []) if m.src == message.dst
-                          and ports.get(m.seq) == back), None)
-            if asked is not None:
+        asked = None if message.answer else _asked(message, unanswered, ports)
+        if asked is not None:
+            unanswered[message.src].remove(asked)
+            if asked.seq not in before:
                 message = Message(message.t, message.src, message.dst, message.seq, message.payload, True)
-                unanswered[message.src].remove(asked)
-            else:
-                unanswered.setdefault(message.dst, []).append(message)
+        elif not message.answer:
+            unanswered.setdefault(message.dst, []).append(message)
         marked.append(message)
     return marked
+
+
+def _asked(message: Message, unanswered: dict[str, list[Message]], ports: dict[int, tuple]) -> Message | None:
+    """The first message `message`'s sender received from its receiver and has not answered, on the
+    same two ports the other way."""
+    back = tuple(reversed(ports.get(message.seq, (None, None))))
+    return next((m for m in unanswered.get(message.src, []) if m.src == message.dst and ports.get(m.seq) == back),
+                None)
 
 
 # -- the tweet's path -------------------------------------------------------------------------------

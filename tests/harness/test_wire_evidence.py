@@ -129,6 +129,33 @@ def test_unreadable_packets_are_followed_hop_by_hop_and_set_up_messages_are_not_
     assert seen.chain() is None and not any(h.src in RING and h.dst in RING for h in seen.hops)
 
 
+def test_a_late_acknowledgement_of_the_step_before_does_not_hide_the_next_message_on_its_ports():
+    """A scrambled star on a loaded machine: the ring update of the step before is sent to every
+    follower before the tweet is typed (t < 0.1), @bob's and @dave's acknowledgements come after it,
+    and the tweet then goes to every follower on the same two ports. Each acknowledgement answers its
+    set-up, so the tweet's messages are no answers: all three are hops, and it is a star, not a ring
+    that reached only @carol."""
+    def ring_port(name: str, sent: bool) -> int:
+        return PORTS[name] + (3 if sent else 2)
+
+    wire = []
+    for seq, dst in enumerate(["bob", "carol", "dave"], start=1):
+        wire.append(udp(seq, "alice", dst, scrambled(b'{"op":"setup"}'), t=seq / 100,
+                        sport=ring_port("alice", True), dport=ring_port(dst, False)))
+    wire.append(udp(4, "carol", "alice", scrambled(b'{"ok":1}'), t=0.05,
+                    sport=ring_port("carol", False), dport=ring_port("alice", True)))
+    typed = 0.1
+    late = [("bob", 0.2), ("dave", 0.21)]
+    wire += [udp(5 + i, src, "alice", scrambled(b'{"ok":1}'), t=t, sport=ring_port(src, False),
+                 dport=ring_port("alice", True)) for i, (src, t) in enumerate(late)]
+    wire += [udp(7 + i, "alice", dst, scrambled(TEXT.encode()), t=0.3 + i / 100, sport=ring_port("alice", True),
+                 dport=ring_port(dst, False)) for i, dst in enumerate(["bob", "carol", "dave"])]
+    path = tweet_path(wire, TEXT, "@alice", RING, typed, 1, HANDLES)
+    assert [(h.src, h.dst) for h in path.hops] == [("@alice", "@bob"), ("@alice", "@carol"), ("@alice", "@dave")]
+    assert path.chain() is None
+    assert [m.answer for m in messages(wire, typed, 1, HANDLES)] == [False] * 5
+
+
 def test_traffic_that_the_tweet_did_not_cause_is_not_its_path():
     wire = [udp(1, "carol", "dave", scrambled(TEXT.encode())),  # before anything of the tweet reached @carol
             udp(2, "alice", "bob", scrambled(TEXT.encode())), udp(3, "bob", "carol", scrambled(TEXT.encode())),
