@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from harness.inputs.dialect import MATCH_LIMIT, Dialect, Typed, render_typed
-from harness.run import phases, quiescence
+from harness.run import exchanges, phases, quiescence
 from harness.run.processes import ProcessSet
 from harness.run.records import Event, ReplySeen, StepRecord, WireEvent
 from harness.run.trace import Trace
@@ -157,23 +157,21 @@ class Driver:
         return name if name.startswith("@") else self.users[name].handle
 
     @contextmanager
-    def tracker_held_for(self, senders: list[str]) -> Iterator[None]:
-        """Where the wire is captured, hold the tracker stopped while the block types, until each of
-        `senders` has sent it something (seen on the wire; at most HOLD_LIMIT_S): tweets typed at the
-        same moment then reach it together, so they are in flight together however fast each ring
-        goes round. Without a capture nothing shows what was sent: nothing is held."""
-        if self.wire_so_far is None or not senders or self.exited(TRACKER):
+    def tracker_held_for(self, tweets: dict[str, str]) -> Iterator[None]:
+        """Where the wire is captured, hold the tracker stopped while the block types, until each user
+        of `tweets` (user -> the text it tweets) has sent it a request (seen on the wire; at most
+        HOLD_LIMIT_S): tweets typed at the same moment then reach it together, so they are in flight
+        together however fast each ring goes round. Without a capture nothing shows what was sent:
+        nothing is held."""
+        if self.wire_so_far is None or not tweets or self.exited(TRACKER):
             yield
             return
         since = time.monotonic() - self.trace.t0
         self.procs.hold(TRACKER, True)
         try:
             yield
-
-            def all_sent() -> bool | None:
-                sent = {e.src for e in self.wire_so_far() if e.t >= since and e.dst == TRACKER and e.payload}  # type: ignore[misc]
-                return True if sent >= set(senders) else None
-            self.wait(all_sent, HOLD_LIMIT_S, poll=0.005)
+            self.wait(lambda: True if exchanges.requested(self.wire_so_far(), since, tweets) else None,  # type: ignore[misc]
+                      HOLD_LIMIT_S, poll=0.005)
         finally:
             self.procs.hold(TRACKER, False)
 

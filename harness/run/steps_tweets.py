@@ -45,7 +45,7 @@ def tweet_text(args: TweetArgs) -> str:
 def _play(driver: Driver, tweets: list[TweetArgs], timeout: float, step: StepRecord) -> None:
     typed_at: dict[int, int] = {}
     texts = [tweet_text(args) for args in tweets]
-    with driver.tracker_held_for([args.user for args in tweets] if len(tweets) > 1 else []):
+    with driver.tracker_held_for({args.user: text for args, text in zip(tweets, texts)} if len(tweets) > 1 else {}):
         typings = driver.type_together([(args.user, "tweet", {"text": text}) for args, text in zip(tweets, texts)],
                                        timeout)
     for args, text, typed in zip(tweets, texts, typings):

@@ -14,7 +14,9 @@ from tests.conftest import ROOT
 PACKAGE = ROOT / "harness"
 RANK = {"errors": 0, "shared": 0, "inputs": 1, "net": 2, "run": 3, "judge": 4, "reports": 5}
 ENTRY = 6  # modules at the top of the package: cli, batch, rejudge, pytest_plugin, ...
-RECORDS = "harness.run.records"  # the one module of run/ that the judge and the reports read
+# the modules of run/ that the judge and the reports read: the records, and the messages their
+# frames hold (run/exchanges.py, a pure reading of records)
+RECORDS = ("harness.run.records", "harness.run.exchanges")
 
 
 def stage(module: str) -> str:
@@ -49,8 +51,9 @@ def backward_arrows(modules: dict[str, list[tuple[int, str]]]) -> list[str]:
         for line, target in targets:
             if rank(target) > rank(source):
                 problems.append(f"{source}:{line} imports {target}, a later stage")
-            elif stage(source) in ("judge", "reports") and stage(target) == "run" and target != RECORDS:
-                problems.append(f"{source}:{line} imports {target}; of run/ only the records may be read")
+            elif stage(source) in ("judge", "reports") and stage(target) == "run" and target not in RECORDS:
+                problems.append(f"{source}:{line} imports {target}; of run/ only the records (and their messages) "
+                                "may be read")
             elif stage(source) == "reports" and stage(target) == "inputs":
                 problems.append(f"{source}:{line} imports {target}; reports read grades and records only")
     return problems
@@ -65,11 +68,13 @@ def test_no_import_points_back_up_the_data_flow():
 def test_the_rule_catches_a_backward_arrow():
     """The checker itself can fail: a runner importing the judge, a report reading the runner."""
     planted = {"harness.run.runner": [(3, "harness.judge.checks")],
-               "harness.reports.html": [(5, "harness.run.trace"), (6, "harness.run.records")],
+               "harness.reports.html": [(5, "harness.run.trace"), (6, "harness.run.records"),
+                                        (7, "harness.run.exchanges")],
                "harness.net.netns": [(7, "harness.run.sandbox")],
                "harness.judge.steps": [(9, "harness.inputs.scenario")]}
     assert backward_arrows(planted) == [
         "harness.run.runner:3 imports harness.judge.checks, a later stage",
-        "harness.reports.html:5 imports harness.run.trace; of run/ only the records may be read",
+        "harness.reports.html:5 imports harness.run.trace; of run/ only the records (and their messages) may be "
+        "read",
         "harness.net.netns:7 imports harness.run.sandbox, a later stage",
     ]

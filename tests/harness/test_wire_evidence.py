@@ -1,6 +1,6 @@
-"""Reading a tweet's path from captured packets, whatever they carry: the text in every encoding
-students use, only part of it, or nothing readable at all (hand-built wire events; the real capture is
-tested in tests/test_wire.py and tests/test_evidence.py)."""
+"""Reading a tweet's path (and who sent the tracker a request) from captured packets, whatever they
+carry: the text in every encoding students use, only part of it, or nothing readable at all
+(hand-built wire events; the real capture is tested in tests/test_wire.py and tests/test_evidence.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import zlib
 
 import pytest
 
-from harness.judge.wire_evidence import carried, describe_part, messages, needles, tweet_path
+from harness.judge.wire_evidence import carried, describe_part, needles, tweet_path
+from harness.run.exchanges import messages, requested
 from harness.run.records import WireEvent
 
 TEXT = "hello from alice, tweet 9f3a2c — naïve \"quotes\""
@@ -153,7 +154,27 @@ def test_a_late_acknowledgement_of_the_step_before_does_not_hide_the_next_messag
     path = tweet_path(wire, TEXT, "@alice", RING, typed, 1, HANDLES)
     assert [(h.src, h.dst) for h in path.hops] == [("@alice", "@bob"), ("@alice", "@carol"), ("@alice", "@dave")]
     assert path.chain() is None
-    assert [m.answer for m in messages(wire, typed, 1, HANDLES)] == [False] * 5
+    read = messages(wire, typed, 1, HANDLES)
+    assert [(m.answer, m.late) for m in read] == [(False, True)] * 2 + [(False, False)] * 3
+
+
+def test_tweets_typed_together_have_reached_the_tracker_only_once_each_sent_its_request():
+    """The driver holds the tracker until each tweet typed together reached it. @bob's late
+    acknowledgement of a ring update (the tracker's port and @bob's ring port, the other way) is
+    no request; his tweet request is. On a program's only socket, with no acknowledgements, the
+    request on the same two ports as the tracker's last notice still counts when it holds the text."""
+    texts = {"alice": "hello from alice, tweet 1", "bob": "hello from bob, tweet 2"}
+    tracker_port, ring_port = PORTS["tracker"], PORTS["bob"] + 2
+    notice = udp(1, "tracker", "bob", b'{"op":"ring_changed"}', t=0.01, sport=tracker_port, dport=ring_port)
+    wire = [notice, udp(2, "alice", "tracker", json.dumps({"op": "tweet", "text": texts["alice"]}).encode(), t=0.11),
+            udp(3, "bob", "tracker", b'{"ok":true}', t=0.12, sport=ring_port, dport=tracker_port)]
+    assert not requested(wire, 0.1, texts)
+    wire.append(udp(4, "bob", "tracker", json.dumps({"op": "tweet", "text": texts["bob"]}).encode(), t=0.13))
+    assert requested(wire, 0.1, texts)
+
+    only_socket = [notice, wire[1], udp(3, "bob", "tracker", f"TWEET {texts['bob']}".encode(), t=0.12,
+                                        sport=ring_port, dport=tracker_port)]
+    assert requested(only_socket, 0.1, texts)
 
 
 def test_traffic_that_the_tweet_did_not_cause_is_not_its_path():
