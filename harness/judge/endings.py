@@ -4,15 +4,17 @@ A program that ends is not a bug in itself: a user may end by design once its re
 when nothing more is asked of it. Its end costs points only when it was not told to exit and it
 crashed (a signal; an uncaught error in its last lines), or when a later step of the scenario needs
 it; so the verdict never depends on whether its exit was seen before teardown. The end is told with
-what that program itself last read: the line typed at it, or, for the tracker on a LAN, the line whose
-datagram reached it last.
+what that program itself last read: the line typed at it, or, for the tracker, the line whose request
+reached it last (where the wire is captured).
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from harness.inputs.scenario import Scenario, step_args, step_kind
+from harness.run.exchanges import messages
 from harness.run.records import HARNESS_STOP, Event, ScenarioRecord
 
 TRACKER = "tracker"
@@ -76,11 +78,14 @@ class ProgramEnds:
 
     def _after(self, event: Event) -> str:
         """What the program that ended had last been given: the line typed at it; for the tracker,
-        the line whose datagram reached it last (on a LAN, from the capture), else the last line typed."""
+        the line whose request reached it last (from the capture), else the last line typed. An
+        acknowledgement is no request: a user's late answer to a ring update comes of no line typed at
+        it, and may well reach the tracker after the request it died of, unread."""
         t = event.t - self.transcript.t0
         if event.proc == TRACKER:
-            sender = next((w.src for w in reversed(self.record.wire)
-                           if w.dst == TRACKER and w.payload and w.t <= t and w.src in self.record.handles), None)
+            requests = [m.src for m in messages(self.record.wire, -math.inf, t, {}) if m.dst == TRACKER and m.payload
+                        and m.src in self.record.handles and not (m.answer or m.late)]
+            sender = requests[-1] if requests else None
             typed = [e for e in self.transcript.snapshot() if e.kind == "in" and e.seq < event.seq
                      and (sender is None or e.proc == sender)]
             if not typed:

@@ -1,8 +1,9 @@
 """Explanations a student acts on, on their exact text: what a program printed while the harness
-waited (protocol-trace lines said so), times before the command typed, a property not graded that
-was not seen, a tweet that reached no follower, a tweet that came back unseen on a LAN, a command a
-program does not have, a program that never said it is ready, causes linked only when they are the
-same, and an invalid manifest's reason kept on the line class tables show."""
+waited (protocol-trace lines said so), times before the command typed, a tracker's end told with the
+request it died of, a property not graded that was not seen, a tweet that reached no follower, a
+tweet that came back unseen on a LAN, a command a program does not have, a program that never said
+it is ready, causes linked only when they are the same, and an invalid manifest's reason kept on the
+line class tables show."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from harness.inputs.scenario import Scenario
 from harness.judge.delivery import judge_delivery
 from harness.judge.grading import ScenarioResult, link_failures
 from harness.judge.steps import StepJudge
-from harness.run.records import Event, ReplySeen, ScenarioRecord, Transcript, TweetSeen
+from harness.judge.endings import ProgramEnds
+from harness.run.records import Event, ReplySeen, ScenarioRecord, Transcript, TweetSeen, WireEvent
 from tests.conftest import ROOT
 
 SCENARIO = Scenario.model_validate({"name": "one follow", "points": 1, "users": ["alice", "bob"],
@@ -38,6 +40,27 @@ def test_an_end_before_the_command_is_said_to_come_before_it():
     text = judge(ended, typed).waited("bob", 2, 10.0, "follow")
     assert text.endswith("; meanwhile the tracker's program exited with status 1 0.09 s before it was typed")
     assert "+-" not in text
+
+
+def test_a_tracker_that_died_is_told_with_the_request_it_died_of_not_a_late_acknowledgement():
+    """@bob's follow reached the tracker, then @alice's answer to the ring update of the follow before
+    (the same two ports the other way), late, still unread when the tracker died of the follow."""
+    def udp(seq: int, t: float, src: str, dst: str, sport: int, dport: int, payload: bytes) -> WireEvent:
+        return WireEvent(seq=seq, t=t, length=42 + len(payload), proto="udp", src=src, dst=dst, sport=sport,
+                         dport=dport, payload=payload)
+    tracker, alice_ring, bob = 5000, 6002, 6100
+    events = [Event(1, 0.10, "alice", "in", "register @alice 127.0.0.1 6001 6002 6003"),
+              Event(2, 0.20, "bob", "in", "follow @bob @alice"), Event(3, 0.30, "bob", "in", "follow @bob @alice"),
+              Event(4, 0.36, "tracker", "exit", "exited with status 1")]
+    wire = [udp(1, 0.21, "bob", "tracker", bob, tracker, b"follow"),
+            udp(2, 0.22, "tracker", "alice", tracker, alice_ring, b"ring_changed"),
+            udp(3, 0.31, "bob", "tracker", bob, tracker, b"follow"),
+            udp(4, 0.32, "alice", "tracker", alice_ring, tracker, b"ok")]
+    record = ScenarioRecord(scenario_id="one_follow", file="", handles={"alice": "@alice", "bob": "@bob"},
+                            transcript=Transcript(0.0, events), wire=wire)
+    assert ProgramEnds(SCENARIO, record).told("tracker", lines=False) == (
+        "the tracker's program exited with status 1 at 0.36 s, after the datagram of `follow @bob @alice` (typed at "
+        "@bob) reached it")
 
 
 def tweet(**seen) -> TweetSeen:
