@@ -48,6 +48,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from harness.batch import GradeOptions, grade_all, select_scenarios
 from harness.cli import default_specs
@@ -71,6 +72,7 @@ FLOOR_PROGRAM = "import sys; print('ready', flush=True); sys.stdin.read()"
 BUSY_PROGRAM = "while True: pass"
 IN_RUNNER = "other, inside the runner"
 OUTSIDE = "outside scenario runs (loading, judging, scheduling)"
+T = TypeVar("T")
 
 
 @dataclass
@@ -111,6 +113,45 @@ class Breakdown:
             rows.append(f"  {name:<48} {summed:9.2f} {per:12.0f} {of_wall:10.2f} {100 * of_wall / wall:5.1f}%")
         rows.append(f"  {'wall time of one grading run':<48} {'':>9} {'':>12} {wall:10.2f} {100:5.1f}%")
         return rows
+
+
+@dataclass
+class CpuUse:
+    """What one measured run cost in CPU: the whole machine's busy core-seconds (/proc/stat: every
+    process, the kernel's work for them included) and this process's own (the harness, when grading)."""
+
+    machine: float
+    own: float
+
+
+def cpu_of(run: Callable[[], T]) -> tuple[T, CpuUse]:
+    """`run`'s result and what it cost in CPU."""
+    machine, own = _machine_busy(), time.process_time()
+    result = run()
+    return result, CpuUse(_machine_busy() - machine, time.process_time() - own)
+
+
+def _machine_busy() -> float:
+    """Core-seconds the machine has spent busy since it started (all but idle and waiting on I/O)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_lines(grading: list[CpuUse], grading_s: float, floor: list[CpuUse], floor_s: float) -> list[str]:
+    """What the 1.2x target asks of the CPU: grading and the programs floor are both bound by it (their
+    cores are as busy), so their wall times stand about as their CPU does, and the harness's own
+    process spends its share of that margin."""
+    machine, own = statistics.median(c.machine for c in grading), statistics.median(c.own for c in grading)
+    floor_machine = statistics.median(c.machine for c in floor)
+    floor_own = statistics.median(c.own for c in floor)
+    cores = os.cpu_count() or 1
+    return [f"CPU, core-seconds of the whole machine (median; {cores} cores): the programs floor with early ends "
+            f"{floor_machine:.2f} ({floor_machine / floor_s:.2f} cores busy; the bench's own process "
+            f"{floor_own:.2f}), grading on loopback {machine:.2f} ({machine / grading_s:.2f} cores busy; "
+            f"{machine / floor_machine:.2f} x the floor's)",
+            f"the harness's own process when grading: {own:.2f} core-s, {own / floor_machine:.2f} x the floor's "
+            f"CPU (the 1.2 x target leaves 0.2 x for it, the sandbox and the steps, which the floor does not play)"]
 
 
 def _innermost(spans: list[phases.Span], low: float, high: float) -> str | None:
@@ -425,15 +466,21 @@ def main() -> int:
         print(f"example class: grading {graded:.2f} s, rejudge {rejudged:.2f} s "
               f"({100 * rejudged / graded:.1f} % of grading; target < 5 %)", flush=True)
     runs, floors, hosts, prescribed, early, sandboxed = [], [], [], [], [], []
+    grading_cpu: list[CpuUse] = []
+    early_cpu: list[CpuUse] = []
     confined = filesystem.bubblewrap_unavailable() is None
     breakdowns = {"loopback": Breakdown(), "hosts": Breakdown()}
     lan = hosts_unavailable() is None
     for _ in range(args.rounds):
-        elapsed, score, processes = grade_reference(args.jobs, "loopback", breakdowns["loopback"])
+        (elapsed, score, processes), used = cpu_of(lambda: grade_reference(args.jobs, "loopback",
+                                                                           breakdowns["loopback"]))
         runs.append(elapsed)
+        grading_cpu.append(used)
         floors.append(floor(args.jobs, python))
         prescribed.append(programs_floor(args.jobs, python, early=False))
-        early.append(programs_floor(args.jobs, python, early=True))
+        floor_s, used = cpu_of(lambda: programs_floor(args.jobs, python, early=True))
+        early.append(floor_s)
+        early_cpu.append(used)
         if confined:
             sandboxed.append(programs_floor(args.jobs, python, early=True, sandboxed=True))
         line = (f"grading reference: loopback {elapsed:6.2f} s (score {score}), floor: {floors[-1]:6.2f} s "
@@ -466,6 +513,7 @@ def main() -> int:
               f"it when graded: {sandboxed_s:.2f} s ({sandboxed_s / early_s:.2f} x the one without); grading is "
               f"{grade_s / sandboxed_s:.2f} x it on loopback"
               + (f", {hosts_s / sandboxed_s:.2f} x on the LAN" if lan else ""))
+    print("\n".join(cpu_lines(grading_cpu, grade_s, early_cpu, early_s)))
     print(f"\nsubmissions that stop for good (target <= 2 x the reference) and one slow one, "
           f"{'hosts' if lan else 'loopback'}:")
     reference_s = statistics.median(hosts) if lan else grade_s

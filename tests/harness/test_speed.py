@@ -1,6 +1,7 @@
 """What makes grading fast, and the benchmark's account of where its time goes: the port-bound probe
 reads the costly TCP tables only now and then, scenario phases are timed only while someone listens,
-and the breakdown splits the wall time among the scenarios running at each moment."""
+the breakdown splits the wall time among the scenarios running at each moment, and the CPU figure
+compares grading's CPU with the floor's."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 import pytest
 
 from harness.batch import GradeOptions, prepare
-from harness.bench import IN_RUNNER, OUTSIDE, Breakdown, prescribed_windows
+from harness.bench import IN_RUNNER, OUTSIDE, Breakdown, CpuUse, cpu_lines, prescribed_windows
 from harness.cli import default_specs
 from harness.inputs.scenario import load_suite
 from harness.inputs.submissions import discover
@@ -116,6 +117,15 @@ def test_the_breakdown_splits_each_moment_among_the_scenarios_running_then():
     assert dict(breakdown.of_wall) == {phases.COPY: 1, phases.STEPS: 1.5, phases.QUIET: 0.5,
                                        phases.START_TRACKER: 3, OUTSIDE: 2}
     assert sum(breakdown.of_wall.values()) == pytest.approx(breakdown.wall)
+
+
+def test_the_cpu_figure_compares_the_medians_of_grading_and_of_the_floor():
+    grading = [CpuUse(7.0, 1.2), CpuUse(9.0, 2.0), CpuUse(6.0, 1.0)]
+    floor = [CpuUse(5.0, 0.3), CpuUse(4.0, 0.2), CpuUse(6.0, 0.25)]
+    machine, harness = cpu_lines(grading, 3.5, floor, 2.5)
+    assert "the programs floor with early ends 5.00 (2.00 cores busy; the bench's own process 0.25)" in machine
+    assert "grading on loopback 7.00 (2.00 cores busy; 1.40 x the floor's)" in machine
+    assert harness.startswith("the harness's own process when grading: 1.20 core-s, 0.24 x the floor's CPU")
 
 
 def test_a_gap_between_a_scenarios_phases_is_counted_as_the_runners_own():
