@@ -271,5 +271,6 @@ def _span(path: TweetPath, reading: list[tuple[Message, Carried, int]], found: l
     if not carrying:
         return None
     last = max([h.t for h in path.hops] + carrying)
-    end = next((m.t for m in found if m.t > last and m.src == path.tweeter and m.dst == TRACKER and not m.answer), last)
+    end = next((m.t for m in found if m.t > last and m.src == path.tweeter and m.dst == TRACKER
+                and not (m.answer or m.late)), last)
     return min(carrying), end

@@ -158,6 +158,16 @@ def test_a_late_acknowledgement_of_the_step_before_does_not_hide_the_next_messag
     assert [(m.answer, m.late) for m in read] == [(False, True)] * 2 + [(False, False)] * 3
 
 
+def test_a_tweet_ends_at_its_end_tweet_not_at_a_late_acknowledgement_to_the_tracker():
+    ring_port = PORTS["alice"] + 2
+    wire = [udp(1, "tracker", "alice", b'{"op":"ring_changed"}', t=0.05, sport=PORTS["tracker"], dport=ring_port),
+            udp(2, "alice", "tracker", TEXT.encode(), t=0.11), udp(3, "alice", "bob", TEXT.encode(), t=0.12),
+            udp(4, "bob", "alice", TEXT.encode(), t=0.13),
+            udp(5, "alice", "tracker", b'{"ok":1}', t=0.14, sport=ring_port, dport=PORTS["tracker"]),
+            udp(6, "alice", "tracker", b'{"op":"end_tweet"}', t=0.15)]
+    assert tweet_path(wire, TEXT, "@alice", ["@bob"], 0.1, 1, HANDLES).span == (0.11, 0.15)
+
+
 def test_tweets_typed_together_have_reached_the_tracker_only_once_each_sent_its_request():
     """The driver holds the tracker until each tweet typed together reached it. @bob's late
     acknowledgement of a ring update (the tracker's port and @bob's ring port, the other way) is
