@@ -5,10 +5,12 @@
   complete); only the frames the switch delivered count;
 - **an answer** is a UDP message on the same two ports the other way as one its sender received
   and had not answered yet (an acknowledgement, however many other messages came in between), or
-  data from the side that accepted a TCP connection.
+  data from the side that accepted a TCP connection; **late** when what it answers was sent before
+  the window read (a ring update of the step before, acknowledged after the next line was typed).
 
-Read while a scenario runs (the driver holds the tracker until each tweet typed together reached it,
-and an acknowledgement is not a tweet) and when it is judged (a tweet's path: judge/wire_evidence.py).
+A request is a message that is neither. Read while a scenario runs (the driver holds the tracker
+until each tweet typed together reached it as a request) and when it is judged (a tweet's path in
+judge/wire_evidence.py; the request a tracker died of in judge/endings.py).
 """
 
 from __future__ import annotations
