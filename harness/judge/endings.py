@@ -84,7 +84,7 @@ class ProgramEnds:
         t = event.t - self.transcript.t0
         if event.proc == TRACKER:
             requests = [m.src for m in messages(self.record.wire, -math.inf, t, {}) if m.dst == TRACKER and m.payload
-                        and m.src in self.record.handles and not (m.answer or m.late)]
+                        and m.src in self.record.handles and m.request]
             sender = requests[-1] if requests else None
             typed = [e for e in self.transcript.snapshot() if e.kind == "in" and e.seq < event.seq
                      and (sender is None or e.proc == sender)]

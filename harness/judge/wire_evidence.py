@@ -271,6 +271,5 @@ def _span(path: TweetPath, reading: list[tuple[Message, Carried, int]], found: l
     if not carrying:
         return None
     last = max([h.t for h in path.hops] + carrying)
-    end = next((m.t for m in found if m.t > last and m.src == path.tweeter and m.dst == TRACKER
-                and not (m.answer or m.late)), last)
+    end = next((m.t for m in found if m.t > last and m.src == path.tweeter and m.dst == TRACKER and m.request), last)
     return min(carrying), end

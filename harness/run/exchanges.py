@@ -36,6 +36,11 @@ class Message:
     answer: bool = False  # it answers a message the other way (an acknowledgement)
     late: bool = False  # it answers one sent before the window read (see _mark_answers)
 
+    @property
+    def request(self) -> bool:
+        """Neither an answer nor a late one: what the sender itself asked or told."""
+        return not (self.answer or self.late)
+
 
 def messages(wire: list[WireEvent], start: float, end: float, handle_of: dict[str, str]) -> list[Message]:
     """The messages between `start` and `end` (delivered frames only), in the order they were complete.
@@ -126,7 +131,7 @@ def requested(wire: list[WireEvent], since: float, texts: dict[str, str]) -> boo
     request since `since`: a message that holds its text, or that answers nothing the tracker sent
     it (a ring update acknowledged late is no request)."""
     sent = {m.src for m in messages(wire, since, math.inf, {}) if m.dst == TRACKER and m.payload
-            and m.src in texts and (not (m.answer or m.late) or _holds(m.payload, texts[m.src]))}
+            and m.src in texts and (m.request or _holds(m.payload, texts[m.src]))}
     return sent >= set(texts)
 
 
