@@ -12,6 +12,7 @@ whole block of them, so that a collision is certain rather than likely).
 from __future__ import annotations
 
 import os
+import pty
 import random
 import re
 import socket
@@ -383,6 +384,37 @@ def test_a_program_blocked_writing_its_output_is_not_asleep():
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_program_printing_a_line_in_pieces_is_never_asleep_between_them():
+    """Python without buffering prints `print(a, b)` in four writes to its terminal. A thread may wake
+    between reading its state (asleep in a write) and its system call ("running"): seen so, a program
+    in the middle of a line looked asleep, and `register` was typed into the line and cut it in two."""
+    main, terminal = pty.openpty()
+    printer = subprocess.Popen([sys.executable, "-u", "-c", "while True: print('outside: cannot read it:', "
+                                "'FileNotFoundError', flush=True)"], stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    taken = threading.Event()
+
+    def take() -> None:  # the harness's reader: what the program prints is taken as it comes
+        while not taken.is_set():
+            try:
+                os.read(main, 65536)
+            except OSError:
+                return
+
+    reader = threading.Thread(target=take, daemon=True)
+    reader.start()
+    try:
+        call = Path(f"/proc/{printer.pid}/syscall")
+        assert wait_until(lambda: call.read_bytes().split()[0] in (b"1", b"running"), 10)  # printing
+        assert sum(ports.asleep(printer.pid) for _ in range(20_000)) == 0
+    finally:
+        taken.set()
+        printer.kill()
+        printer.wait()
+        os.close(main)
+        reader.join(5)
 
 
 def fake_driver(manifest: Manifest, slot: UserSlot, typed: list[str] = ()) -> SimpleNamespace:
