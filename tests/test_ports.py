@@ -12,12 +12,9 @@ whole block of them, so that a collision is certain rather than likely).
 from __future__ import annotations
 
 import os
-import pty
 import random
 import re
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -357,66 +354,6 @@ def test_time_wait_is_counted_and_never_taken_for_a_bound_port():
 
 
 # -- right before register -------------------------------------------------------------------------------
-def test_a_program_is_asleep_once_it_waits_for_its_input_and_not_while_busy():
-    waiting = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        assert wait_until(lambda: ports.asleep(waiting.pid), 10)
-        assert not any(ports.asleep(busy.pid) for _ in range(50))
-    finally:
-        for process in (waiting, busy):
-            process.kill()
-            process.wait()
-    assert not ports.asleep(busy.pid)  # gone: unreadable
-
-
-def test_a_program_blocked_writing_its_output_is_not_asleep():
-    """Asleep in a write, a program is still printing (on a loaded machine, between the writes of one
-    `print`): typing then would cut its line. Once its output is taken it goes on to wait for input."""
-    writer = subprocess.Popen([sys.executable, "-c", "import os, sys; os.write(1, b'x' * 1_000_000); "
-                               "sys.stdin.readline()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    try:
-        call = Path(f"/proc/{writer.pid}/syscall")
-        assert wait_until(lambda: call.read_bytes().startswith(b"1 "), 10)  # in write(): the pipe is full
-        assert not any(ports.asleep(writer.pid) for _ in range(20))
-        assert len(writer.stdout.read(1_000_000)) == 1_000_000
-        assert wait_until(lambda: ports.asleep(writer.pid), 10)
-    finally:
-        writer.kill()
-        writer.wait()
-
-
-def test_a_program_printing_a_line_in_pieces_is_never_asleep_between_them():
-    """Python without buffering prints `print(a, b)` in four writes to its terminal. A thread may wake
-    between reading its state (asleep in a write) and its system call ("running"): seen so, a program
-    in the middle of a line looked asleep, and `register` was typed into the line and cut it in two."""
-    main, terminal = pty.openpty()
-    printer = subprocess.Popen([sys.executable, "-u", "-c", "while True: print('outside: cannot read it:', "
-                                "'FileNotFoundError', flush=True)"], stdout=terminal, stderr=terminal)
-    os.close(terminal)
-    taken = threading.Event()
-
-    def take() -> None:  # the harness's reader: what the program prints is taken as it comes
-        while not taken.is_set():
-            try:
-                os.read(main, 65536)
-            except OSError:
-                return
-
-    reader = threading.Thread(target=take, daemon=True)
-    reader.start()
-    try:
-        call = Path(f"/proc/{printer.pid}/syscall")
-        assert wait_until(lambda: call.read_bytes().split()[0] in (b"1", b"running"), 10)  # printing
-        assert sum(ports.asleep(printer.pid) for _ in range(20_000)) == 0
-    finally:
-        taken.set()
-        printer.kill()
-        printer.wait()
-        os.close(main)
-        reader.join(5)
-
-
 def fake_driver(manifest: Manifest, slot: UserSlot, typed: list[str] = ()) -> SimpleNamespace:
     """What check_before_register reads of a driver: the user's slot, its program (this process), the
     trace and the manifest."""

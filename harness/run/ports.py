@@ -148,56 +148,6 @@ def pinned(port: int, abort: threading.Event) -> Iterator[None]:
 START_LIMIT_S = 1.0  # a program that never waits (a busy loop) has its host read after this long
 
 
-WRITING = {b"1", b"18", b"20"}  # x86_64's write, pwrite64 and writev
-
-
-def asleep(pid: int) -> bool:
-    """Whether every thread of process `pid` and of all its descendants is asleep (waiting for its
-    input, a datagram, a timer or a child): what a program does at start-up is done then. Measured on a
-    small Python user: never all asleep before it blocks reading its terminal. A thread asleep inside a
-    write is not waiting for anything but its output to be taken (a terminal's lock, on a loaded
-    machine: Python prints `print(a, b)` in four writes, and typing between two would cut its line).
-    False if unreadable."""
-    try:
-        return all(_thread_asleep(process, tid) for process in process_tree(pid)
-                   for tid in os.listdir(f"/proc/{process}/task"))
-    except (OSError, IndexError):
-        return False
-
-
-def _thread_asleep(pid: int, tid: str) -> bool:
-    """Whether thread `tid` of `pid` sleeps, and not inside a write. Its state and its system call are
-    two reads, and a thread may wake between them (asleep in a write, then "running": a program in the
-    middle of printing a line, seen asleep a few hundred times in 57,000 looks): it counts only if it
-    was not scheduled at all while it was read (its schedstat unchanged)."""
-    base = f"/proc/{pid}/task/{tid}"
-    ran = _schedstat(base)
-    state = read_proc(f"{base}/stat").rsplit(b")", 1)[1].split()[0]
-    if state not in b"SZTtI":
-        return False
-    if state != b"Z" and _writing(base):
-        return False
-    return _schedstat(base) == ran
-
-
-def _schedstat(base: str) -> bytes | None:
-    """How long the thread of /proc folder `base` has run, and how often (None on a kernel without
-    scheduler statistics: its state and system call are then taken as read)."""
-    try:
-        return read_proc(f"{base}/schedstat")
-    except FileNotFoundError:
-        return None
-
-
-def _writing(base: str) -> bool:
-    """Whether the thread of /proc folder `base` is inside a write or running (False where the harness
-    may not read that)."""
-    try:
-        return read_proc(f"{base}/syscall").split(b" ", 1)[0].strip() in WRITING | {b"running"}
-    except OSError:
-        return False
-
-
 def stand_in(port: int, ranges: list[tuple[int, int]] | None, exclude: set[int], shared: bool,
              rng: random.Random | None = None) -> int | None:
     """A free port of `ranges` (none of `exclude`) to register instead of `port`, which something on

@@ -34,6 +34,7 @@ from harness.run.trace import Trace
 MARKER_VAR = "TWEETER_HARNESS_RUN"
 Enter = Host | Callable[[], None] | None  # a LAN host to join, or what a program does before exec
 READ_CHUNK = 65536
+UNREAD_CHUNKS_MOST = 4  # a program printing without end cannot keep a line from being typed
 PARTIAL_LINE_IDLE_S = 0.15  # a prompt without newline counts as a line after this much silence
 _LIBC_HOLDING_LOCK = ctypes.PyDLL(None)  # calls through PyDLL keep the interpreter lock
 _LIBC_HOLDING_LOCK.write.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
@@ -102,6 +103,21 @@ def terminal_has_output(fd: int) -> bool:
         return bool(poller.poll(0))
     except OSError:
         return True
+
+
+def _read_now(fd: int) -> bytes | None:
+    """What the harness's end `fd` of a program's terminal holds now, at most READ_CHUNK bytes: b""
+    once the program's end closed; None when nothing is there (another reader took it, or `fd` is
+    non-blocking for a moment while lines are typed together). Only one thread reads at a time (the
+    caller holds the lock), so after the poll the read cannot block."""
+    if not terminal_has_output(fd):
+        return None
+    try:
+        return os.read(fd, READ_CHUNK)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
 
 
 class ProcessSet:
@@ -248,6 +264,7 @@ class ProcessSet:
         seqs = []
         with self._partial_lock:  # a terminal that echoed would end the prompt's line here
             for child, (name, line) in zip(children, lines):
+                self._take_unread(child)
                 if child.partial:
                     raw, child.partial = child.partial, b""
                     self._emit(child, raw)
@@ -324,25 +341,34 @@ class ProcessSet:
                     self._check_exit(child)
 
     def _read_child(self, child: Child) -> None:
-        try:
-            data = os.read(child.spawn.child_fd, READ_CHUNK)
-        except BlockingIOError:  # the fd is non-blocking for a moment while lines are typed together
-            return
-        except OSError:
-            data = b""
-        if not data:
+        with self._partial_lock:  # every read is made holding it: a line typed takes what is unread first
+            data = _read_now(child.spawn.child_fd)
+            if data:
+                self._take(child, data)
+        if data == b"":
             self._close_output(child)
-            return
-        child.last_read = time.monotonic()
-        with self._partial_lock:
-            *complete, child.partial = (child.partial + data).split(b"\n")
-            if len(child.partial) > READ_CHUNK:  # an endless line: cut it into pieces
-                complete.append(child.partial)
-                child.partial = b""
-            for raw in complete:
-                self._emit(child, raw)
-        if child.partial:
+        elif data and child.partial:
             self.trace.notify()  # waiters may be looking for a prompt without newline
+
+    def _take_unread(self, child: Child) -> None:
+        """What `child` printed before a line is typed at it and the reader thread has not read yet:
+        taken now (holding `_partial_lock`), so that the line it was printing is not cut where the
+        reader had got to. An end of its output is left to the reader thread."""
+        for _ in range(UNREAD_CHUNKS_MOST):
+            if child.output_closed or not (data := _read_now(child.spawn.child_fd)):
+                return
+            self._take(child, data)
+
+    def _take(self, child: Child, data: bytes) -> None:
+        """Bytes read from `child`'s terminal: its complete lines into the trace, the rest kept as its
+        current line (holding `_partial_lock`)."""
+        child.last_read = time.monotonic()
+        *complete, child.partial = (child.partial + data).split(b"\n")
+        if len(child.partial) > READ_CHUNK:  # an endless line: cut it into pieces
+            complete.append(child.partial)
+            child.partial = b""
+        for raw in complete:
+            self._emit(child, raw)
 
     def _emit(self, child: Child, raw: bytes) -> None:
         if child.budget.admit(len(raw) + 1):

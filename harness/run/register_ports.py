@@ -13,7 +13,8 @@ import re
 
 from harness.inputs.manifest import placeholders_in
 from harness.run.driver import Driver
-from harness.run.ports import START_LIMIT_S, asleep, bound_ports, default_ranges, holders, stand_in
+from harness.run.asleep import SleepWatch
+from harness.run.ports import START_LIMIT_S, bound_ports, default_ranges, holders, stand_in
 
 
 def told_ports(driver: Driver, name: str) -> set[int]:
@@ -37,9 +38,11 @@ def check_before_register(driver: Driver, name: str) -> None:
     if child is None or child.exited or not untold:
         return
 
+    watch = SleepWatch()
+
     def started() -> bool | None:  # what it binds at start-up is bound once it waits for input
         program = driver.procs.sandbox.program_pid(child.pid)  # (its sandbox's own processes only wait)
-        return True if child.exited or (program is not None and asleep(program)) else None
+        return True if child.exited or (program is not None and watch.asleep(program)) else None
 
     driver.wait(started, START_LIMIT_S, poll=0.005)
     taken = holders(child.pid, untold, tcp=driver.dialect.manifest.transport == "tcp")

@@ -28,6 +28,7 @@ from harness.inputs.scenario import Faults, Scenario, step_args, step_kind
 from harness.net.lan import Host
 from harness.net.mode import NetworkChoice
 from harness.run import behind, bytecode, phases, ports, steps_commands, steps_raw, steps_tweets
+from harness.run.asleep import SleepWatch
 from harness.run.driver import (PENDING, STUCK, TRACKER, Driver, ScenarioAborted, ScenarioTimeout, SetupError,
                                 UserSlot, search)
 from harness.run.network import ScenarioNetwork
@@ -315,10 +316,9 @@ def _await_tracker_ready(driver: Driver) -> None:
             # the tracker itself fails to bind it): the tracker must stay up a moment, and until its start-up
             # is over (all of it asleep: a tracker failing to bind runs until it exits, however loaded the
             # machine), before it counts
-            since = time.monotonic()
-            launched = driver.pid(TRACKER)
+            since, launched, sleep = time.monotonic(), driver.pid(TRACKER), SleepWatch()
             driver.watch(lambda: True if driver.exited(TRACKER) or (
-                time.monotonic() - since >= TRACKER_SETTLE_S and ports.asleep(launched)) else None,
+                time.monotonic() - since >= TRACKER_SETTLE_S and sleep.asleep(launched)) else None,
                 TRACKER_SETTLE_LIMIT_S)
         if driver.exited(TRACKER):
             raise SetupError(f"the tracker exited at start-up ({driver.trace.exit_text(TRACKER)})")

@@ -10,9 +10,11 @@ import tty
 import pytest
 
 from harness.run import filesystem
+from harness.run.asleep import SleepWatch
 from harness.run.processes import ProcessSet, terminal_has_output
 from harness.run.sandbox import Limits, Sandbox
 from harness.run.trace import Trace
+from tests.conftest import wait_until
 
 
 @pytest.fixture
@@ -44,6 +46,26 @@ def test_typing_at_a_prompt_ends_its_line_like_an_echoing_terminal(procs):
     procs.send_line("prog", "5")
     assert procs.trace.wait_for(lambda: True if "OK 5" in printed(procs) else None, 10)
     assert printed(procs) == ["Choice: ", "OK 5"]
+
+
+def test_what_a_program_printed_before_a_line_is_typed_comes_before_it_whole_however_late_the_reader(procs):
+    """Python without buffering prints `print(a, b)` in pieces. When a program has printed its line
+    and waits for input, but the reader thread has not taken it all yet (here it is kept from reading
+    by holding the lock every read is made with), a line typed then used to end the program's line
+    where the reader had got to ("outside: cannot read it:" and "FileNotFoundError" on two lines), or
+    to come before it in the trace. What is unread is taken first now."""
+    launch_python(procs, "import sys\nsys.stdin.readline()\n"
+                         "print('outside: cannot read it:', 'FileNotFoundError', flush=True)\n"
+                         "open('printed', 'w').close()\nsys.stdin.readline()\nprint('typed')\n")
+    child, watch = procs.children["prog"], SleepWatch()
+    assert wait_until(lambda: watch.asleep(child.pid), 10)
+    with procs._partial_lock:  # the reader thread is late
+        os.write(child.spawn.child_fd, b"go\r")  # typed past the trace: only its effect matters
+        assert wait_until(lambda: (procs.workdir / "printed").exists() and watch.asleep(child.pid), 10)
+    typed = procs.send_line("prog", "next")
+    assert procs.trace.wait_for(lambda: True if "typed" in printed(procs) else None, 10)
+    assert printed(procs) == ["outside: cannot read it: FileNotFoundError", "typed"]
+    assert procs.trace.lines("prog")[0].seq < typed
 
 
 def test_a_prompt_without_newline_becomes_a_line_after_silence(procs):

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness.run import filesystem
-from harness.run.ports import asleep
+from harness.run.asleep import SleepWatch
 from harness.run.quiescence import SOFTNET_BACKLOG, Waiting, packets_in_backlog, stuck
 from tests.conftest import wait_until
 
@@ -151,7 +151,8 @@ def stuck_within(programs: dict[str, int], horizon_s: float = HORIZON_S) -> list
 
 def never_stuck(programs: dict[str, int], horizon_s: float = HORIZON_S) -> bool:
     """Whether `stuck` says None on every call for NEVER_S, once every program is asleep in its wait."""
-    assert wait_until(lambda: all(asleep(pid) for pid in programs.values()), REACH_S)
+    watch = SleepWatch()
+    assert wait_until(lambda: all(watch.asleep(pid) for pid in programs.values()), REACH_S)
     return not wait_until(lambda: stuck(programs, horizon_s) is not None, NEVER_S)
 
 
