@@ -17,8 +17,10 @@ read for each thread, and none is enough alone:
 
 A harness that may not trace the program (root of a Docker container, as on Gradescope: no
 CAP_SYS_PTRACE, and the program runs as a uid of its own) cannot read its system call. A thread must
-then have stayed asleep, not scheduled once, for STEADY_S between two looks: a write waits for a
-terminal's lock for microseconds, a program waiting for its input stays asleep.
+then have stayed asleep, not scheduled once, for STEADY_S between two looks: a program waiting for
+its input stays asleep, while a write to a terminal sleeps only until a kernel worker takes its
+bytes (a program printing without end, beside six busy processes, was seen asleep 20 times in 45,000
+looks with 10 ms, never with 20 ms).
 """
 
 from __future__ import annotations
