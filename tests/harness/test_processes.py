@@ -53,7 +53,7 @@ def test_what_a_program_printed_before_a_line_is_typed_comes_before_it_whole_how
     and waits for input, but the reader thread has not taken it all yet (here it is kept from reading
     by holding the lock every read is made with), a line typed then used to end the program's line
     where the reader had got to ("outside: cannot read it:" and "FileNotFoundError" on two lines), or
-    to come before it in the trace. What is unread is taken first now."""
+    to come after it in the trace, as if it answered it. What is unread is taken first now."""
     launch_python(procs, "import sys\nsys.stdin.readline()\n"
                          "print('outside: cannot read it:', 'FileNotFoundError', flush=True)\n"
                          "open('printed', 'w').close()\nsys.stdin.readline()\nprint('typed')\n")
